@@ -1,0 +1,92 @@
+/**
+ * Direct messages (seeds 001 and 003): exactly two users who are first-degree connections.
+ * The conversation id is derived from the pair, so `open` is get-or-create without a lookup.
+ */
+import { createHash } from 'node:crypto';
+import type { ClientFrame } from '../protocol/frames.ts';
+import {
+  decideHistory,
+  decideJoin,
+  decideSend,
+  decideTyping,
+  decideTypingExpire,
+  decideWatermark,
+  err,
+  isAdmin,
+  isParticipant,
+  newConversation,
+  view,
+} from './conversation.ts';
+import type { Actor, ActorLimits, ConnectionCheck, ConversationState, Decision, TimerCommand } from './types.ts';
+
+export const dmIdPrefix = 'd_';
+
+/** Stable id of the DM between two users, whatever the order they are given in. */
+export function dmConversationId(a: string, b: string): string {
+  const [x, y] = a < b ? [a, b] : [b, a];
+  return dmIdPrefix + createHash('sha256').update(x).update('\0').update(y).digest('base64url').slice(0, 24);
+}
+
+export type DmCommand =
+  | { t: 'frame'; actor: Actor; frame: ClientFrame; connection?: ConnectionCheck; msgId?: string }
+  | TimerCommand;
+
+/** Which commands need the connections authority consulted before `decideDm`. */
+export function dmNeedsConnectionCheck(frame: ClientFrame): boolean {
+  return frame.t === 'open' || frame.t === 'send';
+}
+
+function refuseUnconnected(connection: ConnectionCheck | undefined): Decision<ConversationState>['effects'] | null {
+  if (connection === 'connected') return null;
+  if (connection === 'unavailable') return [err(503, 'connections service unavailable', { retryMs: 1000 })];
+  return [err(403, 'not a first-degree connection')];
+}
+
+function decideOpen(state: ConversationState | null, convId: string, cmd: Extract<DmCommand, { t: 'frame' }>, now: number): Decision<ConversationState | null> {
+  if (cmd.frame.t !== 'open') throw new Error('unreachable');
+  const me = cmd.actor.userId;
+  const other = cmd.frame.with;
+  if (other === me) return { state, effects: [err(400, 'cannot open a conversation with yourself')] };
+  const refusal = refuseUnconnected(cmd.connection);
+  if (refusal) return { state, effects: refusal };
+  if (state) return { state, effects: [{ type: 'persist', writes: [], then: [{ type: 'reply', frame: { t: 'conv', conv: view(state) } }] }] };
+  const participants = [me, other].sort();
+  const created = newConversation({ id: convId, kind: 'dm', state: 'open', readOnly: false, participants, createdAt: now });
+  const row = { kind: 'conversation' as const, conv: convId, convKind: 'dm' as const, state: 'open', participants, createdAt: now };
+  return { state: created, effects: [{ type: 'persist', writes: [row], then: [{ type: 'reply', frame: { t: 'conv', conv: view(created) } }] }] };
+}
+
+/** The one entry point of the DM actor. `state` is null while the conversation does not exist. */
+export function decideDm(
+  state: ConversationState | null,
+  convId: string,
+  cmd: DmCommand,
+  now: number,
+  limits: ActorLimits,
+): Decision<ConversationState | null> {
+  if (cmd.t === 'typingExpire') return state ? decideTypingExpire(state, cmd.user, now) : { state, effects: [] };
+  const { frame, actor } = cmd;
+  if (frame.t === 'open') return decideOpen(state, convId, cmd, now);
+  if (!state) return { state, effects: frame.t === 'recv' || frame.t === 'typing' ? [] : [err(404, 'no such conversation')] };
+  switch (frame.t) {
+    case 'join':
+      return decideJoin(state, actor, frame.since);
+    case 'history':
+      return decideHistory(state, actor, frame.before, frame.limit, limits);
+    case 'send': {
+      if (!isParticipant(state, actor.userId)) {
+        return { state, effects: [err(403, isAdmin(actor) ? 'observers cannot send' : 'not a participant')] };
+      }
+      const refusal = refuseUnconnected(cmd.connection);
+      if (refusal) return { state, effects: refusal };
+      return decideSend(state, actor, frame, cmd.msgId ?? '', now, limits);
+    }
+    case 'recv':
+    case 'read':
+      return decideWatermark(state, actor, frame.t, frame.seq, now);
+    case 'typing':
+      return decideTyping(state, actor, now, limits);
+    default:
+      return { state, effects: [err(400, `${frame.t} is not a conversation command`)] };
+  }
+}

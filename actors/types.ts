@@ -1,0 +1,98 @@
+/**
+ * The contract between pure actors and the shard host that gives them a body.
+ * Actors never do I/O: they return effects, and the host executes them in order.
+ */
+import type { ConvKind, ConvView, ServerFrame, Watermark } from '../protocol/frames.ts';
+
+/** Outcome of the connections-authority check, resolved by the host before the command. */
+export type ConnectionCheck = 'connected' | 'not_connected' | 'unavailable';
+
+export interface Actor {
+  userId: string;
+  roles: readonly string[];
+}
+
+export interface MessageRow {
+  kind: 'message';
+  conv: string;
+  seq: number;
+  id: string;
+  from: string;
+  body: string;
+  cmid: string;
+  ts: number;
+}
+
+export interface WatermarkRow {
+  kind: 'watermark';
+  conv: string;
+  user: string;
+  delivered: number;
+  read: number;
+  readAt: number;
+}
+
+export interface ConversationRow {
+  kind: 'conversation';
+  conv: string;
+  convKind: ConvKind;
+  state: string;
+  participants: string[];
+  createdAt: number;
+}
+
+export type Write = MessageRow | WatermarkRow | ConversationRow;
+
+export type Effect =
+  /** Reply to the request that carried this command (the host adds the rid). */
+  | { type: 'reply'; frame: ServerFrame }
+  /** Send a frame to every socket of these users, and to observers of the room. */
+  | { type: 'fanout'; users: string[]; frame: ServerFrame }
+  /**
+   * Make these writes durable (group commit), then run `then`. With no writes this is a
+   * barrier: `then` runs once everything enqueued before it has committed.
+   */
+  | { type: 'persist'; writes: Write[]; then: Effect[] }
+  /** Deliver `command` to this actor again at `at` (epoch ms). */
+  | { type: 'schedule'; at: number; command: TimerCommand }
+  /** Reply with the conversation view plus the committed messages after `since`. */
+  | { type: 'replyWithMessages'; conv: ConvView; since: number | undefined }
+  /** Reply with a page of history read from the store. */
+  | { type: 'replyHistory'; before: number | undefined; limit: number };
+
+export type TimerCommand = { t: 'typingExpire'; user: string };
+
+export interface RecentSend {
+  seq: number;
+  id: string;
+  ts: number;
+}
+
+/** State every conversation actor kind shares. */
+export interface ConversationState {
+  id: string;
+  kind: ConvKind;
+  /** Lifecycle state: `open` for DMs; the ticket/order state otherwise. */
+  state: string;
+  readOnly: boolean;
+  participants: string[];
+  /** Highest assigned seq (committed or in the persister). Gapless from 1. */
+  lastSeq: number;
+  watermarks: Map<string, Watermark>;
+  /** `${from}\n${cmid}` → the original ack, for the last `dedupeWindowMax` sends. */
+  recentSends: Map<string, RecentSend>;
+  typingUntil: Map<string, number>;
+  createdAt: number;
+}
+
+export interface ActorLimits {
+  typingTtlMs: number;
+  /** Sends remembered per conversation for idempotent resends (see README "Idempotency"). */
+  dedupeWindowMax: number;
+  historyLimitDefault: number;
+}
+
+export interface Decision<S> {
+  state: S;
+  effects: Effect[];
+}

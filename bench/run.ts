@@ -1,0 +1,45 @@
+/**
+ * Bench entry: `npm run bench -- <scenario> [options]`. Prints exactly one JSON line on stdout
+ * (progress and server trouble go to stderr) and optionally appends it to --json-out.
+ */
+import { appendFileSync } from 'node:fs';
+import { Args, UsageError } from './args.ts';
+import { dmUsage, runDm } from './scenarios/dm.ts';
+
+type Scenario = (args: Args) => Promise<Record<string, unknown>>;
+
+const scenarios: Record<string, { run: Scenario; usage: string }> = {
+  dm: { run: runDm, usage: dmUsage },
+};
+
+function usage(): string {
+  const lines = Object.values(scenarios).map((s) => `  npm run bench -- ${s.usage}`);
+  return `usage:\n${lines.join('\n')}\n`;
+}
+
+async function main(): Promise<number> {
+  const args = new Args(process.argv.slice(2));
+  const scenario = args.scenario === undefined ? undefined : scenarios[args.scenario];
+  if (!scenario) {
+    process.stderr.write(args.scenario ? `unknown scenario: ${args.scenario}\n${usage()}` : usage());
+    return 2;
+  }
+  try {
+    const result = await scenario.run(args);
+    const line = JSON.stringify(result);
+    process.stdout.write(`${line}\n`);
+    const jsonOut = args.str('json-out');
+    if (jsonOut) appendFileSync(jsonOut, `${line}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n${usage()}`);
+      return 2;
+    }
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+// Exit explicitly: lingering sockets or keep-alive HTTP agents must not keep a finished run alive.
+main().then((code) => process.exit(code));

@@ -1,0 +1,312 @@
+/**
+ * Scenario `dm`: P pairs of users, each pair one DM conversation, both sides online; the
+ * aggregate --rate is spread evenly over users and time. Reports delivery latency, ack latency,
+ * throughput, loss and server memory.
+ *
+ * Setup order: server (spawned unless --url) → tokens → connections over HTTP → load threads
+ * connect and open → one shared start time → warm-up → window → drain → merge.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { SignJWT } from 'jose';
+import type { Args } from '../args.ts';
+import { mapLimit } from '../concurrency.ts';
+import { Histogram } from '../histogram.ts';
+import { ServerProcess, freePort } from '../server-process.ts';
+import { DmLoad, type DmLoadConfig, type DmLoadResult, type UserCredential } from './dm-load.ts';
+import type { ParentToWorker, WorkerToParent } from './dm-worker.ts';
+
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DEFAULT_SERVER_CMD = 'node --import tsx src/main.ts';
+/** Admin HTTP calls in flight while creating connections. */
+const HTTP_CONCURRENCY = 32;
+/** Threads start together this long after the last one is ready, so none starts late. */
+const START_DELAY_MS = 200;
+/** The server's per-user limit is set this many times above the per-user send rate. */
+const RATE_LIMIT_HEADROOM = 10;
+const TOKEN_TTL_S = 3600;
+/**
+ * Node 20 does not apply tsx's loader hooks (registered via --import) inside worker threads, so
+ * a worker registers tsx itself before importing the .ts entry.
+ */
+const WORKER_BOOTSTRAP = `
+  import('tsx/esm/api')
+    .then(({ register }) => { register(); return import(${JSON.stringify(new URL('./dm-worker.ts', import.meta.url).href)}); })
+    .catch((error) => { require('node:worker_threads').parentPort.postMessage({ type: 'failed', message: String(error && error.stack || error) }); });
+`;
+
+export const dmUsage = `dm [--pairs N] [--rate MSGS_PER_S] [--duration S] [--warmup S] [--drain S]
+   [--threads N] [--body-bytes N] [--tick-ms MS] [--port N] [--url ws://host:port]
+   [--data-dir DIR] [--server-cmd "node --import tsx src/main.ts"] [--json-out FILE]`;
+
+interface DmOptions {
+  pairs: number;
+  rate: number;
+  durationS: number;
+  warmupS: number;
+  drainS: number;
+  threads: number;
+  bodyBytes: number;
+  tickMs: number;
+  port: number;
+  url?: string;
+  dataDir?: string;
+  serverCmd: string;
+}
+
+function parseOptions(args: Args): DmOptions {
+  const options: DmOptions = {
+    pairs: args.int('pairs', 100, { min: 1, max: 100_000 }),
+    rate: args.num('rate', 2000, { min: 1, max: 10_000_000 }),
+    durationS: args.num('duration', 10, { min: 0.1, max: 86_400 }),
+    warmupS: args.num('warmup', 2, { min: 0, max: 3_600 }),
+    drainS: args.num('drain', 3, { min: 0, max: 3_600 }),
+    threads: args.int('threads', 1, { min: 1, max: 64 }),
+    bodyBytes: args.int('body-bytes', 100, { min: 1, max: 2000 }), // protocol: body ≤ 2000 chars
+    tickMs: args.num('tick-ms', 5, { min: 1, max: 1000 }),
+    port: args.int('port', 9101, { min: 1, max: 65_535 }),
+    url: args.str('url'),
+    dataDir: args.str('data-dir'),
+    serverCmd: args.str('server-cmd') ?? DEFAULT_SERVER_CMD,
+  };
+  options.threads = Math.min(options.threads, options.pairs); // a thread without pairs sends nothing
+  return options;
+}
+
+/** Where the bench talks to, plus the secret its tokens must be signed with. */
+interface Target {
+  httpBase: string;
+  wsUrl: string;
+  secret: string;
+  server?: ServerProcess;
+  tempDir?: string;
+}
+
+export async function runDm(args: Args): Promise<Record<string, unknown>> {
+  const options = parseOptions(args);
+  const target = options.url ? externalTarget(options) : await spawnTarget(options);
+  let failed = true;
+  try {
+    const result = await drive(options, target);
+    failed = false;
+    return result;
+  } finally {
+    await target.server?.stop();
+    if (target.tempDir) {
+      if (failed) process.stderr.write(`bench: server data and log kept in ${target.tempDir}\n`);
+      else rmSync(target.tempDir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function drive(options: DmOptions, target: Target): Promise<Record<string, unknown>> {
+  const runTag = randomBytes(4).toString('hex');
+  const key = new TextEncoder().encode(target.secret);
+  const pairs = await makePairs(options.pairs, runTag, key);
+  const adminToken = await signToken(key, `bench-${runTag}-admin`, ['admin']);
+  await mapLimit(pairs, HTTP_CONCURRENCY, (pair) => connectUsers(target.httpBase, adminToken, pair.a.id, pair.b.id));
+
+  const slices = splitPairs(pairs, options.threads).map((slice, i) =>
+    startSlice(options.threads > 1, {
+      wsUrl: target.wsUrl,
+      pairs: slice,
+      ratePerS: (options.rate * slice.length) / options.pairs,
+      warmupMs: options.warmupS * 1000,
+      durationMs: options.durationS * 1000,
+      drainMs: options.drainS * 1000,
+      tickMs: options.tickMs,
+      bodyBytes: options.bodyBytes,
+      cmidPrefix: `b${runTag}t${i}-`,
+    }),
+  );
+  await Promise.all(slices.map((s) => s.ready));
+  const startEpochMs = Date.now() + START_DELAY_MS;
+  const cpuBefore = process.cpuUsage(); // whole process, all load threads included
+  const results = await Promise.all(slices.map((s) => s.run(startEpochMs)));
+  const cpu = process.cpuUsage(cpuBefore);
+  const generatorCpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (Date.now() - startEpochMs)) * 100);
+  // Measured at the end of the run, before stopping: the memory the load left resident.
+  const serverRssMb = target.server ? target.server.rssMb() : null;
+  const serverCmd = target.server ? target.server.command : `external ${options.url}`;
+  return { ...report(options, merge(results), serverRssMb, serverCmd), generatorCpuPct };
+}
+
+function externalTarget(options: DmOptions): Target {
+  const url = new URL(options.url as string);
+  const host = url.host;
+  const secret = process.env.JWT_SECRET ?? readDevSecret(options.dataDir);
+  return { httpBase: `http://${host}`, wsUrl: `ws://${host}/v1/ws`, secret };
+}
+
+function readDevSecret(dataDir: string | undefined): string {
+  if (!dataDir) throw new Error('--url needs JWT_SECRET in the environment or --data-dir holding dev-jwt-secret');
+  return readFileSync(path.join(dataDir, 'dev-jwt-secret'), 'utf8').trim();
+}
+
+async function spawnTarget(options: DmOptions): Promise<Target> {
+  const tempDir = mkdtempSync(path.join(os.tmpdir(), 'chat-bench-'));
+  const dataDir = path.join(tempDir, 'data');
+  mkdirSync(dataDir);
+  const secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex');
+  const port = await freePort(options.port);
+  // Per-user rate × headroom, so the bench measures the server and not its limiter. An explicit
+  // RATE_MSGS_PER_S / RATE_BURST in the environment wins: that is someone testing the limiter.
+  const perUserRate = options.rate / (2 * options.pairs);
+  const limit = String(Math.ceil(Math.max(10, perUserRate * RATE_LIMIT_HEADROOM)));
+  const server = ServerProcess.start({
+    command: options.serverCmd,
+    cwd: PROJECT_ROOT,
+    port,
+    logFile: path.join(tempDir, 'server.log'),
+    env: {
+      DATA_DIR: dataDir,
+      JWT_SECRET: secret,
+      RATE_MSGS_PER_S: process.env.RATE_MSGS_PER_S ?? limit,
+      RATE_BURST: process.env.RATE_BURST ?? String(2 * Number(limit)),
+      // The per-socket frame limiter must not bite before the message limiter does.
+      RATE_FRAMES_PER_S: process.env.RATE_FRAMES_PER_S ?? String(Math.max(200, 2 * Number(limit))),
+    },
+  });
+  const target: Target = { httpBase: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/v1/ws`, secret, server, tempDir };
+  try {
+    await server.waitReady();
+  } catch (error) {
+    await server.stop();
+    process.stderr.write(`bench: server data and log kept in ${tempDir}\n`);
+    throw error;
+  }
+  return target;
+}
+
+async function signToken(key: Uint8Array, sub: string, roles: string[]): Promise<string> {
+  return new SignJWT({ roles })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + TOKEN_TTL_S)
+    .sign(key);
+}
+
+async function makePairs(count: number, runTag: string, key: Uint8Array): Promise<DmLoadConfig['pairs']> {
+  const user = async (id: string): Promise<UserCredential> => ({ id, token: await signToken(key, id, ['user']) });
+  const indexes = Array.from({ length: count }, (_, i) => i);
+  return Promise.all(indexes.map(async (i) => ({ a: await user(`b${runTag}a${i}`), b: await user(`b${runTag}b${i}`) })));
+}
+
+async function connectUsers(httpBase: string, adminToken: string, a: string, b: string): Promise<void> {
+  const url = `${httpBase}/api/v1/connections/${encodeURIComponent(a)}/${encodeURIComponent(b)}`;
+  const res = await fetch(url, { method: 'PUT', headers: { authorization: `Bearer ${adminToken}` } });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`PUT ${url}: HTTP ${res.status} ${text.slice(0, 200)}`);
+}
+
+/** Contiguous, near-equal slices: both users of a pair always land in the same thread. */
+function splitPairs<T>(pairs: T[], threads: number): T[][] {
+  const slices: T[][] = [];
+  for (let i = 0; i < threads; i++) {
+    slices.push(pairs.slice(Math.floor((i * pairs.length) / threads), Math.floor(((i + 1) * pairs.length) / threads)));
+  }
+  return slices;
+}
+
+interface LoadSlice {
+  ready: Promise<void>;
+  run(startEpochMs: number): Promise<DmLoadResult>;
+}
+
+function startSlice(inWorker: boolean, config: DmLoadConfig): LoadSlice {
+  if (!inWorker) {
+    const load = new DmLoad(config);
+    return { ready: load.prepare(), run: (start) => load.run(start) };
+  }
+  const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: config });
+  const next = (): Promise<WorkerToParent> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (m: WorkerToParent): void => {
+        cleanup();
+        if (m.type === 'failed') reject(new Error(`load thread failed: ${m.message}`));
+        else resolve(m);
+      };
+      const onError = (e: Error): void => (cleanup(), reject(e));
+      const onExit = (code: number): void => (cleanup(), reject(new Error(`load thread exited (${code})`)));
+      const cleanup = (): void => {
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+      };
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    });
+  const ready = next().then(() => undefined);
+  return {
+    ready,
+    run: async (startEpochMs) => {
+      const done = next();
+      worker.postMessage({ type: 'start', startEpochMs } satisfies ParentToWorker);
+      const message = await done;
+      if (message.type !== 'result') throw new Error(`load thread: unexpected ${message.type}`);
+      return message.result;
+    },
+  };
+}
+
+interface Merged extends Omit<DmLoadResult, 'e2e' | 'ack'> {
+  e2e: Histogram;
+  ack: Histogram;
+}
+
+function merge(results: DmLoadResult[]): Merged {
+  const merged: Merged = {
+    sent: 0, acked: 0, delivered: 0, acksInWindow: 0, deliveriesInWindow: 0, errors: {}, closes: {},
+    unmatched: 0, duplicates: 0, lagMsMax: 0, bufferedBytesMax: 0, e2e: new Histogram(), ack: new Histogram(),
+  };
+  for (const r of results) {
+    merged.sent += r.sent;
+    merged.acked += r.acked;
+    merged.delivered += r.delivered;
+    merged.acksInWindow += r.acksInWindow;
+    merged.deliveriesInWindow += r.deliveriesInWindow;
+    merged.unmatched += r.unmatched;
+    merged.duplicates += r.duplicates;
+    merged.lagMsMax = Math.max(merged.lagMsMax, r.lagMsMax);
+    merged.bufferedBytesMax = Math.max(merged.bufferedBytesMax, r.bufferedBytesMax);
+    for (const [code, n] of Object.entries(r.errors)) merged.errors[code] = (merged.errors[code] ?? 0) + n;
+    for (const [code, n] of Object.entries(r.closes)) merged.closes[code] = (merged.closes[code] ?? 0) + n;
+    merged.e2e.merge(r.e2e);
+    merged.ack.merge(r.ack);
+  }
+  return merged;
+}
+
+function report(options: DmOptions, m: Merged, serverRssMb: number | null, serverCmd: string): Record<string, unknown> {
+  const perS = (n: number): number => Math.round((n / options.durationS) * 10) / 10;
+  const US_TO_MS = 1 / 1000;
+  return {
+    scenario: 'dm',
+    pairs: options.pairs,
+    targetRate: options.rate,
+    durationS: options.durationS,
+    warmupS: options.warmupS,
+    drainS: options.drainS,
+    threads: options.threads,
+    bodyBytes: options.bodyBytes,
+    sent: m.sent,
+    acked: m.acked,
+    delivered: m.delivered,
+    lost: m.sent - m.delivered,
+    errors: m.errors,
+    sentPerS: perS(m.sent),
+    throughput: perS(m.acksInWindow),
+    deliveredPerS: perS(m.deliveriesInWindow),
+    latencyMs: { e2e: m.e2e.percentiles(US_TO_MS), ack: m.ack.percentiles(US_TO_MS) },
+    serverRssMb,
+    serverCmd,
+    generatorLagMsMax: Math.round(m.lagMsMax * 10) / 10,
+    clientBufferedBytesMax: m.bufferedBytesMax,
+    closes: m.closes,
+    unmatched: m.unmatched,
+    duplicates: m.duplicates,
+    at: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * A minimal wire-protocol v1 client (see shared/PROTOCOL.md), written from the contract alone:
+ * the bench must not import the server's protocol/ code, so a server bug there cannot hide
+ * behind a client that shares it.
+ *
+ * Two ways to talk:
+ * - `request()` for control frames (open, join, ping): allocates a rid from the control range,
+ *   resolves with the reply frame (including `err`), rejects on timeout or close.
+ * - `post()` for the hot path: fire-and-forget, the caller owns the rid (must stay below
+ *   CONTROL_RID_BASE) and matches replies in `onFrame`. No promise or timer per message.
+ */
+import WebSocket from 'ws';
+import { Packr, Unpackr } from 'msgpackr';
+
+/** Server frames as the bench reads them; fields beyond these are ignored. */
+export type ServerFrame =
+  | { t: 'hello'; user: string; node: string; limits: Record<string, number> }
+  | { t: 'conv'; rid?: number; conv: { id: string; participants?: string[] } }
+  | { t: 'ack'; rid?: number; conv: string; seq: number; id: string; ts: number }
+  | { t: 'msg'; conv: string; seq: number; id: string; from: string; body: string; ts: number; cmid: string }
+  | { t: 'err'; rid?: number; code: number; msg: string; retryMs?: number }
+  | { t: string; rid?: number; [field: string]: unknown };
+
+export type ClientFrame =
+  | { t: 'open'; rid?: number; with: string }
+  | { t: 'send'; rid?: number; conv: string; cmid: string; body: string }
+  | { t: 'ping'; rid?: number };
+
+/** Control rids start here so they never collide with the caller's data rids below it. */
+export const CONTROL_RID_BASE = 0xf000_0000;
+
+export interface ClientHandlers {
+  /** Every frame that is not the reply to a pending `request()`. */
+  onFrame(frame: ServerFrame): void;
+  onClose?(code: number, reason: string): void;
+}
+
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+}
+
+// Plain maps only: any msgpack library must be able to read what the bench writes.
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+interface PendingRequest {
+  resolve(frame: ServerFrame): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export class ProtocolClient {
+  private readonly pending = new Map<number, PendingRequest>();
+  private controlRidNext = CONTROL_RID_BASE;
+  private closed = false;
+  handlers: ClientHandlers = { onFrame: () => {} };
+
+  private constructor(
+    private readonly socket: WebSocket,
+    readonly hello: Extract<ServerFrame, { t: 'hello' }>,
+  ) {}
+
+  /** Opens the socket and resolves once the server's `hello` arrives. */
+  static async connect(url: string, timeoutMs: number): Promise<ProtocolClient> {
+    const { socket, hello } = await ProtocolClient.handshake(url, timeoutMs);
+    const client = new ProtocolClient(socket, hello);
+    client.attach();
+    return client;
+  }
+
+  private static handshake(url: string, timeoutMs: number): Promise<{ socket: WebSocket; hello: Extract<ServerFrame, { t: 'hello' }> }> {
+    return new Promise((resolve, reject) => {
+      // No permessage-deflate: 100-byte frames gain nothing and compression costs both sides CPU.
+      const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+      const timer = setTimeout(() => fail(new ProtocolError(`no hello within ${timeoutMs} ms`)), timeoutMs);
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        socket.removeAllListeners();
+        socket.on('error', () => {});
+        socket.terminate();
+        reject(error);
+      };
+      socket.once('unexpected-response', (_req, res) => fail(new ProtocolError(`upgrade refused: HTTP ${res.statusCode}`)));
+      socket.once('error', fail);
+      socket.once('close', (code) => fail(new ProtocolError(`closed before hello (${code})`)));
+      socket.once('message', (data) => {
+        const frame = decode(data);
+        if (frame?.t !== 'hello') return fail(new ProtocolError(`expected hello, got ${String(frame?.t)}`));
+        clearTimeout(timer);
+        socket.removeAllListeners();
+        resolve({ socket, hello: frame as Extract<ServerFrame, { t: 'hello' }> });
+      });
+    });
+  }
+
+  private attach(): void {
+    this.socket.on('message', (data) => {
+      const frame = decode(data) ?? UNDECODABLE;
+      const rid = 'rid' in frame && typeof frame.rid === 'number' ? frame.rid : undefined;
+      const waiter = rid === undefined ? undefined : this.pending.get(rid);
+      if (waiter) {
+        this.pending.delete(rid as number);
+        clearTimeout(waiter.timer);
+        waiter.resolve(frame);
+      } else {
+        this.handlers.onFrame(frame);
+      }
+    });
+    this.socket.on('error', () => {}); // 'close' follows and carries what we report
+    this.socket.on('close', (code, reason) => {
+      this.closed = true;
+      for (const waiter of this.pending.values()) {
+        clearTimeout(waiter.timer);
+        waiter.reject(new ProtocolError(`socket closed (${code})`));
+      }
+      this.pending.clear();
+      this.handlers.onClose?.(code, reason.toString());
+    });
+  }
+
+  /** Sends a control frame and resolves with its reply (an `err` reply resolves too). */
+  request(frame: ClientFrame, timeoutMs: number): Promise<ServerFrame> {
+    if (this.closed) return Promise.reject(new ProtocolError('socket closed'));
+    const rid = this.controlRidNext++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(rid);
+        reject(new ProtocolError(`no reply to ${frame.t} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(rid, { resolve, reject, timer });
+      this.socket.send(packr.pack({ ...frame, rid }));
+    });
+  }
+
+  /** Fire-and-forget; false when the socket is already closed. */
+  post(frame: ClientFrame): boolean {
+    if (this.closed) return false;
+    this.socket.send(packr.pack(frame));
+    return true;
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** Bytes queued in the client's socket: grows when the server stops reading. */
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  close(): void {
+    if (!this.closed) this.socket.close(1000);
+  }
+}
+
+/** Handed to onFrame for a frame that is not a msgpack map with a string `t`. */
+export const UNDECODABLE: ServerFrame = { t: 'undecodable' };
+
+function decode(data: WebSocket.RawData): ServerFrame | undefined {
+  try {
+    // ws hands binary frames over as a Buffer by default; avoid copying it.
+    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    const value = unpackr.unpack(bytes) as unknown;
+    if (value === null || typeof value !== 'object' || typeof (value as { t?: unknown }).t !== 'string') return undefined;
+    return value as ServerFrame;
+  } catch {
+    return undefined;
+  }
+}

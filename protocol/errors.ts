@@ -1,0 +1,48 @@
+/** Error codes carried by `err` frames (PROTOCOL.md "Errors"); HTTP statuses reuse them. */
+export const ErrorCode = {
+  badFrame: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  notFound: 404,
+  conflict: 409,
+  tooLarge: 413,
+  unprocessable: 422,
+  rateLimited: 429,
+  internal: 500,
+  unavailable: 503,
+} as const;
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Close codes (PROTOCOL.md "Close codes"). 1000 is terminal; everything else asks the client to
+ * reconnect with backoff, 1012 at once (to any node), 1013 after a pause.
+ */
+export const CloseCode = {
+  normal: 1000,
+  policy: 1008,
+  tooLarge: 1009,
+  serverError: 1011,
+  restart: 1012,
+  overloaded: 1013,
+} as const;
+
+/** An expected failure that becomes an `err` frame (or an HTTP status). */
+export class ChatError extends Error {
+  override name = 'ChatError';
+  constructor(
+    readonly code: ErrorCodeValue,
+    message: string,
+    readonly extra: { retryMs?: number; state?: string } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A frame that failed decoding or validation; `rid` is kept when it could be read. */
+export class ProtocolError extends ChatError {
+  override name = 'ProtocolError';
+  constructor(code: ErrorCodeValue, message: string, readonly rid?: number) {
+    super(code, message);
+  }
+}

@@ -1,0 +1,87 @@
+/** Wire protocol v1 frame shapes (see ../shared/PROTOCOL.md). Pure types and limits, no I/O. */
+
+export type ConvKind = 'dm' | 'ticket' | 'order';
+
+/** Bounds every client frame is validated against; sent to clients in `hello.limits`. */
+export interface ProtocolLimits {
+  maxFrameBytes: number;
+  maxBodyChars: number;
+  maxCmidChars: number;
+  maxIdChars: number;
+  historyLimitMax: number;
+  inboxLimitMax: number;
+}
+
+export const defaultLimits: ProtocolLimits = {
+  maxFrameBytes: 64 * 1024, // one frame; larger closes the socket with 1009
+  maxBodyChars: 2000, // seed 003: text messages, not documents
+  maxCmidChars: 64, // fits a UUID or ULID with a prefix
+  maxIdChars: 128, // user and conversation ids
+  historyLimitMax: 100, // one page of history
+  inboxLimitMax: 100, // one page of the inbox
+};
+
+export type ClientFrame =
+  | { t: 'open'; rid?: number; with: string }
+  | { t: 'join'; rid?: number; conv: string; since?: number }
+  | { t: 'leave'; rid?: number; conv: string }
+  | { t: 'send'; rid?: number; conv: string; cmid: string; body: string }
+  | { t: 'recv'; rid?: number; conv: string; seq: number }
+  | { t: 'read'; rid?: number; conv: string; seq: number }
+  | { t: 'typing'; rid?: number; conv: string }
+  | { t: 'history'; rid?: number; conv: string; before?: number; limit?: number }
+  | { t: 'inbox'; rid?: number; before?: string; limit?: number }
+  | { t: 'ping'; rid?: number };
+
+export type ClientFrameType = ClientFrame['t'];
+
+export interface Watermark {
+  delivered: number;
+  read: number;
+  readAt?: number;
+}
+
+export interface ConvView {
+  id: string;
+  kind: ConvKind;
+  state: string;
+  participants: string[];
+  readOnly: boolean;
+  lastSeq: number;
+  watermarks: Record<string, Watermark>;
+}
+
+export interface MsgView {
+  conv: string;
+  seq: number;
+  id: string;
+  from: string;
+  body: string;
+  ts: number;
+  cmid: string;
+}
+
+export interface InboxEntry {
+  conv: string;
+  kind: ConvKind;
+  state: string;
+  participants: string[];
+  lastSeq: number;
+  lastActivity: number;
+  last?: MsgView;
+  unread: number;
+}
+
+export type ServerFrame =
+  | { t: 'hello'; user: string; node: string; limits: Record<string, number> }
+  | { t: 'conv'; rid?: number; conv: ConvView; msgs?: MsgView[] }
+  | { t: 'ack'; rid?: number; conv: string; seq: number; id: string; ts: number }
+  | ({ t: 'msg' } & MsgView)
+  | { t: 'delivered'; conv: string; user: string; seq: number }
+  | { t: 'read'; conv: string; user: string; seq: number; at: number }
+  | { t: 'typing'; conv: string; user: string; until: number }
+  | { t: 'state'; conv: string; state: string; readOnly: boolean; participants: string[] }
+  | { t: 'page'; rid?: number; msgs?: MsgView[]; convs?: InboxEntry[]; next?: number | string }
+  | { t: 'ok'; rid?: number }
+  | { t: 'pong'; rid?: number }
+  | { t: 'err'; rid?: number; code: number; msg: string; retryMs?: number; state?: string };

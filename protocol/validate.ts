@@ -1,0 +1,128 @@
+/**
+ * Inbound frame validation: bytes → typed ClientFrame, or a ProtocolError carrying the code to
+ * answer with. Only own, known fields are read; unknown extra fields are ignored.
+ */
+import { decode } from './codec.ts';
+import { ErrorCode, ProtocolError } from './errors.ts';
+import type { ClientFrame, ClientFrameType, ProtocolLimits } from './frames.ts';
+
+type Fields = Record<string, unknown>;
+
+function own(obj: Fields, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
+}
+
+class FieldReader {
+  constructor(
+    private readonly obj: Fields,
+    private readonly limits: ProtocolLimits,
+    readonly rid: number | undefined,
+  ) {}
+
+  fail(code: 400 | 413, message: string): never {
+    throw new ProtocolError(code, message, this.rid);
+  }
+
+  id(key: string): string {
+    const v = own(this.obj, key);
+    if (typeof v !== 'string' || v.length === 0) this.fail(400, `${key}: expected a non-empty string`);
+    if (v.length > this.limits.maxIdChars) this.fail(400, `${key}: longer than ${this.limits.maxIdChars} chars`);
+    return v;
+  }
+
+  uint(key: string): number {
+    const v = own(this.obj, key);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) this.fail(400, `${key}: expected an unsigned integer`);
+    return v;
+  }
+
+  optUint(key: string): number | undefined {
+    return own(this.obj, key) === undefined || own(this.obj, key) === null ? undefined : this.uint(key);
+  }
+
+  limit(max: number): number | undefined {
+    const v = this.optUint('limit');
+    if (v !== undefined && (v < 1 || v > max)) this.fail(400, `limit: must be between 1 and ${max}`);
+    return v;
+  }
+}
+
+function readRid(obj: Fields): number | undefined {
+  const rid = own(obj, 'rid');
+  if (rid === undefined || rid === null) return undefined;
+  if (typeof rid !== 'number' || !Number.isSafeInteger(rid) || rid < 0) {
+    throw new ProtocolError(ErrorCode.badFrame, 'rid: expected an unsigned integer');
+  }
+  return rid;
+}
+
+type Parser = (r: FieldReader, obj: Fields, limits: ProtocolLimits) => ClientFrame;
+
+const parsers: Record<ClientFrameType, Parser> = {
+  open: (r) => ({ t: 'open', rid: r.rid, with: r.id('with') }),
+  join: (r) => ({ t: 'join', rid: r.rid, conv: r.id('conv'), since: r.optUint('since') }),
+  leave: (r) => ({ t: 'leave', rid: r.rid, conv: r.id('conv') }),
+  send: (r: FieldReader, obj: Fields, limits: ProtocolLimits) => {
+    const conv = r.id('conv');
+    const cmid = own(obj, 'cmid');
+    if (typeof cmid !== 'string' || cmid.length === 0) r.fail(400, 'cmid: expected a non-empty string');
+    if (cmid.length > limits.maxCmidChars) r.fail(400, `cmid: longer than ${limits.maxCmidChars} chars`);
+    const body = own(obj, 'body');
+    if (typeof body !== 'string' || body.trim().length === 0) r.fail(400, 'body: expected a non-empty string');
+    if (body.length > limits.maxBodyChars) r.fail(413, `body: longer than ${limits.maxBodyChars} chars`);
+    return { t: 'send', rid: r.rid, conv, cmid, body };
+  },
+  recv: (r) => ({ t: 'recv', rid: r.rid, conv: r.id('conv'), seq: r.uint('seq') }),
+  read: (r) => ({ t: 'read', rid: r.rid, conv: r.id('conv'), seq: r.uint('seq') }),
+  typing: (r) => ({ t: 'typing', rid: r.rid, conv: r.id('conv') }),
+  history: (r, _obj, limits) => ({
+    t: 'history',
+    rid: r.rid,
+    conv: r.id('conv'),
+    before: r.optUint('before'),
+    limit: r.limit(limits.historyLimitMax),
+  }),
+  inbox: (r, obj, limits) => {
+    const before = own(obj, 'before');
+    if (before !== undefined && before !== null && (typeof before !== 'string' || before.length > 256)) {
+      r.fail(400, 'before: expected the opaque cursor string from a previous page');
+    }
+    return { t: 'inbox', rid: r.rid, before: (before ?? undefined) as string | undefined, limit: r.limit(limits.inboxLimitMax) };
+  },
+  ping: (r) => ({ t: 'ping', rid: r.rid }),
+};
+
+/** Validates an already-decoded value (used by tests and by non-WebSocket entry points). */
+export function validateClientFrame(value: unknown, limits: ProtocolLimits): ClientFrame {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new ProtocolError(ErrorCode.badFrame, 'frame must be a msgpack map');
+  }
+  const obj = value as Fields;
+  const rid = readRid(obj);
+  const t = own(obj, 't');
+  if (typeof t !== 'string') throw new ProtocolError(ErrorCode.badFrame, 't: expected a string', rid);
+  const parse = Object.prototype.hasOwnProperty.call(parsers, t) ? parsers[t as ClientFrameType] : undefined;
+  if (!parse) throw new ProtocolError(ErrorCode.badFrame, `t: unknown frame type "${t.slice(0, 32)}"`, rid);
+  return withoutUndefined(parse(new FieldReader(obj, limits, rid), obj, limits));
+}
+
+/** Absent optional fields stay absent (no `rid: undefined` keys), so `'rid' in frame` and spreads behave. */
+function withoutUndefined(frame: ClientFrame): ClientFrame {
+  const out: Fields = {};
+  for (const [k, v] of Object.entries(frame)) if (v !== undefined) out[k] = v;
+  return out as ClientFrame;
+}
+
+/** Decodes and validates one binary WebSocket message. */
+export function parseClientFrame(bytes: Uint8Array, limits: ProtocolLimits): ClientFrame {
+  if (bytes.byteLength > limits.maxFrameBytes) {
+    throw new ProtocolError(ErrorCode.tooLarge, `frame larger than ${limits.maxFrameBytes} bytes`);
+  }
+  let value: unknown;
+  try {
+    value = decode(bytes);
+  } catch {
+    throw new ProtocolError(ErrorCode.badFrame, 'not a single valid msgpack value');
+  }
+  return validateClientFrame(value, limits);
+}

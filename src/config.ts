@@ -1,0 +1,158 @@
+/**
+ * Every env flag and every bound of the node, parsed and validated once at start.
+ * Each bound says what happens when it overflows. README "Configuration" mirrors this file.
+ */
+import { availableParallelism, hostname } from 'node:os';
+import { resolve } from 'node:path';
+
+export interface Config {
+  role: 'all';
+  nodeId: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Unset → embedded PGlite under dataDir. */
+  databaseUrl: string | undefined;
+  /** Postgres schema holding our tables (lets test runs share one database). */
+  databaseSchema: string;
+  /** pg connections per thread (edge and each shard thread). */
+  dbPoolMax: number;
+  shardCount: number;
+  shardThreads: number;
+  subjectPrefix: string;
+  logLevel: string;
+  jwt: { secret?: string; publicKeyPem?: string; algorithm?: string; issuer?: string; audience?: string };
+  connections: { url?: string; cacheTtlMs: number; cacheMax: number; timeoutMs: number };
+  limits: {
+    /** Larger frame → close 1009. */
+    maxFrameBytes: number;
+    /** Sends per user per second (token bucket refill); over → err 429 with retryMs. */
+    rateMsgsPerS: number;
+    /** Token bucket size for sends. */
+    rateBurst: number;
+    /** Any frames per socket per second; over → err 429. */
+    rateFramesPerS: number;
+    /** Bad frames tolerated per window; more → close 1008. */
+    badFramesMax: number;
+    badFramesWindowMs: number;
+    /** Bytes queued to one socket before it is a slow consumer → close 1013. */
+    wsBackpressureMaxBytes: number;
+    /** Idle sockets (no frame, no pong) are closed by uWS after this. */
+    wsIdleTimeoutS: number;
+    /** How long the edge waits for a shard's reply before err 503. */
+    busRequestTimeoutMs: number;
+    /** Requests in flight per socket; over → err 429. */
+    inflightPerSocketMax: number;
+  };
+  actors: {
+    typingTtlMs: number;
+    /** Idle actors are passivated (state dropped, rehydrated from Postgres on next command). */
+    actorIdleMs: number;
+    /** Live actors per shard thread; the least recently used is passivated beyond it. */
+    actorsPerThreadMax: number;
+    /** Commands queued per actor; over → err 503 to the sender. */
+    mailboxDepthMax: number;
+    /** Sends remembered per conversation for idempotent resends. */
+    dedupeWindowMax: number;
+    historyLimitDefault: number;
+  };
+  persist: {
+    /** Longest a row waits for its batch. */
+    flushMs: number;
+    /** Rows per batch; a full batch flushes at once. */
+    batchMax: number;
+    /** Rows queued per shard thread (pending + in flight); over → err 503 (load shedding). */
+    queueMax: number;
+  };
+  shutdownTimeoutMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function int(env: Env, key: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(`${key}=${raw}: expected an integer in [${min}, ${max}]`);
+  return n;
+}
+
+function str(env: Env, key: string): string | undefined {
+  const raw = env[key];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const role = str(env, 'ROLE') ?? 'all';
+  if (role !== 'all') throw new ConfigError(`ROLE=${role}: this build runs single nodes only (ROLE=all)`);
+  const schema = str(env, 'DATABASE_SCHEMA') ?? 'public';
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new ConfigError(`DATABASE_SCHEMA=${schema}: expected a lower-case SQL identifier`);
+  const prefix = str(env, 'SUBJECT_PREFIX') ?? 'chat';
+  if (!/^[A-Za-z0-9_-]+$/.test(prefix)) throw new ConfigError(`SUBJECT_PREFIX=${prefix}: letters, digits, _ and - only`);
+  const config: Config = {
+    role,
+    nodeId: str(env, 'NODE_ID') ?? `${hostname()}-${process.pid}`,
+    host: str(env, 'HOST') ?? '0.0.0.0',
+    port: int(env, 'PORT', 9001, 0, 65535),
+    dataDir: resolve(str(env, 'DATA_DIR') ?? './data'),
+    databaseUrl: str(env, 'DATABASE_URL'),
+    databaseSchema: schema,
+    dbPoolMax: int(env, 'DB_POOL_MAX', 4, 1, 100),
+    shardCount: int(env, 'SHARD_COUNT', 64, 1, 65536),
+    shardThreads: int(env, 'SHARD_THREADS', Math.max(1, availableParallelism() - 1), 1, 256),
+    subjectPrefix: prefix,
+    logLevel: str(env, 'LOG_LEVEL') ?? 'info',
+    jwt: {
+      secret: str(env, 'JWT_SECRET'),
+      publicKeyPem: str(env, 'JWT_PUBLIC_KEY'),
+      algorithm: str(env, 'JWT_ALGORITHM'),
+      issuer: str(env, 'JWT_ISSUER'),
+      audience: str(env, 'JWT_AUDIENCE'),
+    },
+    connections: {
+      url: str(env, 'CONNECTIONS_URL'),
+      cacheTtlMs: int(env, 'CONNECTIONS_CACHE_TTL_MS', 30_000),
+      cacheMax: int(env, 'CONNECTIONS_CACHE_MAX', 100_000, 1),
+      timeoutMs: int(env, 'CONNECTIONS_TIMEOUT_MS', 2_000, 1),
+    },
+    limits: {
+      maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+      rateMsgsPerS: int(env, 'RATE_MSGS_PER_S', 20, 1),
+      rateBurst: int(env, 'RATE_BURST', 40, 1),
+      rateFramesPerS: int(env, 'RATE_FRAMES_PER_S', 200, 1),
+      badFramesMax: int(env, 'BAD_FRAMES_MAX', 20, 1),
+      badFramesWindowMs: int(env, 'BAD_FRAMES_WINDOW_MS', 10_000, 1),
+      wsBackpressureMaxBytes: int(env, 'WS_BACKPRESSURE_MAX_BYTES', 1024 * 1024, 1024),
+      wsIdleTimeoutS: int(env, 'WS_IDLE_TIMEOUT_S', 120, 8, 960),
+      busRequestTimeoutMs: int(env, 'BUS_REQUEST_TIMEOUT_MS', 5_000, 1),
+      inflightPerSocketMax: int(env, 'INFLIGHT_PER_SOCKET_MAX', 256, 1),
+    },
+    actors: {
+      typingTtlMs: int(env, 'TYPING_TTL_MS', 5_000, 100),
+      actorIdleMs: int(env, 'ACTOR_IDLE_MS', 300_000, 100),
+      actorsPerThreadMax: int(env, 'ACTORS_PER_THREAD_MAX', 100_000, 1),
+      mailboxDepthMax: int(env, 'MAILBOX_DEPTH_MAX', 1_000, 1),
+      dedupeWindowMax: int(env, 'DEDUPE_WINDOW_MAX', 1_000, 1),
+      historyLimitDefault: int(env, 'HISTORY_PAGE_DEFAULT', 50, 1, 100),
+    },
+    persist: {
+      flushMs: int(env, 'PERSIST_FLUSH_MS', 2, 0, 1000),
+      batchMax: int(env, 'PERSIST_BATCH_MAX', 1_000, 1, 10_000),
+      queueMax: int(env, 'PERSIST_QUEUE_MAX', 50_000, 1),
+    },
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100),
+  };
+  assertRelations(config);
+  return config;
+}
+
+/** Relations between bounds that must hold for the node to behave as documented. */
+function assertRelations(c: Config): void {
+  if (c.persist.queueMax < c.persist.batchMax) throw new ConfigError('PERSIST_QUEUE_MAX must be >= PERSIST_BATCH_MAX');
+  if (c.limits.rateBurst < 1) throw new ConfigError('RATE_BURST must be >= 1');
+  if (c.jwt.secret && c.jwt.publicKeyPem) throw new ConfigError('set JWT_SECRET or JWT_PUBLIC_KEY, not both');
+}

@@ -1,0 +1,100 @@
+/**
+ * The uWebSockets.js edge: auth before the upgrade (401, no socket), per-socket state,
+ * explicit payload/backpressure/idle bounds, frames to the router, HTTP routes.
+ */
+import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { encodeFrame } from '../../protocol/codec.ts';
+import { CloseCode } from '../../protocol/errors.ts';
+import type { Config } from '../config.ts';
+import { FrameRouter, type FrameDeps } from './frames.ts';
+import { registerHttp, respond, type HttpDeps } from './http.ts';
+import { TokenBucket } from './rate-limit.ts';
+import type { Socket, SocketData, SocketRegistry } from './sockets.ts';
+import { loadUws } from './uws.ts';
+import { tokenFrom } from './auth.ts';
+
+export interface Edge {
+  app: TemplatedApp;
+  port: number;
+  /** Stop accepting, close every socket with `code`. */
+  close(code: number, reason: string): void;
+}
+
+const textDecoder = new TextDecoder();
+
+export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { registry: SocketRegistry }): Promise<Edge> {
+  const uws = loadUws();
+  const app = uws.App();
+  const router = new FrameRouter(deps);
+  const open = new Set<Socket>();
+
+  app.ws<SocketData>('/v1/ws', {
+    compression: uws.DISABLED,
+    // Over our own bound by a frame, so our check (close 1009) runs before uWS's own.
+    maxPayloadLength: config.limits.maxFrameBytes * 2,
+    // Our write path closes slow consumers with 1013 first (see SocketRegistry.write).
+    maxBackpressure: config.limits.wsBackpressureMaxBytes + config.limits.maxFrameBytes * 4,
+    closeOnBackpressureLimit: 0,
+    sendPingsAutomatically: true,
+    idleTimeout: config.limits.wsIdleTimeoutS,
+
+    upgrade: (res, req, context) => {
+      const token = tokenFrom(req.getHeader('authorization'), req.getQuery() ?? '');
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      const ip = textDecoder.decode(res.getRemoteAddressAsText());
+      let aborted = false;
+      res.onAborted(() => (aborted = true));
+      if (!token) return respond(res, 401, { code: 401, message: 'missing token' });
+      deps.verifier.verify(token).then(
+        (p) => {
+          if (aborted) return;
+          const data: SocketData = {
+            user: p.sub, roles: p.roles, ip, closed: false, badFrames: 0, badWindowStart: Date.now(),
+            frames: new TokenBucket(config.limits.rateFramesPerS, config.limits.rateFramesPerS * 2, Date.now()),
+            inflight: 0, observing: new Set(),
+          };
+          res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+        },
+        (e: unknown) => {
+          if (aborted) return;
+          respond(res, 401, { code: 401, message: e instanceof Error ? e.message : 'invalid token' });
+        },
+      );
+    },
+
+    open: (ws) => {
+      const data = ws.getUserData();
+      open.add(ws);
+      deps.registry.addUserSocket(ws);
+      const limits = { ...deps.limits, rateMsgsPerS: config.limits.rateMsgsPerS, rateBurst: config.limits.rateBurst, typingTtlMs: config.actors.typingTtlMs };
+      ws.send(encodeFrame({ t: 'hello', user: data.user, node: config.nodeId, limits }), true);
+    },
+
+    message: (ws, message, isBinary) => router.onMessage(ws, message, isBinary),
+
+    close: (ws) => {
+      ws.getUserData().closed = true;
+      open.delete(ws);
+      deps.registry.removeSocket(ws);
+    },
+  });
+
+  registerHttp(app, deps);
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
+  });
+  return {
+    app,
+    port: uws.us_socket_local_port(listenSocket),
+    close(code = CloseCode.restart, reason = 'service restart') {
+      uws.us_listen_socket_close(listenSocket);
+      for (const ws of [...open]) {
+        ws.getUserData().closed = true;
+        ws.end(code, reason);
+      }
+    },
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * Frame in → request out. Validates, rate-limits and routes each client frame: conversation
+ * commands go to the owning shard on the bus (the sender is always the socket's user), inbox
+ * reads go to the database, ping is answered here.
+ */
+import { dmConversationId } from '../../actors/dm.ts';
+import { decode, encodeFrame } from '../../protocol/codec.ts';
+import { CloseCode, ProtocolError } from '../../protocol/errors.ts';
+import type { ClientFrame, ProtocolLimits, ServerFrame } from '../../protocol/frames.ts';
+import { parseClientFrame } from '../../protocol/validate.ts';
+import { type Bus, BusTimeoutError, NoRespondersError, type Subjects } from '../bus/bus.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../persist/store.ts';
+import { encodeEnvelope, shardOf } from '../shard/envelope.ts';
+import { TokenBucket } from './rate-limit.ts';
+import type { Socket, SocketRegistry } from './sockets.ts';
+
+export interface FrameDeps {
+  config: Config;
+  limits: ProtocolLimits;
+  bus: Bus;
+  subjects: Subjects;
+  registry: SocketRegistry;
+  store: Store;
+  log: Logger;
+  counters: { framesIn: number; badFrames: number; rateLimited: number };
+}
+
+export class FrameRouter {
+  constructor(private readonly d: FrameDeps) {}
+
+  send(ws: Socket, frame: ServerFrame): void {
+    this.d.registry.write(ws, encodeFrame(frame));
+  }
+
+  private error(ws: Socket, rid: number | undefined, code: number, msg: string, extra: { retryMs?: number } = {}): void {
+    this.send(ws, { t: 'err', rid, code, msg, ...extra });
+  }
+
+  /** Counts a bad frame; past the bound the socket is closed with 1008. */
+  private bad(ws: Socket, e: ProtocolError): void {
+    const data = ws.getUserData();
+    this.d.counters.badFrames++;
+    const now = Date.now();
+    if (now - data.badWindowStart > this.d.config.limits.badFramesWindowMs) {
+      data.badWindowStart = now;
+      data.badFrames = 0;
+    }
+    if (++data.badFrames > this.d.config.limits.badFramesMax) {
+      data.closed = true;
+      ws.end(CloseCode.policy, 'too many bad frames');
+      return;
+    }
+    this.error(ws, e.rid, e.code, e.message);
+  }
+
+  onMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
+    const data = ws.getUserData();
+    if (data.closed) return;
+    this.d.counters.framesIn++;
+    if (message.byteLength > this.d.limits.maxFrameBytes) {
+      data.closed = true;
+      ws.end(CloseCode.tooLarge, 'frame too large');
+      return;
+    }
+    if (!isBinary) return this.bad(ws, new ProtocolError(400, 'text frames are not supported: send binary msgpack'));
+    let frame: ClientFrame;
+    try {
+      frame = parseClientFrame(new Uint8Array(message), this.d.limits);
+    } catch (e) {
+      if (e instanceof ProtocolError) return this.bad(ws, e);
+      throw e;
+    }
+    const now = Date.now();
+    const taken = data.frames.take(now);
+    if (!taken.ok) {
+      this.d.counters.rateLimited++;
+      return this.error(ws, frame.rid, 429, 'too many frames', { retryMs: taken.retryMs });
+    }
+    this.route(ws, frame, now);
+  }
+
+  private route(ws: Socket, frame: ClientFrame, now: number): void {
+    const data = ws.getUserData();
+    switch (frame.t) {
+      case 'ping':
+        return this.send(ws, { t: 'pong', rid: frame.rid });
+      case 'inbox':
+        return this.inbox(ws, frame);
+      case 'open':
+        return this.request(ws, dmConversationId(data.user, frame.with), frame);
+      case 'send': {
+        let bucket = this.d.registry.sendBuckets.get(data.user);
+        if (!bucket) {
+          bucket = new TokenBucket(this.d.config.limits.rateMsgsPerS, this.d.config.limits.rateBurst, now);
+          this.d.registry.sendBuckets.set(data.user, bucket);
+        }
+        const taken = bucket.take(now);
+        if (!taken.ok) {
+          this.d.counters.rateLimited++;
+          return this.error(ws, frame.rid, 429, 'rate limited', { retryMs: taken.retryMs });
+        }
+        return this.request(ws, frame.conv, frame);
+      }
+      case 'join':
+        if (data.roles.includes('admin')) this.d.registry.observe(ws, frame.conv); // before the snapshot: no gap
+        return this.request(ws, frame.conv, frame, (reply) => this.afterJoin(ws, frame.conv, reply));
+      case 'leave':
+        this.d.registry.unobserve(ws, frame.conv);
+        return this.send(ws, { t: 'ok', rid: frame.rid });
+      case 'recv':
+      case 'typing':
+        // Fire-and-forget: no reply is defined for these.
+        this.d.bus.publish(this.shardSubject(frame.conv), encodeEnvelope({ c: frame.conv, u: data.user, r: data.roles, f: frame }));
+        return;
+      case 'read':
+      case 'history':
+        return this.request(ws, frame.conv, frame);
+    }
+  }
+
+  private shardSubject(conv: string): string {
+    return this.d.subjects.shard(shardOf(conv, this.d.config.shardCount));
+  }
+
+  /** Observers stay subscribed to the room only if the join succeeded and they are not a participant. */
+  private afterJoin(ws: Socket, conv: string, reply: Uint8Array): void {
+    const data = ws.getUserData();
+    if (!data.roles.includes('admin')) return;
+    const f = decode(reply) as { t: string; conv?: { participants: string[] } };
+    if (f.t !== 'conv' || f.conv?.participants.includes(data.user)) this.d.registry.unobserve(ws, conv);
+  }
+
+  private request(ws: Socket, conv: string, frame: ClientFrame, onReply?: (reply: Uint8Array) => void): void {
+    const data = ws.getUserData();
+    if (data.inflight >= this.d.config.limits.inflightPerSocketMax) {
+      return this.error(ws, frame.rid, 429, 'too many requests in flight', { retryMs: 100 });
+    }
+    data.inflight++;
+    const env = encodeEnvelope({ c: conv, u: data.user, r: data.roles, f: frame });
+    this.d.bus.request(this.shardSubject(conv), env, this.d.config.limits.busRequestTimeoutMs).then(
+      (reply) => {
+        data.inflight--;
+        onReply?.(reply);
+        this.d.registry.write(ws, reply);
+      },
+      (e: unknown) => {
+        data.inflight--;
+        if (!(e instanceof BusTimeoutError || e instanceof NoRespondersError)) this.d.log.error({ err: e }, 'bus request failed');
+        if (frame.t === 'join') this.d.registry.unobserve(ws, conv);
+        this.error(ws, frame.rid, 503, 'shard unavailable, retry', { retryMs: 500 });
+      },
+    );
+  }
+
+  private inbox(ws: Socket, frame: Extract<ClientFrame, { t: 'inbox' }>): void {
+    const data = ws.getUserData();
+    this.d.store.inbox(data.user, frame.before, frame.limit ?? 20).then(
+      (page) => this.send(ws, { t: 'page', rid: frame.rid, ...page }),
+      (e: unknown) => {
+        if (e instanceof RangeError) return this.error(ws, frame.rid, 400, 'before: not a cursor from a previous page');
+        this.d.log.warn({ err: e }, 'inbox read failed');
+        this.error(ws, frame.rid, 503, 'database unavailable', { retryMs: 1000 });
+      },
+    );
+  }
+}

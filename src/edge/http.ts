@@ -1,0 +1,119 @@
+/**
+ * HTTP API on the edge: health, readiness, the embedded connections table (admin), and
+ * message history for API gateways that hold no socket. JSON errors `{code, message}`.
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { encode } from '../../protocol/codec.ts';
+import type { Bus, Subjects } from '../bus/bus.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { ConnectionsTable, Store } from '../persist/store.ts';
+import { AuthError, type Principal, tokenFrom, type Verifier } from './auth.ts';
+
+export interface HttpDeps {
+  config: Config;
+  verifier: Verifier;
+  store: Store;
+  connectionsTable: ConnectionsTable | undefined;
+  bus: Bus;
+  subjects: Subjects;
+  log: Logger;
+  readiness: () => { ready: boolean; checks: Record<string, { status: 'ok' | 'fail'; detail?: string }> };
+}
+
+const statusText: Record<number, string> = {
+  200: '200 OK', 201: '201 Created', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
+  403: '403 Forbidden', 404: '404 Not Found', 409: '409 Conflict', 500: '500 Internal Server Error', 503: '503 Service Unavailable',
+};
+
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Wraps an async handler: reads what uWS only allows synchronously, handles aborts and errors. */
+function route(log: Logger, handler: (ctx: { auth: string; query: string; params: string[] }) => Promise<{ status: number; body?: unknown }>) {
+  return (res: HttpResponse, req: HttpRequest): void => {
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    const ctx = { auth: req.getHeader('authorization'), query: req.getQuery() ?? '', params: [0, 1, 2].map((i) => decodeURIComponent(req.getParameter(i) ?? '')) };
+    handler(ctx).then(
+      (out) => !aborted && respond(res, out.status, out.body),
+      (e: unknown) => {
+        if (aborted) return;
+        if (e instanceof HttpError) return respond(res, e.status, { code: e.status, message: e.message });
+        log.error({ err: e }, 'http handler failed');
+        respond(res, 503, { code: 503, message: 'dependency unavailable' });
+      },
+    );
+  };
+}
+
+export function respond(res: HttpResponse, status: number, body?: unknown): void {
+  res.cork(() => {
+    res.writeStatus(statusText[status] ?? `${status} Status`);
+    if (body === undefined) return void res.end();
+    res.writeHeader('content-type', 'application/json').end(JSON.stringify(body));
+  });
+}
+
+async function authenticate(verifier: Verifier, auth: string, query: string): Promise<Principal> {
+  const token = tokenFrom(auth, '') ?? tokenFrom('', query);
+  if (!token) throw new HttpError(401, 'missing bearer token');
+  try {
+    return await verifier.verify(token);
+  } catch (e) {
+    throw new HttpError(401, e instanceof AuthError ? e.message : 'invalid token');
+  }
+}
+
+function optUint(params: URLSearchParams, key: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const raw = params.get(key);
+  if (raw === null || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new HttpError(400, `${key}: expected an integer in [0, ${max}]`);
+  return n;
+}
+
+export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
+  app.get('/healthz', (res) => respond(res, 200, { status: 'ok' }));
+  app.get('/readyz', (res) => {
+    const r = d.readiness();
+    respond(res, r.ready ? 200 : 503, { status: r.ready ? 'ok' : 'fail', checks: r.checks });
+  });
+
+  const connectionRoute = (connect: boolean) =>
+    route(d.log, async ({ auth, query, params }) => {
+      const p = await authenticate(d.verifier, auth, query);
+      if (!p.roles.includes('admin')) throw new HttpError(403, 'admin role required');
+      if (!d.connectionsTable) throw new HttpError(409, 'connections are served by CONNECTIONS_URL, not managed here');
+      const [a, b] = params;
+      if (!a || !b || a === b || a.length > 128 || b.length > 128) throw new HttpError(400, 'two different user ids expected');
+      if (connect) await d.connectionsTable.connect(a, b, Date.now());
+      else await d.connectionsTable.disconnect(a, b);
+      d.bus.publish(d.subjects.connectionsChanged(), encode({ a, b }));
+      return { status: 204 };
+    });
+  app.put('/api/v1/connections/:a/:b', connectionRoute(true));
+  app.del('/api/v1/connections/:a/:b', connectionRoute(false));
+
+  app.get(
+    '/api/v1/conversations/:id/messages',
+    route(d.log, async ({ auth, query, params }) => {
+      const p = await authenticate(d.verifier, auth, query);
+      const q = new URLSearchParams(query);
+      const before = optUint(q, 'before');
+      const limit = optUint(q, 'limit', 100) ?? d.config.actors.historyLimitDefault;
+      if (limit < 1) throw new HttpError(400, 'limit: must be between 1 and 100');
+      const conv = await d.store.participants(params[0]);
+      if (!conv) throw new HttpError(404, 'no such conversation');
+      if (!conv.participants.includes(p.sub) && !p.roles.includes('admin')) throw new HttpError(403, 'not a participant');
+      const page = await d.store.history(params[0], before, limit);
+      return { status: 200, body: { messages: page.msgs, next: page.next } };
+    }),
+  );
+
+  app.any('/*', (res) => respond(res, 404, { code: 404, message: 'no such route' }));
+}

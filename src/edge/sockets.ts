@@ -1,0 +1,114 @@
+/**
+ * Which sockets this edge holds per user and per observed room, and the bus subscriptions
+ * that feed them: an edge subscribes to `chat.user.<id>` only while it holds a socket of that
+ * user. Writes check the socket's buffered amount first: a slow consumer is closed with 1013
+ * instead of buffering without bound.
+ */
+import type { WebSocket } from 'uWebSockets.js';
+import { CloseCode } from '../../protocol/errors.ts';
+import type { Bus, Subjects, Subscription } from '../bus/bus.ts';
+import type { TokenBucket } from './rate-limit.ts';
+
+export interface SocketData {
+  user: string;
+  roles: string[];
+  ip: string;
+  closed: boolean;
+  /** Bad frames in the current window (policy close past the bound). */
+  badFrames: number;
+  badWindowStart: number;
+  frames: TokenBucket;
+  inflight: number;
+  observing: Set<string>;
+}
+
+export type Socket = WebSocket<SocketData>;
+
+interface Fanout<K> {
+  sockets: Set<Socket>;
+  sub: Subscription;
+  key: K;
+}
+
+export class SocketRegistry {
+  private users = new Map<string, Fanout<string>>();
+  private rooms = new Map<string, Fanout<string>>();
+  /** Per-user send buckets, shared by all of the user's sockets on this edge. */
+  readonly sendBuckets = new Map<string, TokenBucket>();
+  slowConsumerCloses = 0;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly subjects: Subjects,
+    private readonly backpressureMaxBytes: number,
+  ) {}
+
+  get socketCount(): number {
+    let n = 0;
+    for (const f of this.users.values()) n += f.sockets.size;
+    return n;
+  }
+
+  socketsOf(user: string): number {
+    return this.users.get(user)?.sockets.size ?? 0;
+  }
+
+  addUserSocket(ws: Socket): void {
+    this.join(this.users, ws.getUserData().user, this.subjects.user(ws.getUserData().user), ws);
+  }
+
+  removeSocket(ws: Socket): void {
+    const data = ws.getUserData();
+    this.leave(this.users, data.user, ws);
+    if (!this.users.has(data.user)) this.sendBuckets.delete(data.user);
+    for (const conv of data.observing) this.leave(this.rooms, conv, ws);
+    data.observing.clear();
+  }
+
+  observe(ws: Socket, conv: string): void {
+    const data = ws.getUserData();
+    if (data.observing.has(conv)) return;
+    data.observing.add(conv);
+    this.join(this.rooms, conv, this.subjects.room(conv), ws);
+  }
+
+  unobserve(ws: Socket, conv: string): void {
+    if (ws.getUserData().observing.delete(conv)) this.leave(this.rooms, conv, ws);
+  }
+
+  private join(map: Map<string, Fanout<string>>, key: string, subject: string, ws: Socket): void {
+    let f = map.get(key);
+    if (!f) {
+      const sockets = new Set<Socket>();
+      const sub = this.bus.subscribe(subject, (bytes) => {
+        for (const s of sockets) this.write(s, bytes);
+      });
+      f = { sockets, sub, key };
+      map.set(key, f);
+    }
+    f.sockets.add(ws);
+  }
+
+  private leave(map: Map<string, Fanout<string>>, key: string, ws: Socket): void {
+    const f = map.get(key);
+    if (!f) return;
+    f.sockets.delete(ws);
+    if (f.sockets.size === 0) {
+      f.sub.unsubscribe();
+      map.delete(key);
+    }
+  }
+
+  /** The one place that writes to a socket. */
+  write(ws: Socket, bytes: Uint8Array): void {
+    const data = ws.getUserData();
+    if (data.closed) return;
+    if (ws.getBufferedAmount() > this.backpressureMaxBytes) {
+      data.closed = true;
+      this.slowConsumerCloses++;
+      ws.end(CloseCode.overloaded, 'slow consumer');
+      return;
+    }
+    ws.send(bytes, true);
+  }
+}

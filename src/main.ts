@@ -1,0 +1,153 @@
+/**
+ * Starts a complete node: the uWS edge in this thread, SHARD_THREADS shard threads on the
+ * in-process bus, and Postgres (DATABASE_URL) or the embedded PGlite thread.
+ */
+import { MessageChannel, type Worker } from 'node:worker_threads';
+import { Subjects } from './bus/bus.ts';
+import { InprocHub } from './bus/inproc.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { startEdge, type Edge } from './edge/app.ts';
+import { createVerifier } from './edge/auth.ts';
+import { SocketRegistry } from './edge/sockets.ts';
+import { loadUws, UwsFallbackError } from './edge/uws.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createPool, type DbTarget } from './persist/db.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './persist/embedded.ts';
+import { migrate } from './persist/migrate.ts';
+import { ConnectionsTable, Store } from './persist/store.ts';
+import type { ShardWorkerData } from './shard/worker.ts';
+import { startWorker } from './worker-thread.ts';
+import { defaultLimits } from '../protocol/frames.ts';
+import { CloseCode } from '../protocol/errors.ts';
+
+/** Shards of thread `i`: every shard k with k mod threads = i. */
+function shardsOfThread(config: Config, i: number): number[] {
+  const out: number[] = [];
+  for (let k = i; k < config.shardCount; k += config.shardThreads) out.push(k);
+  return out;
+}
+
+interface ShardThread {
+  worker: Worker;
+  ready: boolean;
+  detach: () => void;
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+    loadUws();
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof UwsFallbackError) {
+      console.error(`refusing to start: ${e.message}`);
+      process.exit(78);
+    }
+    throw e;
+  }
+  const log = createLogger(config.logLevel).child({ node: config.nodeId });
+  const verifier = createVerifier(config);
+  if (verifier.devMode) {
+    log.warn({ secretFile: `${config.dataDir}/dev-jwt-secret` }, 'no JWT configuration: using a generated dev secret; mint tokens with `npm run token -- --sub alice`');
+  }
+
+  const db: DbTarget = config.databaseUrl
+    ? { url: config.databaseUrl, schema: config.databaseSchema }
+    : { socketDir: config.dataDir, schema: 'public' };
+  const pool = createPool(db, config.dbPoolMax, 'edge');
+  const store = new Store(pool);
+  const hub = new InprocHub();
+  const bus = hub.local('edge');
+  const subjects = new Subjects(config.subjectPrefix);
+  const registry = new SocketRegistry(bus, subjects, config.limits.wsBackpressureMaxBytes);
+  const threads: ShardThread[] = [];
+  const state = { dbReady: false, stopping: false };
+
+  const limits = { ...defaultLimits, maxFrameBytes: config.limits.maxFrameBytes };
+  const counters = { framesIn: 0, badFrames: 0, rateLimited: 0 };
+  const edge: Edge = await startEdge(config, {
+    config, limits, bus, subjects, registry, store, log, counters, verifier,
+    connectionsTable: config.connections.url ? undefined : new ConnectionsTable(pool),
+    readiness: () => {
+      const shardsReady = threads.length === config.shardThreads && threads.every((t) => t.ready);
+      return {
+        ready: state.dbReady && shardsReady && !state.stopping,
+        checks: {
+          database: { status: state.dbReady ? 'ok' : 'fail' },
+          shards: { status: shardsReady ? 'ok' : 'fail', detail: `${threads.filter((t) => t.ready).length}/${config.shardThreads} threads` },
+        },
+      };
+    },
+  });
+  log.info({ port: edge.port }, 'edge listening');
+
+  let embedded: EmbeddedPostgres | undefined;
+  if (!config.databaseUrl) {
+    // One connection per pool slot of every thread, plus the migration connection.
+    embedded = await startEmbeddedPostgres(config.dataDir, config.dbPoolMax * (config.shardThreads + 1) + 2);
+    log.info({ dir: config.dataDir }, 'embedded Postgres (PGlite) ready');
+  }
+  const applied = await migrate(pool, db.schema);
+  if (applied.length) log.info({ applied }, 'migrations applied');
+  state.dbReady = true;
+
+  bus.subscribe(`${config.subjectPrefix}.internal.ready`, (d) => {
+    const t = threads[d[0]];
+    if (t) t.ready = true;
+  });
+  const startThread = (i: number): void => {
+    const { port1, port2 } = new MessageChannel();
+    const detach = hub.attach(port1);
+    const data: ShardWorkerData = { config, db, shards: shardsOfThread(config, i), index: i, port: port2 };
+    const worker = startWorker(new URL('./shard/worker.ts', import.meta.url), data as unknown as Record<string, unknown>, { transferList: [port2] });
+    threads[i] = { worker, ready: false, detach };
+    worker.on('error', (e) => log.error({ err: e, thread: i }, 'shard thread crashed'));
+    worker.on('exit', (code) => {
+      detach();
+      port1.close();
+      if (state.stopping) return;
+      log.error({ thread: i, code }, 'shard thread exited; restarting it (its actors rehydrate from Postgres)');
+      threads[i].ready = false;
+      setTimeout(() => startThread(i), 100);
+    });
+  };
+  for (let i = 0; i < config.shardThreads; i++) startThread(i);
+
+  const shutdown = async (signal: string): Promise<void> => {
+    if (state.stopping) return;
+    state.stopping = true;
+    log.info({ signal }, 'draining');
+    const hardStop = setTimeout(() => {
+      log.error('shutdown timed out');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    hardStop.unref();
+    edge.close(CloseCode.restart, 'service restart');
+    await Promise.all(threads.map((t) => stopThread(t.worker, log)));
+    await pool.end().catch(() => {});
+    await embedded?.stop();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** Asks a shard thread to flush its persister, then terminates it. */
+function stopThread(worker: Worker, log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => void worker.terminate().then(() => resolve()), 5_000);
+    worker.on('message', (m: { stopped?: boolean }) => {
+      if (!m.stopped) return;
+      clearTimeout(timer);
+      void worker.terminate().then(() => resolve());
+    });
+    worker.postMessage({ stop: true });
+    void log;
+  });
+}
+
+main().catch((e: unknown) => {
+  console.error('fatal:', e);
+  process.exit(1);
+});

@@ -1,0 +1,218 @@
+/**
+ * Write-behind persister with group commit: rows from every actor of a shard thread are
+ * gathered and committed as ONE statement (data-modifying CTEs over json_to_recordset), so a
+ * batch is atomic without an explicit transaction — which also keeps it safe on PGlite, whose
+ * socket server interleaves connections query by query.
+ *
+ * Contract: `enqueue` resolves once every write of that call is durable, in enqueue order.
+ * One batch is in flight at a time; rows arriving meanwhile form the next batch. If a batch
+ * fails, it and everything queued behind it are rejected (later rows may depend on seqs of
+ * the failed ones), and the caller reloads the affected actors from the database.
+ */
+import type pg from 'pg';
+import type { ConversationRow, MessageRow, WatermarkRow, Write } from '../../actors/types.ts';
+
+export interface PersisterOptions {
+  flushMs: number;
+  batchMax: number;
+  queueMax: number;
+}
+
+export class PersisterOverloadedError extends Error {
+  override name = 'PersisterOverloadedError';
+}
+
+export class PersistFailedError extends Error {
+  override name = 'PersistFailedError';
+}
+
+interface Entry {
+  writes: Write[];
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+export interface BatchStats {
+  rows: number;
+  entries: number;
+  ms: number;
+}
+
+export class Persister {
+  private queue: Entry[] = [];
+  private queuedRows = 0;
+  private inflightRows = 0;
+  private inflight = false;
+  private timer: NodeJS.Timeout | undefined;
+  private drained: (() => void)[] = [];
+  /** Incremented on every failed batch: actors loaded before it must reload. */
+  failureEpoch = 0;
+  onBatch: ((s: BatchStats) => void) | undefined;
+
+  constructor(private readonly pool: pg.Pool, private readonly opts: PersisterOptions) {}
+
+  /** Rows waiting or in flight; bounded by `queueMax`. */
+  get depth(): number {
+    return this.queuedRows + this.inflightRows;
+  }
+
+  enqueue(writes: Write[]): Promise<void> {
+    if (writes.length > 0 && this.depth + writes.length > this.opts.queueMax) {
+      return Promise.reject(new PersisterOverloadedError(`persister queue full (${this.opts.queueMax} rows)`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ writes, resolve, reject });
+      this.queuedRows += writes.length;
+      this.schedule();
+    });
+  }
+
+  /** Resolves when everything enqueued so far has been committed or rejected. */
+  flushAll(): Promise<void> {
+    if (!this.inflight && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.inflight) return; // the batch in flight flushes the queue when it commits
+    if (this.queuedRows >= this.opts.batchMax) return void this.flush();
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.opts.flushMs);
+  }
+
+  private take(): Entry[] {
+    const batch: Entry[] = [];
+    let rows = 0;
+    while (this.queue.length > 0 && (rows === 0 || rows + this.queue[0].writes.length <= this.opts.batchMax)) {
+      const e = this.queue.shift()!;
+      rows += e.writes.length;
+      batch.push(e);
+    }
+    this.queuedRows -= rows;
+    this.inflightRows = rows;
+    return batch;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.timer) (clearTimeout(this.timer), (this.timer = undefined));
+    if (this.inflight || this.queue.length === 0) return this.notifyDrained();
+    this.inflight = true;
+    const batch = this.take();
+    const started = performance.now();
+    try {
+      await this.commit(batch.flatMap((e) => e.writes));
+      this.onBatch?.({ rows: this.inflightRows, entries: batch.length, ms: performance.now() - started });
+      for (const e of batch) e.resolve();
+    } catch (cause) {
+      this.failureEpoch++;
+      const failed = [...batch, ...this.queue];
+      this.queue = [];
+      this.queuedRows = 0;
+      const error = new PersistFailedError('database write failed', { cause });
+      for (const e of failed) e.reject(error);
+    } finally {
+      this.inflight = false;
+      this.inflightRows = 0;
+    }
+    if (this.queue.length > 0) void this.flush();
+    else this.notifyDrained();
+  }
+
+  private notifyDrained(): void {
+    if (this.inflight || this.queue.length > 0) return;
+    const waiters = this.drained;
+    this.drained = [];
+    for (const w of waiters) w();
+  }
+
+  private async commit(writes: Write[]): Promise<void> {
+    if (writes.length === 0) return; // barrier-only batch: everything before it already committed
+    const params = buildBatchParams(writes);
+    await this.pool.query(batchSql, params);
+  }
+}
+
+/**
+ * All sub-statements of one statement see the same snapshot, so rows created in this batch
+ * cannot be updated by it: the batch is pre-merged here so that each row is written once.
+ */
+export function buildBatchParams(writes: Write[]): string[] {
+  const created = new Map<string, ConversationRow & { lastSeq: number; lastActivity: number }>();
+  const messages: MessageRow[] = [];
+  const activity = new Map<string, { conv_id: string; last_seq: number; ts_ms: number }>();
+  const marks = new Map<string, WatermarkRow>();
+  for (const w of writes) {
+    if (w.kind === 'conversation') created.set(w.conv, { ...w, lastSeq: 0, lastActivity: w.createdAt });
+  }
+  for (const w of writes) {
+    if (w.kind === 'message') {
+      messages.push(w);
+      const c = created.get(w.conv);
+      if (c) (c.lastSeq = Math.max(c.lastSeq, w.seq), (c.lastActivity = Math.max(c.lastActivity, w.ts)));
+      else {
+        const a = activity.get(w.conv);
+        if (!a || a.last_seq < w.seq) activity.set(w.conv, { conv_id: w.conv, last_seq: w.seq, ts_ms: w.ts });
+      }
+    } else if (w.kind === 'watermark') {
+      marks.set(`${w.conv}\n${w.user}`, w); // coalesced: the latest value per (conv, user) wins
+    }
+  }
+  const newMembers = [...created.values()].flatMap((c) =>
+    c.participants.map((u) => {
+      const m = marks.get(`${c.conv}\n${u}`);
+      marks.delete(`${c.conv}\n${u}`);
+      return { conv_id: c.conv, user_id: u, ts_ms: c.lastActivity, delivered: m?.delivered ?? 0, read: m?.read ?? 0, read_at: m?.readAt ?? 0 };
+    }),
+  );
+  return [
+    JSON.stringify([...created.values()].map((c) => ({
+      id: c.conv, kind: c.convKind, state: c.state, participants: c.participants, last_seq: c.lastSeq, ts_ms: c.lastActivity, created_ms: c.createdAt,
+    }))),
+    JSON.stringify(newMembers),
+    JSON.stringify(messages.map((m) => ({ conv_id: m.conv, seq: m.seq, id: m.id, sender: m.from, body: m.body, cmid: m.cmid, ts_ms: m.ts }))),
+    JSON.stringify([...activity.values()]),
+    JSON.stringify([...marks.values()].map((w) => ({ conv_id: w.conv, user_id: w.user, delivered: w.delivered, read: w.read, read_at: w.readAt }))),
+  ];
+}
+
+const batchSql = `
+WITH
+new_convs AS (
+  INSERT INTO conversations (id, kind, state, participants, last_seq, last_activity_ms, created_ms)
+  SELECT id, kind, state, participants, last_seq, ts_ms, created_ms
+  FROM json_to_recordset($1::json) AS x(id text, kind text, state text, participants text[], last_seq bigint, ts_ms bigint, created_ms bigint)
+  ON CONFLICT (id) DO NOTHING
+),
+new_members AS (
+  INSERT INTO members (conv_id, user_id, last_activity_ms, delivered_seq, read_seq, read_at_ms)
+  SELECT conv_id, user_id, ts_ms, delivered, read, read_at
+  FROM json_to_recordset($2::json) AS x(conv_id text, user_id text, ts_ms bigint, delivered bigint, read bigint, read_at bigint)
+  ON CONFLICT (conv_id, user_id) DO NOTHING
+),
+new_msgs AS (
+  INSERT INTO messages (conv_id, seq, id, sender, body, cmid, ts_ms)
+  SELECT conv_id, seq, id, sender, body, cmid, ts_ms
+  FROM json_to_recordset($3::json) AS x(conv_id text, seq bigint, id text, sender text, body text, cmid text, ts_ms bigint)
+),
+act AS (SELECT * FROM json_to_recordset($4::json) AS x(conv_id text, last_seq bigint, ts_ms bigint)),
+wm AS (SELECT * FROM json_to_recordset($5::json) AS x(conv_id text, user_id text, delivered bigint, read bigint, read_at bigint)),
+conv_up AS (
+  UPDATE conversations c SET last_seq = GREATEST(c.last_seq, act.last_seq), last_activity_ms = GREATEST(c.last_activity_ms, act.ts_ms)
+  FROM act WHERE c.id = act.conv_id
+),
+member_keys AS (
+  SELECT m.conv_id, m.user_id FROM members m JOIN act ON act.conv_id = m.conv_id
+  UNION SELECT conv_id, user_id FROM wm
+)
+UPDATE members m SET
+  last_activity_ms = GREATEST(m.last_activity_ms, COALESCE(act.ts_ms, 0)),
+  delivered_seq = GREATEST(m.delivered_seq, COALESCE(wm.delivered, 0)),
+  read_seq = GREATEST(m.read_seq, COALESCE(wm.read, 0)),
+  read_at_ms = CASE WHEN COALESCE(wm.read, 0) > m.read_seq THEN wm.read_at ELSE m.read_at_ms END
+FROM member_keys k
+LEFT JOIN act ON act.conv_id = k.conv_id
+LEFT JOIN wm ON wm.conv_id = k.conv_id AND wm.user_id = k.user_id
+WHERE m.conv_id = k.conv_id AND m.user_id = k.user_id`;

@@ -1,0 +1,147 @@
+/**
+ * Reads from Postgres: actor rehydration, history, join-since, inbox. Everything here reads
+ * committed rows only, which is all that was ever acknowledged.
+ */
+import type pg from 'pg';
+import type { ConversationState } from '../../actors/types.ts';
+import type { ConvKind, InboxEntry, MsgView } from '../../protocol/frames.ts';
+
+interface MessageRecord {
+  conv_id: string;
+  seq: number;
+  id: string;
+  sender: string;
+  body: string;
+  cmid: string;
+  ts_ms: number;
+}
+
+function toMsg(r: MessageRecord): MsgView {
+  return { conv: r.conv_id, seq: r.seq, id: r.id, from: r.sender, body: r.body, ts: r.ts_ms, cmid: r.cmid };
+}
+
+export class Store {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** The actor's state as of the last commit, or null when the conversation does not exist. */
+  async loadConversation(id: string, dedupeWindowMax: number): Promise<ConversationState | null> {
+    const conv = await this.pool.query<{
+      kind: ConvKind; state: string; participants: string[]; last_seq: number; created_ms: number;
+    }>('SELECT kind, state, participants, last_seq, created_ms FROM conversations WHERE id = $1', [id]);
+    if (conv.rowCount === 0) return null;
+    const c = conv.rows[0];
+    const [members, recent, last] = await Promise.all([
+      this.pool.query<{ user_id: string; delivered_seq: number; read_seq: number; read_at_ms: number }>(
+        'SELECT user_id, delivered_seq, read_seq, read_at_ms FROM members WHERE conv_id = $1', [id]),
+      this.pool.query<MessageRecord>(
+        'SELECT seq, id, sender, cmid, ts_ms FROM messages WHERE conv_id = $1 ORDER BY seq DESC LIMIT $2', [id, dedupeWindowMax]),
+      // last_seq in conversations trails by nothing (same statement), but max(seq) is the truth.
+      this.pool.query<{ max: number | null }>('SELECT max(seq) AS max FROM messages WHERE conv_id = $1', [id]),
+    ]);
+    const state: ConversationState = {
+      id,
+      kind: c.kind,
+      state: c.state,
+      readOnly: c.state === 'closed' || c.state === 'cancelled' || c.state === 'delivered',
+      participants: c.participants,
+      lastSeq: Math.max(c.last_seq, last.rows[0].max ?? 0),
+      watermarks: new Map(),
+      recentSends: new Map(),
+      typingUntil: new Map(),
+      createdAt: c.created_ms,
+    };
+    for (const m of members.rows) {
+      state.watermarks.set(m.user_id, { delivered: m.delivered_seq, read: m.read_seq, readAt: m.read_at_ms || undefined });
+    }
+    for (const r of recent.rows.reverse()) state.recentSends.set(`${r.sender}\n${r.cmid}`, { seq: r.seq, id: r.id, ts: r.ts_ms });
+    return state;
+  }
+
+  /** Messages after `since` in seq order (the oldest first), at most `limit`. */
+  async messagesAfter(conv: string, since: number, limit: number): Promise<MsgView[]> {
+    const r = await this.pool.query<MessageRecord>(
+      'SELECT conv_id, seq, id, sender, body, cmid, ts_ms FROM messages WHERE conv_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+      [conv, since, limit]);
+    return r.rows.map(toMsg);
+  }
+
+  /** Messages before `before` (or the newest), newest first; `next` is the cursor for the next page. */
+  async history(conv: string, before: number | undefined, limit: number): Promise<{ msgs: MsgView[]; next?: number }> {
+    const r = await this.pool.query<MessageRecord>(
+      'SELECT conv_id, seq, id, sender, body, cmid, ts_ms FROM messages WHERE conv_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3',
+      [conv, before ?? Number.MAX_SAFE_INTEGER, limit + 1]);
+    const rows = r.rows.slice(0, limit).map(toMsg);
+    const more = r.rows.length > limit && rows.length > 0;
+    return more ? { msgs: rows, next: rows[rows.length - 1].seq } : { msgs: rows };
+  }
+
+  async participants(conv: string): Promise<{ kind: ConvKind; participants: string[] } | null> {
+    const r = await this.pool.query<{ kind: ConvKind; participants: string[] }>('SELECT kind, participants FROM conversations WHERE id = $1', [conv]);
+    return r.rows[0] ?? null;
+  }
+
+  /**
+   * The user's conversations by last activity, newest first, with the last message and the
+   * count of unread messages from others (capped at `unreadCap` so one huge backlog stays cheap).
+   * Cursor: "<lastActivityMs>:<convId>" of the last entry of the previous page.
+   */
+  async inbox(user: string, before: string | undefined, limit: number, unreadCap = 999): Promise<{ convs: InboxEntry[]; next?: string }> {
+    let cursorTs = Number.MAX_SAFE_INTEGER;
+    let cursorConv = '';
+    if (before) {
+      const i = before.indexOf(':');
+      cursorTs = Number(before.slice(0, i));
+      cursorConv = before.slice(i + 1);
+      if (i < 0 || !Number.isSafeInteger(cursorTs)) throw new RangeError('bad inbox cursor');
+    }
+    const r = await this.pool.query<{
+      conv_id: string; last_activity_ms: number; read_seq: number; kind: ConvKind; state: string; participants: string[];
+      last_seq: number; unread: number; m_seq: number | null; m_id: string | null; m_sender: string | null; m_body: string | null; m_cmid: string | null; m_ts: number | null;
+    }>(
+      `SELECT m.conv_id, m.last_activity_ms, m.read_seq, c.kind, c.state, c.participants, c.last_seq,
+              (SELECT count(*)::int FROM (SELECT 1 FROM messages x WHERE x.conv_id = m.conv_id AND x.seq > m.read_seq AND x.sender <> $1 LIMIT $4) u) AS unread,
+              lm.seq AS m_seq, lm.id AS m_id, lm.sender AS m_sender, lm.body AS m_body, lm.cmid AS m_cmid, lm.ts_ms AS m_ts
+       FROM members m
+       JOIN conversations c ON c.id = m.conv_id
+       LEFT JOIN messages lm ON lm.conv_id = m.conv_id AND lm.seq = c.last_seq
+       WHERE m.user_id = $1 AND (m.last_activity_ms, m.conv_id) < ($2, $3)
+       ORDER BY m.last_activity_ms DESC, m.conv_id DESC
+       LIMIT $5`,
+      [user, cursorTs, before ? cursorConv : '\u{10FFFF}', unreadCap, limit + 1]);
+    const convs: InboxEntry[] = r.rows.slice(0, limit).map((x) => ({
+      conv: x.conv_id,
+      kind: x.kind,
+      state: x.state,
+      participants: x.participants,
+      lastSeq: x.last_seq,
+      lastActivity: x.last_activity_ms,
+      unread: x.unread,
+      last: x.m_seq === null ? undefined : { conv: x.conv_id, seq: x.m_seq, id: x.m_id!, from: x.m_sender!, body: x.m_body!, ts: x.m_ts!, cmid: x.m_cmid! },
+    }));
+    if (r.rows.length <= limit) return { convs };
+    const tail = convs[convs.length - 1];
+    return { convs, next: `${tail.lastActivity}:${tail.conv}` };
+  }
+}
+
+/** The embedded connections authority's table (CONNECTIONS_URL unset). */
+export class ConnectionsTable {
+  constructor(private readonly pool: pg.Pool) {}
+
+  private static pair(a: string, b: string): [string, string] {
+    return a < b ? [a, b] : [b, a];
+  }
+
+  async areConnected(a: string, b: string): Promise<boolean> {
+    const r = await this.pool.query('SELECT 1 FROM connections WHERE user_a = $1 AND user_b = $2', ConnectionsTable.pair(a, b));
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async connect(a: string, b: string, now: number): Promise<void> {
+    await this.pool.query('INSERT INTO connections (user_a, user_b, created_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [...ConnectionsTable.pair(a, b), now]);
+  }
+
+  async disconnect(a: string, b: string): Promise<void> {
+    await this.pool.query('DELETE FROM connections WHERE user_a = $1 AND user_b = $2', ConnectionsTable.pair(a, b));
+  }
+}

@@ -1,0 +1,31 @@
+/** What travels on `chat.shard.<k>`: the authenticated user, the validated frame, the target. */
+import { decode, encode } from '../../protocol/codec.ts';
+import type { ClientFrame } from '../../protocol/frames.ts';
+
+export interface ShardEnvelope {
+  /** Conversation id (for `open`, the DM id derived from the pair). */
+  c: string;
+  /** Authenticated user id: the token's `sub`, never a payload field. */
+  u: string;
+  /** Token roles. */
+  r: string[];
+  f: ClientFrame;
+}
+
+export function encodeEnvelope(e: ShardEnvelope): Uint8Array {
+  return encode(e);
+}
+
+export function decodeEnvelope(bytes: Uint8Array): ShardEnvelope {
+  return decode(bytes) as ShardEnvelope;
+}
+
+/** Stable shard of a conversation: FNV-1a over its UTF-16 code units, mod the shard count. */
+export function shardOf(conv: string, shardCount: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < conv.length; i++) {
+    h ^= conv.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shardCount;
+}

@@ -1,0 +1,259 @@
+/**
+ * Shard host: gives actors a body. One mailbox per conversation, processed one command at a
+ * time; effects executed here and nowhere else. Actors are kept in an LRU (passivated when
+ * idle) and rehydrated from Postgres on their next command.
+ */
+import { LRUCache } from 'lru-cache';
+import { randomUUID } from 'node:crypto';
+import { decideDm, dmNeedsConnectionCheck, type DmCommand } from '../../actors/dm.ts';
+import type { ActorLimits, ConversationState, Effect, TimerCommand, Write } from '../../actors/types.ts';
+import { encodeFrame } from '../../protocol/codec.ts';
+import type { ConvView, ServerFrame } from '../../protocol/frames.ts';
+import type { Bus, Subjects } from '../bus/bus.ts';
+import type { CachedConnections } from '../integrations/connections.ts';
+import type { Persister } from '../persist/persister.ts';
+import type { Store } from '../persist/store.ts';
+import { decodeEnvelope } from './envelope.ts';
+
+export interface HostLimits extends ActorLimits {
+  actorIdleMs: number;
+  actorsPerThreadMax: number;
+  mailboxDepthMax: number;
+  persistQueueMax: number;
+}
+
+interface Item {
+  cmd: DmCommand;
+  reply?: string;
+  rid?: number;
+}
+
+interface Cell {
+  id: string;
+  state: ConversationState | null;
+  /** Persister failure epoch this state was loaded at; stale after any failed batch. */
+  loadedEpoch: number;
+  queue: Item[];
+  running: boolean;
+  inflight: number;
+}
+
+/** Commands handled per actor before yielding, so one hot conversation cannot starve others. */
+const turnMax = 64;
+
+export interface HostDeps {
+  bus: Bus;
+  subjects: Subjects;
+  store: Store;
+  persister: Persister;
+  connections: CachedConnections;
+  limits: HostLimits;
+  now?: () => number;
+  onError?: (e: unknown, where: string) => void;
+}
+
+export class ShardHost {
+  private cells: LRUCache<string, Cell>;
+  /** Evicted while busy: kept until their in-flight writes settle, then dropped. */
+  private draining = new Map<string, Cell>();
+  private readonly now: () => number;
+  commandsHandled = 0;
+
+  constructor(private readonly deps: HostDeps) {
+    this.now = deps.now ?? Date.now;
+    this.cells = new LRUCache<string, Cell>({
+      max: deps.limits.actorsPerThreadMax,
+      ttl: deps.limits.actorIdleMs,
+      ttlAutopurge: true,
+      updateAgeOnGet: true,
+      dispose: (cell, _key, reason) => {
+        if (reason !== 'set' && reason !== 'delete' && (cell.running || cell.inflight > 0)) this.draining.set(cell.id, cell);
+      },
+    });
+  }
+
+  get actorCount(): number {
+    return this.cells.size + this.draining.size;
+  }
+
+  /** Bus handler for `chat.shard.<k>`. */
+  handle = (data: Uint8Array, reply: string | undefined): void => {
+    let env;
+    try {
+      env = decodeEnvelope(data);
+    } catch (e) {
+      this.deps.onError?.(e, 'decode envelope');
+      return;
+    }
+    const cmd: DmCommand = { t: 'frame', actor: { userId: env.u, roles: env.r }, frame: env.f };
+    this.deliver(env.c, { cmd, reply, rid: env.f.rid });
+  };
+
+  private cell(id: string): Cell {
+    let cell = this.cells.get(id);
+    if (cell) return cell;
+    cell = this.draining.get(id);
+    if (cell) this.draining.delete(id);
+    else cell = { id, state: null, loadedEpoch: -1, queue: [], running: false, inflight: 0 };
+    this.cells.set(id, cell);
+    return cell;
+  }
+
+  deliver(id: string, item: Item): void {
+    const cell = this.cell(id);
+    if (cell.queue.length >= this.deps.limits.mailboxDepthMax) {
+      this.reply(item, { t: 'err', code: 503, msg: 'conversation busy, retry', retryMs: 100 });
+      return;
+    }
+    cell.queue.push(item);
+    if (!cell.running) void this.run(cell);
+  }
+
+  private async run(cell: Cell): Promise<void> {
+    cell.running = true;
+    try {
+      let turn = 0;
+      while (cell.queue.length > 0) {
+        if (cell.loadedEpoch !== this.deps.persister.failureEpoch && !(await this.load(cell))) break;
+        const item = cell.queue.shift()!;
+        if (this.shed(item)) continue;
+        await this.resolveConnection(cell, item.cmd);
+        this.decide(cell, item);
+        if (++turn >= turnMax) {
+          turn = 0;
+          await new Promise<void>((r) => setImmediate(r));
+        }
+      }
+    } catch (e) {
+      this.deps.onError?.(e, 'actor loop');
+      for (const item of cell.queue.splice(0)) this.reply(item, { t: 'err', code: 500, msg: 'internal error' });
+      cell.loadedEpoch = -1;
+    } finally {
+      cell.running = false;
+    }
+  }
+
+  private async load(cell: Cell): Promise<boolean> {
+    const epoch = this.deps.persister.failureEpoch;
+    try {
+      cell.state = await this.deps.store.loadConversation(cell.id, this.deps.limits.dedupeWindowMax);
+      cell.loadedEpoch = epoch;
+      return true;
+    } catch (e) {
+      this.deps.onError?.(e, 'rehydrate');
+      for (const item of cell.queue.splice(0)) this.reply(item, { t: 'err', code: 503, msg: 'database unavailable', retryMs: 1000 });
+      return false;
+    }
+  }
+
+  /** Load shedding: refuse writes up front while the persister queue is full. */
+  private shed(item: Item): boolean {
+    if (item.cmd.t !== 'frame') return false;
+    const t = item.cmd.frame.t;
+    if (t !== 'send' && t !== 'open' && t !== 'read' && t !== 'recv') return false;
+    if (this.deps.persister.depth < this.deps.limits.persistQueueMax) return false;
+    this.reply(item, { t: 'err', code: 503, msg: 'overloaded, retry', retryMs: 200 });
+    return true;
+  }
+
+  private async resolveConnection(cell: Cell, cmd: DmCommand): Promise<void> {
+    if (cmd.t !== 'frame' || !dmNeedsConnectionCheck(cmd.frame)) return;
+    const me = cmd.actor.userId;
+    let other: string | undefined;
+    if (cmd.frame.t === 'open') other = cmd.frame.with;
+    else if (cell.state?.kind === 'dm' && cell.state.participants.includes(me)) other = cell.state.participants.find((p) => p !== me);
+    if (other === undefined || other === me) return;
+    cmd.connection = this.deps.connections.peek(me, other) ?? (await this.deps.connections.check(me, other));
+    if (cmd.frame.t === 'send') cmd.msgId = randomUUID();
+  }
+
+  private decide(cell: Cell, item: Item): void {
+    this.commandsHandled++;
+    const { state, effects } = decideDm(cell.state, cell.id, item.cmd, this.now(), this.deps.limits);
+    cell.state = state;
+    this.execute(cell, item, effects);
+  }
+
+  private execute(cell: Cell, item: Item, effects: Effect[]): void {
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'reply':
+          this.reply(item, effect.frame);
+          break;
+        case 'fanout':
+          this.fanout(cell.id, effect.users, effect.frame);
+          break;
+        case 'persist':
+          this.persist(cell, item, effect.writes, effect.then);
+          break;
+        case 'schedule':
+          this.schedule(cell.id, effect.at, effect.command);
+          break;
+        case 'replyWithMessages':
+          this.replyWithMessages(item, effect.conv, effect.since);
+          break;
+        case 'replyHistory':
+          this.deps.store.history(cell.id, effect.before, effect.limit).then(
+            (page) => this.reply(item, { t: 'page', ...page }),
+            (e) => this.failRead(item, e),
+          );
+          break;
+        default:
+          throw new Error(`unknown effect ${(effect as { type: string }).type}`);
+      }
+    }
+  }
+
+  private persist(cell: Cell, item: Item, writes: Write[], then: Effect[]): void {
+    cell.inflight++;
+    this.deps.persister.enqueue(writes).then(
+      () => {
+        this.settled(cell);
+        this.execute(cell, item, then);
+      },
+      (e: unknown) => {
+        this.settled(cell);
+        this.deps.onError?.(e, 'persist');
+        cell.loadedEpoch = -1; // whatever this actor assumed about uncommitted rows is void
+        this.reply(item, { t: 'err', code: 503, msg: 'not stored, retry with the same cmid', retryMs: 1000 });
+      },
+    );
+  }
+
+  private settled(cell: Cell): void {
+    cell.inflight--;
+    if (cell.inflight === 0 && !cell.running && this.draining.get(cell.id) === cell) this.draining.delete(cell.id);
+  }
+
+  private schedule(id: string, at: number, command: TimerCommand): void {
+    const t = setTimeout(() => this.deliver(id, { cmd: command }), Math.max(0, at - this.now()));
+    t.unref();
+  }
+
+  private replyWithMessages(item: Item, conv: ConvView, since: number | undefined): void {
+    const page = this.deps.limits.historyLimitDefault;
+    const read = since === undefined
+      ? this.deps.store.history(conv.id, undefined, page).then((p) => p.msgs.reverse())
+      : this.deps.store.messagesAfter(conv.id, since, 100);
+    read.then(
+      (msgs) => this.reply(item, { t: 'conv', conv, msgs }),
+      (e) => this.failRead(item, e),
+    );
+  }
+
+  private failRead(item: Item, e: unknown): void {
+    this.deps.onError?.(e, 'read');
+    this.reply(item, { t: 'err', code: 503, msg: 'database unavailable', retryMs: 1000 });
+  }
+
+  private reply(item: Item, frame: ServerFrame): void {
+    if (item.reply === undefined) return;
+    this.deps.bus.publish(item.reply, encodeFrame(item.rid === undefined ? frame : ({ ...frame, rid: item.rid } as ServerFrame)));
+  }
+
+  private fanout(conv: string, users: string[], frame: ServerFrame): void {
+    const bytes = encodeFrame(frame);
+    for (const u of users) this.deps.bus.publish(this.deps.subjects.user(u), bytes);
+    this.deps.bus.publish(this.deps.subjects.room(conv), bytes);
+  }
+}
