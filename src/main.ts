@@ -87,8 +87,17 @@ async function main(): Promise<void> {
     embedded = await startEmbeddedPostgres(config.dataDir, config.dbPoolMax * (config.shardThreads + 1) + 2);
     log.info({ dir: config.dataDir }, 'embedded Postgres (PGlite) ready');
   }
-  const applied = await migrate(pool, db.schema);
-  if (applied.length) log.info({ applied }, 'migrations applied');
+  // The database may still be starting: keep trying (readyz stays 503 meanwhile).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const applied = await migrate(pool, db.schema);
+      if (applied.length) log.info({ applied }, 'migrations applied');
+      break;
+    } catch (e) {
+      log.warn({ err: e, attempt }, 'database not ready for migrations; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
+    }
+  }
   state.dbReady = true;
 
   bus.subscribe(`${config.subjectPrefix}.internal.ready`, (d) => {

@@ -48,6 +48,9 @@ export interface DmLoadResult {
   errors: Record<string, number>; // err frames by code, for measured sends and rid-less errs in the window
   closes: Record<string, number>; // unexpected socket closes by close code
   unmatched: number; // acks/msgs that match no outstanding send (late duplicates, foreign cmids)
+  ackedAfterErr: number; // sends answered with err and later acked anyway
+  deliveredAfterErr: number; // sends answered with err and later delivered anyway (counted in delivered)
+  otherFrames: Record<string, number>; // frames this scenario does not use, by type (typing, delivered…)
   duplicates: number; // a second ack or delivery for the same send
   e2e: HistogramSnapshot; // µs, send → recipient msg
   ack: HistogramSnapshot; // µs, send → ack
@@ -55,10 +58,14 @@ export interface DmLoadResult {
   bufferedBytesMax: number; // largest client-side socket queue seen: the server not reading
 }
 
-/** One outstanding send. Removed once both its ack and its delivery have arrived. */
+/**
+ * One outstanding send. Removed once delivered and answered (ack or err). A rejected send stays
+ * until the end in case the server delivers it anyway, but the drain does not wait for it.
+ */
 class Pending {
   acked = false;
   delivered = false;
+  rejected = false;
   constructor(
     readonly sentAtMs: number,
     readonly measured: boolean,
@@ -73,6 +80,7 @@ export class DmLoad {
   private clients: ProtocolClient[] = []; // pair i: a at 2i, b at 2i+1
   private sessions: PairSession[] = [];
   private readonly pending = new Map<number, Pending>();
+  private rejectedUndelivered = 0; // entries of `pending` the drain must not wait for
   private readonly e2e = new Histogram();
   private readonly ackLatency = new Histogram();
   private readonly body: string;
@@ -83,6 +91,7 @@ export class DmLoad {
   private readonly result: Omit<DmLoadResult, 'e2e' | 'ack'> = {
     sent: 0, acked: 0, delivered: 0, acksInWindow: 0, deliveriesInWindow: 0,
     errors: {}, closes: {}, unmatched: 0, duplicates: 0, lagMsMax: 0, bufferedBytesMax: 0,
+    ackedAfterErr: 0, deliveredAfterErr: 0, otherFrames: {},
   };
 
   constructor(private readonly config: DmLoadConfig) {
@@ -183,7 +192,7 @@ export class DmLoad {
   }
 
   private async drainPhase(deadlineMs: number): Promise<void> {
-    while (performance.now() < deadlineMs && this.pending.size > 0) {
+    while (performance.now() < deadlineMs && this.pending.size > this.rejectedUndelivered) {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
     }
   }
@@ -197,7 +206,7 @@ export class DmLoad {
       case 'err':
         return this.onErr(frame as Extract<ServerFrame, { t: 'err' }>);
       default:
-        return; // delivered/read/typing/state are not part of this scenario
+        return bump(this.result.otherFrames, frame.t); // delivered/read/typing/state: not this scenario's
     }
   }
 
@@ -207,6 +216,7 @@ export class DmLoad {
     if (!p) return void this.result.unmatched++;
     if (p.acked) return void this.result.duplicates++;
     p.acked = true;
+    if (p.rejected) this.result.ackedAfterErr++;
     if (now >= this.windowStartMs && now < this.windowEndMs) this.result.acksInWindow++;
     if (p.measured) {
       this.result.acked++;
@@ -226,24 +236,30 @@ export class DmLoad {
     if (!p) return void this.result.unmatched++;
     if (p.delivered) return void this.result.duplicates++;
     p.delivered = true;
+    if (p.rejected) {
+      this.result.deliveredAfterErr++;
+      this.rejectedUndelivered--;
+    }
     if (now >= this.windowStartMs && now < this.windowEndMs) this.result.deliveriesInWindow++;
     if (p.measured) {
       this.result.delivered++;
       this.e2e.record((now - p.sentAtMs) * 1000);
     }
-    if (p.acked) this.pending.delete(n);
+    if (p.acked || p.rejected) this.pending.delete(n);
   }
 
   private onErr(frame: Extract<ServerFrame, { t: 'err' }>): void {
     const now = performance.now();
     const p = frame.rid === undefined ? undefined : this.pending.get(frame.rid);
-    if (p) {
-      // A rejected send will never be delivered: stop waiting for it (it still counts as lost).
-      this.pending.delete(frame.rid as number);
-      if (p.measured) bump(this.result.errors, String(frame.code));
-    } else if (now >= this.windowStartMs && now < this.windowEndMs) {
-      bump(this.result.errors, String(frame.code));
+    if (!p) {
+      if (now >= this.windowStartMs && now < this.windowEndMs) bump(this.result.errors, String(frame.code));
+      return;
     }
+    if (p.rejected) return void this.result.duplicates++;
+    p.rejected = true;
+    if (p.measured) bump(this.result.errors, String(frame.code));
+    if (p.delivered) this.pending.delete(frame.rid as number);
+    else this.rejectedUndelivered++;
   }
 }
 

@@ -260,6 +260,7 @@ function merge(results: DmLoadResult[]): Merged {
   const merged: Merged = {
     sent: 0, acked: 0, delivered: 0, acksInWindow: 0, deliveriesInWindow: 0, errors: {}, closes: {},
     unmatched: 0, duplicates: 0, lagMsMax: 0, bufferedBytesMax: 0, e2e: new Histogram(), ack: new Histogram(),
+    ackedAfterErr: 0, deliveredAfterErr: 0, otherFrames: {},
   };
   for (const r of results) {
     merged.sent += r.sent;
@@ -269,14 +270,21 @@ function merge(results: DmLoadResult[]): Merged {
     merged.deliveriesInWindow += r.deliveriesInWindow;
     merged.unmatched += r.unmatched;
     merged.duplicates += r.duplicates;
+    merged.ackedAfterErr += r.ackedAfterErr;
+    merged.deliveredAfterErr += r.deliveredAfterErr;
     merged.lagMsMax = Math.max(merged.lagMsMax, r.lagMsMax);
     merged.bufferedBytesMax = Math.max(merged.bufferedBytesMax, r.bufferedBytesMax);
-    for (const [code, n] of Object.entries(r.errors)) merged.errors[code] = (merged.errors[code] ?? 0) + n;
-    for (const [code, n] of Object.entries(r.closes)) merged.closes[code] = (merged.closes[code] ?? 0) + n;
+    addCounts(merged.errors, r.errors);
+    addCounts(merged.closes, r.closes);
+    addCounts(merged.otherFrames, r.otherFrames);
     merged.e2e.merge(r.e2e);
     merged.ack.merge(r.ack);
   }
   return merged;
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [key, n] of Object.entries(from)) into[key] = (into[key] ?? 0) + n;
 }
 
 function report(options: DmOptions, m: Merged, serverRssMb: number | null, serverCmd: string): Record<string, unknown> {
@@ -307,6 +315,9 @@ function report(options: DmOptions, m: Merged, serverRssMb: number | null, serve
     closes: m.closes,
     unmatched: m.unmatched,
     duplicates: m.duplicates,
+    ackedAfterErr: m.ackedAfterErr,
+    deliveredAfterErr: m.deliveredAfterErr,
+    otherFrames: m.otherFrames,
     at: new Date().toISOString(),
   };
 }

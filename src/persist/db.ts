@@ -20,10 +20,18 @@ export function createPool(target: DbTarget, max: number, appName: string): pg.P
     // Postgres-side bound: a wedged statement fails instead of holding a batch forever.
     statement_timeout: 10_000,
   };
+  // A URL without a user name would otherwise fall back to $USER, which services often lack.
   const pool = target.url
-    ? new pg.Pool({ ...common, connectionString: target.url, options: `-c search_path=${target.schema}` })
+    ? new pg.Pool({ ...common, connectionString: withUser(target.url), options: `-c search_path=${target.schema}` })
     : new pg.Pool({ ...common, host: target.socketDir, port: 5432, user: 'postgres', database: 'postgres' });
   // An idle client losing its connection (Postgres restart) must not crash the thread.
   pool.on('error', () => {});
   return pool;
+}
+
+/** A URL without a user name would make pg fall back to $USER, which services often lack. */
+function withUser(url: string): string {
+  const u = new URL(url);
+  if (!u.username) u.username = process.env.PGUSER ?? 'postgres';
+  return u.toString();
 }
