@@ -69,6 +69,11 @@ function sendKey(from: string, cmid: string): string {
   return `${from}\n${cmid}`;
 }
 
+/** Whether (from, cmid) is a send this conversation still remembers. */
+export function isResend(state: ConversationState, from: string, cmid: string): boolean {
+  return state.recentSends.has(sendKey(from, cmid));
+}
+
 /** Remembers a send for idempotent resends, evicting the oldest past the window. */
 function rememberSend(state: ConversationState, key: string, seq: number, id: string, ts: number, max: number): void {
   state.recentSends.set(key, { seq, id, ts });
@@ -103,7 +108,7 @@ export function decideSend(
     { type: 'reply', frame: { t: 'ack', conv: state.id, seq, id: msgId, ts: now } },
     {
       type: 'fanout',
-      users: state.participants,
+      users: [...state.participants],
       frame: { t: 'msg', conv: state.id, seq, id: msgId, from: actor.userId, body: frame.body, ts: now, cmid: frame.cmid },
     },
   ];

@@ -14,6 +14,7 @@ import {
   err,
   isAdmin,
   isParticipant,
+  isResend,
   newConversation,
   view,
 } from './conversation.ts';
@@ -24,7 +25,8 @@ export const dmIdPrefix = 'd_';
 /** Stable id of the DM between two users, whatever the order they are given in. */
 export function dmConversationId(a: string, b: string): string {
   const [x, y] = a < b ? [a, b] : [b, a];
-  return dmIdPrefix + createHash('sha256').update(x).update('\0').update(y).digest('base64url').slice(0, 24);
+  // Length-prefixed, so no pair of ids can be spliced into another pair's id.
+  return dmIdPrefix + createHash('sha256').update(`${x.length}:${x}|${y}`).digest('base64url').slice(0, 24);
 }
 
 export type DmCommand =
@@ -77,7 +79,8 @@ export function decideDm(
       if (!isParticipant(state, actor.userId)) {
         return { state, effects: [err(403, isAdmin(actor) ? 'observers cannot send' : 'not a participant')] };
       }
-      const refusal = refuseUnconnected(cmd.connection);
+      // A resend answers with its original ack even if the users were disconnected since.
+      const refusal = isResend(state, actor.userId, frame.cmid) ? null : refuseUnconnected(cmd.connection);
       if (refusal) return { state, effects: refusal };
       return decideSend(state, actor, frame, cmd.msgId ?? '', now, limits);
     }

@@ -48,6 +48,14 @@ export class Args {
     return value;
   }
 
+  flag(name: string): boolean {
+    const raw = this.values.get(name);
+    if (raw === undefined) return false;
+    if (raw === true || raw === 'true') return true;
+    if (raw === 'false') return false;
+    throw new UsageError(`--${name} takes no value, got ${raw}`);
+  }
+
   str(name: string): string | undefined {
     const raw = this.values.get(name);
     if (raw === true) throw new UsageError(`--${name}: expected a value`);

@@ -8,6 +8,8 @@ import type { ClientFrame, ClientFrameType, ProtocolLimits } from './frames.ts';
 
 type Fields = Record<string, unknown>;
 
+const controlChars = /[\u0000-\u001f\u007f]/;
+
 function own(obj: Fields, key: string): unknown {
   return Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
 }
@@ -27,6 +29,8 @@ class FieldReader {
     const v = own(this.obj, key);
     if (typeof v !== 'string' || v.length === 0) this.fail(400, `${key}: expected a non-empty string`);
     if (v.length > this.limits.maxIdChars) this.fail(400, `${key}: longer than ${this.limits.maxIdChars} chars`);
+    // Control characters in ids would make ids ambiguous in logs, subjects and derived DM ids.
+    if (controlChars.test(v)) this.fail(400, `${key}: control characters are not allowed`);
     return v;
   }
 

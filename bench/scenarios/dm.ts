@@ -29,6 +29,11 @@ const START_DELAY_MS = 200;
 /** The server's per-user limit is set this many times above the per-user send rate. */
 const RATE_LIMIT_HEADROOM = 10;
 const TOKEN_TTL_S = 3600;
+
+/** Progress goes to stderr: stdout carries only the result line. */
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
 /**
  * Node 20 does not apply tsx's loader hooks (registered via --import) inside worker threads, so
  * a worker registers tsx itself before importing the .ts entry.
@@ -41,7 +46,7 @@ const WORKER_BOOTSTRAP = `
 
 export const dmUsage = `dm [--pairs N] [--rate MSGS_PER_S] [--duration S] [--warmup S] [--drain S]
    [--threads N] [--body-bytes N] [--tick-ms MS] [--port N] [--url ws://host:port]
-   [--data-dir DIR] [--server-cmd "node --import tsx src/main.ts"] [--json-out FILE]`;
+   [--data-dir DIR] [--server-cmd "node --import tsx src/main.ts"] [--keep-data] [--json-out FILE]`;
 
 interface DmOptions {
   pairs: number;
@@ -56,6 +61,7 @@ interface DmOptions {
   url?: string;
   dataDir?: string;
   serverCmd: string;
+  keepData: boolean; // keep the spawned server's DATA_DIR and log for a post-mortem
 }
 
 function parseOptions(args: Args): DmOptions {
@@ -72,6 +78,7 @@ function parseOptions(args: Args): DmOptions {
     url: args.str('url'),
     dataDir: args.str('data-dir'),
     serverCmd: args.str('server-cmd') ?? DEFAULT_SERVER_CMD,
+    keepData: args.flag('keep-data'),
   };
   options.threads = Math.min(options.threads, options.pairs); // a thread without pairs sends nothing
   return options;
@@ -97,7 +104,7 @@ export async function runDm(args: Args): Promise<Record<string, unknown>> {
   } finally {
     await target.server?.stop();
     if (target.tempDir) {
-      if (failed) process.stderr.write(`bench: server data and log kept in ${target.tempDir}\n`);
+      if (failed || options.keepData) process.stderr.write(`bench: server data and log kept in ${target.tempDir}\n`);
       else rmSync(target.tempDir, { recursive: true, force: true });
     }
   }
@@ -109,6 +116,7 @@ async function drive(options: DmOptions, target: Target): Promise<Record<string,
   const pairs = await makePairs(options.pairs, runTag, key);
   const adminToken = await signToken(key, `bench-${runTag}-admin`, ['admin']);
   await mapLimit(pairs, HTTP_CONCURRENCY, (pair) => connectUsers(target.httpBase, adminToken, pair.a.id, pair.b.id));
+  progress(`${pairs.length} connections created; opening ${2 * pairs.length} sockets on ${options.threads} thread(s)`);
 
   const slices = splitPairs(pairs, options.threads).map((slice, i) =>
     startSlice(options.threads > 1, {
@@ -125,14 +133,17 @@ async function drive(options: DmOptions, target: Target): Promise<Record<string,
   );
   await Promise.all(slices.map((s) => s.ready));
   const startEpochMs = Date.now() + START_DELAY_MS;
+  progress(`sending ${options.rate} msg/s: ${options.warmupS} s warm-up, ${options.durationS} s measured, ≤ ${options.drainS} s drain`);
   const cpuBefore = process.cpuUsage(); // whole process, all load threads included
   const results = await Promise.all(slices.map((s) => s.run(startEpochMs)));
   const cpu = process.cpuUsage(cpuBefore);
   const generatorCpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (Date.now() - startEpochMs)) * 100);
-  // Measured at the end of the run, before stopping: the memory the load left resident.
-  const serverRssMb = target.server ? target.server.rssMb() : null;
-  const serverCmd = target.server ? target.server.command : `external ${options.url}`;
-  return { ...report(options, merge(results), serverRssMb, serverCmd), generatorCpuPct };
+  return report(options, merge(results), {
+    // Measured at the end of the run, before stopping: the memory the load left resident.
+    serverRssMb: target.server ? target.server.rssMb() : null,
+    serverCmd: target.server ? target.server.command : `external ${options.url}`,
+    generatorCpuPct,
+  });
 }
 
 function externalTarget(options: DmOptions): Target {
@@ -172,6 +183,7 @@ async function spawnTarget(options: DmOptions): Promise<Target> {
     },
   });
   const target: Target = { httpBase: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/v1/ws`, secret, server, tempDir };
+  progress(`started \`${options.serverCmd}\` (pid ${server.pid}) on port ${port}`);
   try {
     await server.waitReady();
   } catch (error) {
@@ -287,7 +299,13 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
   for (const [key, n] of Object.entries(from)) into[key] = (into[key] ?? 0) + n;
 }
 
-function report(options: DmOptions, m: Merged, serverRssMb: number | null, serverCmd: string): Record<string, unknown> {
+interface RunFacts {
+  serverRssMb: number | null; // null when the server is external (--url)
+  serverCmd: string;
+  generatorCpuPct: number; // the bench's own CPU over the run, 100 = one core
+}
+
+function report(options: DmOptions, m: Merged, facts: RunFacts): Record<string, unknown> {
   const perS = (n: number): number => Math.round((n / options.durationS) * 10) / 10;
   const US_TO_MS = 1 / 1000;
   return {
@@ -308,9 +326,10 @@ function report(options: DmOptions, m: Merged, serverRssMb: number | null, serve
     throughput: perS(m.acksInWindow),
     deliveredPerS: perS(m.deliveriesInWindow),
     latencyMs: { e2e: m.e2e.percentiles(US_TO_MS), ack: m.ack.percentiles(US_TO_MS) },
-    serverRssMb,
-    serverCmd,
+    serverRssMb: facts.serverRssMb,
+    serverCmd: facts.serverCmd,
     generatorLagMsMax: Math.round(m.lagMsMax * 10) / 10,
+    generatorCpuPct: facts.generatorCpuPct,
     clientBufferedBytesMax: m.bufferedBytesMax,
     closes: m.closes,
     unmatched: m.unmatched,

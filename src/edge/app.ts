@@ -32,8 +32,9 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
     compression: uws.DISABLED,
     // Over our own bound by a frame, so our check (close 1009) runs before uWS's own.
     maxPayloadLength: config.limits.maxFrameBytes * 2,
-    // Our write path closes slow consumers with 1013 first (see SocketRegistry.write).
-    maxBackpressure: config.limits.wsBackpressureMaxBytes + config.limits.maxFrameBytes * 4,
+    // Our write path enforces the real bound (SocketRegistry.write closes with 1013); uWS's
+    // must stay far above it, or uWS drops the close frame itself and the client sees 1006.
+    maxBackpressure: 64 * 1024 * 1024,
     closeOnBackpressureLimit: 0,
     sendPingsAutomatically: true,
     idleTimeout: config.limits.wsIdleTimeoutS,
