@@ -47,9 +47,10 @@ export interface DmLoadResult {
   deliveriesInWindow: number;
   errors: Record<string, number>; // err frames by code, for measured sends and rid-less errs in the window
   closes: Record<string, number>; // unexpected socket closes by close code
+  sendsOnClosedSocket: number; // sends due on a socket the server had closed (never reconnected)
   unmatched: number; // acks/msgs that match no outstanding send (late duplicates, foreign cmids)
-  ackedAfterErr: number; // sends answered with err and later acked anyway
-  deliveredAfterErr: number; // sends answered with err and later delivered anyway (counted in delivered)
+  ackedAfterErr: Record<string, number>; // sends answered with err and later acked anyway, by err code
+  deliveredAfterErr: Record<string, number>; // …and later delivered anyway (counted in delivered), by err code
   otherFrames: Record<string, number>; // frames this scenario does not use, by type (typing, delivered…)
   duplicates: number; // a second ack or delivery for the same send
   e2e: HistogramSnapshot; // µs, send → recipient msg
@@ -66,6 +67,7 @@ class Pending {
   acked = false;
   delivered = false;
   rejected = false;
+  errCode = 0;
   constructor(
     readonly sentAtMs: number,
     readonly measured: boolean,
@@ -90,8 +92,8 @@ export class DmLoad {
   private running = false;
   private readonly result: Omit<DmLoadResult, 'e2e' | 'ack'> = {
     sent: 0, acked: 0, delivered: 0, acksInWindow: 0, deliveriesInWindow: 0,
-    errors: {}, closes: {}, unmatched: 0, duplicates: 0, lagMsMax: 0, bufferedBytesMax: 0,
-    ackedAfterErr: 0, deliveredAfterErr: 0, otherFrames: {},
+    errors: {}, closes: {}, sendsOnClosedSocket: 0, unmatched: 0, duplicates: 0, lagMsMax: 0, bufferedBytesMax: 0,
+    ackedAfterErr: {}, deliveredAfterErr: {}, otherFrames: {},
   };
 
   constructor(private readonly config: DmLoadConfig) {
@@ -184,9 +186,10 @@ export class DmLoad {
     const dueMs = this.startMs + (n * 1000) / this.config.ratePerS;
     const measured = dueMs >= this.windowStartMs && dueMs < this.windowEndMs;
     const frame = { t: 'send' as const, rid: n, conv: this.sessions[pair].conv, cmid: this.config.cmidPrefix + n, body: this.body };
-    if (!this.clients[sender].post(frame)) return; // closed: counted in closes, not as sent
-    this.pending.set(n, new Pending(now, measured));
     if (measured) this.result.sent++;
+    // The bench does not reconnect: a send due on a closed socket is lost, and said so.
+    if (!this.clients[sender].post(frame)) return void this.result.sendsOnClosedSocket++;
+    this.pending.set(n, new Pending(now, measured));
     const buffered = this.clients[sender].bufferedAmount;
     if (buffered > this.result.bufferedBytesMax) this.result.bufferedBytesMax = buffered;
   }
@@ -216,7 +219,7 @@ export class DmLoad {
     if (!p) return void this.result.unmatched++;
     if (p.acked) return void this.result.duplicates++;
     p.acked = true;
-    if (p.rejected) this.result.ackedAfterErr++;
+    if (p.rejected) bump(this.result.ackedAfterErr, String(p.errCode));
     if (now >= this.windowStartMs && now < this.windowEndMs) this.result.acksInWindow++;
     if (p.measured) {
       this.result.acked++;
@@ -237,7 +240,7 @@ export class DmLoad {
     if (p.delivered) return void this.result.duplicates++;
     p.delivered = true;
     if (p.rejected) {
-      this.result.deliveredAfterErr++;
+      bump(this.result.deliveredAfterErr, String(p.errCode));
       this.rejectedUndelivered--;
     }
     if (now >= this.windowStartMs && now < this.windowEndMs) this.result.deliveriesInWindow++;
@@ -257,6 +260,7 @@ export class DmLoad {
     }
     if (p.rejected) return void this.result.duplicates++;
     p.rejected = true;
+    p.errCode = frame.code;
     if (p.measured) bump(this.result.errors, String(frame.code));
     if (p.delivered) this.pending.delete(frame.rid as number);
     else this.rejectedUndelivered++;

@@ -270,9 +270,9 @@ interface Merged extends Omit<DmLoadResult, 'e2e' | 'ack'> {
 
 function merge(results: DmLoadResult[]): Merged {
   const merged: Merged = {
-    sent: 0, acked: 0, delivered: 0, acksInWindow: 0, deliveriesInWindow: 0, errors: {}, closes: {},
+    sent: 0, acked: 0, delivered: 0, acksInWindow: 0, deliveriesInWindow: 0, errors: {}, closes: {}, sendsOnClosedSocket: 0,
     unmatched: 0, duplicates: 0, lagMsMax: 0, bufferedBytesMax: 0, e2e: new Histogram(), ack: new Histogram(),
-    ackedAfterErr: 0, deliveredAfterErr: 0, otherFrames: {},
+    ackedAfterErr: {}, deliveredAfterErr: {}, otherFrames: {},
   };
   for (const r of results) {
     merged.sent += r.sent;
@@ -282,13 +282,14 @@ function merge(results: DmLoadResult[]): Merged {
     merged.deliveriesInWindow += r.deliveriesInWindow;
     merged.unmatched += r.unmatched;
     merged.duplicates += r.duplicates;
-    merged.ackedAfterErr += r.ackedAfterErr;
-    merged.deliveredAfterErr += r.deliveredAfterErr;
+    merged.sendsOnClosedSocket += r.sendsOnClosedSocket;
     merged.lagMsMax = Math.max(merged.lagMsMax, r.lagMsMax);
     merged.bufferedBytesMax = Math.max(merged.bufferedBytesMax, r.bufferedBytesMax);
     addCounts(merged.errors, r.errors);
     addCounts(merged.closes, r.closes);
     addCounts(merged.otherFrames, r.otherFrames);
+    addCounts(merged.ackedAfterErr, r.ackedAfterErr);
+    addCounts(merged.deliveredAfterErr, r.deliveredAfterErr);
     merged.e2e.merge(r.e2e);
     merged.ack.merge(r.ack);
   }
@@ -332,6 +333,7 @@ function report(options: DmOptions, m: Merged, facts: RunFacts): Record<string, 
     generatorCpuPct: facts.generatorCpuPct,
     clientBufferedBytesMax: m.bufferedBytesMax,
     closes: m.closes,
+    sendsOnClosedSocket: m.sendsOnClosedSocket,
     unmatched: m.unmatched,
     duplicates: m.duplicates,
     ackedAfterErr: m.ackedAfterErr,
