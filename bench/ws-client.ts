@@ -61,14 +61,7 @@ export class ProtocolClient {
   ) {}
 
   /** Opens the socket and resolves once the server's `hello` arrives. */
-  static async connect(url: string, timeoutMs: number): Promise<ProtocolClient> {
-    const { socket, hello } = await ProtocolClient.handshake(url, timeoutMs);
-    const client = new ProtocolClient(socket, hello);
-    client.attach();
-    return client;
-  }
-
-  private static handshake(url: string, timeoutMs: number): Promise<{ socket: WebSocket; hello: Extract<ServerFrame, { t: 'hello' }> }> {
+  static connect(url: string, timeoutMs: number): Promise<ProtocolClient> {
     return new Promise((resolve, reject) => {
       // No permessage-deflate: 100-byte frames gain nothing and compression costs both sides CPU.
       const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
@@ -88,7 +81,10 @@ export class ProtocolClient {
         if (frame?.t !== 'hello') return fail(new ProtocolError(`expected hello, got ${String(frame?.t)}`));
         clearTimeout(timer);
         socket.removeAllListeners();
-        resolve({ socket, hello: frame as Extract<ServerFrame, { t: 'hello' }> });
+        // Attach synchronously: ws may emit the next frame in this same tick.
+        const client = new ProtocolClient(socket, frame as Extract<ServerFrame, { t: 'hello' }>);
+        client.attach();
+        resolve(client);
       });
     });
   }

@@ -1,0 +1,99 @@
+/** The write-behind persister against a real database: group commit, atomicity, failure. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MessageRow, Write } from '../../actors/types.ts';
+import { Persister, PersistFailedError, PersisterOverloadedError } from '../../src/persist/persister.ts';
+import { Store } from '../../src/persist/store.ts';
+import { testDatabase, type TestDatabase } from '../helpers/database.ts';
+
+let db: TestDatabase;
+before(async () => (db = await testDatabase()));
+after(() => db.close());
+
+let n = 0;
+function conv(): string {
+  return `it-conv-${process.pid}-${++n}`;
+}
+const created = (id: string, participants = ['u1', 'u2']): Write => ({ kind: 'conversation', conv: id, convKind: 'dm', state: 'open', participants, createdAt: 1000 });
+const message = (id: string, seq: number, from = 'u1', ts = 1000 + seq): MessageRow => ({ kind: 'message', conv: id, seq, id: `${id}-${seq}`, from, body: `b${seq}`, cmid: `c${seq}`, ts });
+
+describe('persister', () => {
+  test('a conversation and its first messages in one batch are all stored, with last_seq and activity', async () => {
+    const p = new Persister(db.pool, { flushMs: 1, batchMax: 100, queueMax: 1000 });
+    const id = conv();
+    await Promise.all([p.enqueue([created(id)]), p.enqueue([message(id, 1)]), p.enqueue([message(id, 2)])]);
+    const c = await db.pool.query('SELECT last_seq, last_activity_ms FROM conversations WHERE id = $1', [id]);
+    assert.deepEqual(c.rows[0], { last_seq: 2, last_activity_ms: 1002 });
+    const m = await db.pool.query('SELECT user_id, last_activity_ms FROM members WHERE conv_id = $1 ORDER BY user_id', [id]);
+    assert.deepEqual(m.rows, [{ user_id: 'u1', last_activity_ms: 1002 }, { user_id: 'u2', last_activity_ms: 1002 }]);
+  });
+
+  test('rows enqueued while a batch is in flight are group-committed together in the next batch', async () => {
+    const p = new Persister(db.pool, { flushMs: 0, batchMax: 1000, queueMax: 10000 });
+    const batches: number[] = [];
+    p.onBatch = (s) => batches.push(s.rows);
+    const id = conv();
+    await p.enqueue([created(id)]);
+    batches.length = 0;
+    await Promise.all(Array.from({ length: 300 }, (_, i) => p.enqueue([message(id, i + 1)])));
+    assert.equal(batches.reduce((a, b) => a + b, 0), 300);
+    assert.ok(batches.length < 30, `300 rows went out in ${batches.length} batches`);
+    const store = new Store(db.pool);
+    const state = await store.loadConversation(id, 1000);
+    assert.equal(state?.lastSeq, 300);
+  });
+
+  test('batches never exceed PERSIST_BATCH_MAX rows', async () => {
+    const p = new Persister(db.pool, { flushMs: 5, batchMax: 7, queueMax: 1000 });
+    const sizes: number[] = [];
+    p.onBatch = (s) => sizes.push(s.rows);
+    const id = conv();
+    await p.enqueue([created(id)]);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => p.enqueue([message(id, i + 1)])));
+    assert.ok(sizes.every((s) => s <= 7), JSON.stringify(sizes));
+  });
+
+  test('watermarks are coalesced per (conversation, user): the latest value wins and never moves back', async () => {
+    const p = new Persister(db.pool, { flushMs: 5, batchMax: 100, queueMax: 1000 });
+    const id = conv();
+    await p.enqueue([created(id), message(id, 1), message(id, 2), message(id, 3)]);
+    await Promise.all([
+      p.enqueue([{ kind: 'watermark', conv: id, user: 'u2', delivered: 1, read: 0, readAt: 0 }]),
+      p.enqueue([{ kind: 'watermark', conv: id, user: 'u2', delivered: 3, read: 2, readAt: 5000 }]),
+    ]);
+    await p.enqueue([{ kind: 'watermark', conv: id, user: 'u2', delivered: 1, read: 1, readAt: 6000 }]);
+    const r = await db.pool.query('SELECT delivered_seq, read_seq, read_at_ms FROM members WHERE conv_id = $1 AND user_id = $2', [id, 'u2']);
+    assert.deepEqual(r.rows[0], { delivered_seq: 3, read_seq: 2, read_at_ms: 5000 });
+  });
+
+  test('a failing batch is atomic: none of its rows are stored, and everything queued behind it is rejected too', async () => {
+    const p = new Persister(db.pool, { flushMs: 5, batchMax: 100, queueMax: 1000 });
+    const id = conv();
+    await p.enqueue([created(id), message(id, 1)]);
+    const epoch = p.failureEpoch;
+    // seq 1 again violates the primary key: the whole statement fails.
+    const results = await Promise.allSettled([p.enqueue([message(id, 2)]), p.enqueue([message(id, 1)]), p.enqueue([message(id, 3)])]);
+    assert.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof PersistFailedError));
+    assert.equal(p.failureEpoch, epoch + 1);
+    const r = await db.pool.query('SELECT seq FROM messages WHERE conv_id = $1 ORDER BY seq', [id]);
+    assert.deepEqual(r.rows.map((x) => x.seq), [1]);
+    await p.enqueue([message(id, 2)]); // and it keeps working afterwards
+  });
+
+  test('a full queue rejects at once with PersisterOverloadedError instead of growing', async () => {
+    const p = new Persister(db.pool, { flushMs: 50, batchMax: 2, queueMax: 3 });
+    const id = conv();
+    const first = p.enqueue([created(id), message(id, 1), message(id, 2)]);
+    await assert.rejects(p.enqueue([message(id, 3)]), PersisterOverloadedError);
+    await first;
+  });
+
+  test('flushAll resolves once everything enqueued has settled', async () => {
+    const p = new Persister(db.pool, { flushMs: 20, batchMax: 100, queueMax: 1000 });
+    const id = conv();
+    let done = false;
+    void p.enqueue([created(id), message(id, 1)]).then(() => (done = true));
+    await p.flushAll();
+    assert.equal(done, true);
+  });
+});
