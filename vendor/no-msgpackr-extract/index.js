@@ -1,0 +1,1 @@
+throw new Error('msgpackr-extract disabled: see package.json description');
