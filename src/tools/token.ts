@@ -15,7 +15,14 @@ if (!values.sub) {
 }
 const config = loadConfig();
 const secret = config.jwt.secret ?? ensureDevSecret(config.dataDir);
-const token = await new SignJWT({ roles: values.roles!.split(',').filter(Boolean) })
+if (config.jwt.publicKeyPem) {
+  console.error('JWT_PUBLIC_KEY is set: tokens come from your identity provider, not from this tool');
+  process.exit(2);
+}
+const jwt = new SignJWT({ roles: values.roles!.split(',').filter(Boolean) });
+if (config.jwt.issuer) jwt.setIssuer(config.jwt.issuer);
+if (config.jwt.audience) jwt.setAudience(config.jwt.audience);
+const token = await jwt
   .setProtectedHeader({ alg: 'HS256' })
   .setSubject(values.sub)
   .setIssuedAt()
