@@ -53,6 +53,7 @@ export class ProtocolClient {
   private readonly pending = new Map<number, PendingRequest>();
   private controlRidNext = CONTROL_RID_BASE;
   private closed = false;
+  private closeInfo = '';
   handlers: ClientHandlers = { onFrame: () => {} };
 
   private constructor(
@@ -102,9 +103,11 @@ export class ProtocolClient {
         this.handlers.onFrame(frame);
       }
     });
-    this.socket.on('error', () => {}); // 'close' follows and carries what we report
+    this.socket.on('error', (e) => { if (process.env.BENCH_DEBUG) console.error('bench socket error:', e.message); }); // 'close' follows
     this.socket.on('close', (code, reason) => {
       this.closed = true;
+      this.closeInfo = `${code} ${reason.toString()}`;
+      if (process.env.BENCH_DEBUG) console.error(`bench socket closed ${this.closeInfo} at ${Date.now()} user ${this.hello.user}`);
       for (const waiter of this.pending.values()) {
         clearTimeout(waiter.timer);
         waiter.reject(new ProtocolError(`socket closed (${code})`));
@@ -116,7 +119,7 @@ export class ProtocolClient {
 
   /** Sends a control frame and resolves with its reply (an `err` reply resolves too). */
   request(frame: ClientFrame, timeoutMs: number): Promise<ServerFrame> {
-    if (this.closed) return Promise.reject(new ProtocolError('socket closed'));
+    if (this.closed) return Promise.reject(new ProtocolError(`socket closed (${this.closeInfo})`));
     const rid = this.controlRidNext++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

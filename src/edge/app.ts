@@ -75,7 +75,8 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
 
     message: (ws, message, isBinary) => router.onMessage(ws, message, isBinary),
 
-    close: (ws) => {
+    close: (ws, code, message) => {
+      if (code !== CloseCode.normal) deps.log.debug({ user: ws.getUserData().user, code, reason: Buffer.from(message).toString() }, 'socket closed');
       ws.getUserData().closed = true;
       open.delete(ws);
       deps.registry.removeSocket(ws);

@@ -131,19 +131,26 @@ export class Persister {
   private async commit(writes: Write[]): Promise<void> {
     if (writes.length === 0) return; // barrier-only batch: everything before it already committed
     const params = buildBatchParams(writes);
-    await this.pool.query(batchSql, params);
+    await this.pool.query({ name: 'persist-batch-v2', text: batchSql, values: params });
   }
 }
 
 /**
  * All sub-statements of one statement see the same snapshot, so rows created in this batch
- * cannot be updated by it: the batch is pre-merged here so that each row is written once.
+ * cannot be updated by it, and no row may be updated twice: the batch is pre-merged here so
+ * that each row is written once, and every update is keyed by primary key.
  */
 export function buildBatchParams(writes: Write[]): string[] {
   const created = new Map<string, ConversationRow & { lastSeq: number; lastActivity: number }>();
   const messages: MessageRow[] = [];
-  const activity = new Map<string, { conv_id: string; last_seq: number; ts_ms: number }>();
-  const marks = new Map<string, WatermarkRow>();
+  const convUpdates = new Map<string, { id: string; last_seq: number; ts_ms: number }>();
+  const members = new Map<string, MemberUpdate>();
+  const member = (conv: string, user: string): MemberUpdate => {
+    const key = `${conv}\n${user}`;
+    let m = members.get(key);
+    if (!m) members.set(key, (m = { conv_id: conv, user_id: user, delivered: 0, read: 0, read_at: 0 }));
+    return m;
+  };
   for (const w of writes) {
     if (w.kind === 'conversation') created.set(w.conv, { ...w, lastSeq: 0, lastActivity: w.createdAt });
   }
@@ -153,18 +160,20 @@ export function buildBatchParams(writes: Write[]): string[] {
       const c = created.get(w.conv);
       if (c) (c.lastSeq = Math.max(c.lastSeq, w.seq), (c.lastActivity = Math.max(c.lastActivity, w.ts)));
       else {
-        const a = activity.get(w.conv);
-        if (!a || a.last_seq < w.seq) activity.set(w.conv, { conv_id: w.conv, last_seq: w.seq, ts_ms: w.ts });
+        const u = convUpdates.get(w.conv);
+        if (!u || u.last_seq < w.seq) convUpdates.set(w.conv, { id: w.conv, last_seq: w.seq, ts_ms: w.ts });
       }
     } else if (w.kind === 'watermark') {
-      marks.set(`${w.conv}\n${w.user}`, w); // coalesced: the latest value per (conv, user) wins
+      const m = member(w.conv, w.user); // coalesced: watermarks only grow
+      m.delivered = Math.max(m.delivered, w.delivered);
+      if (w.read > m.read) (m.read = w.read), (m.read_at = w.readAt);
     }
   }
   const newMembers = [...created.values()].flatMap((c) =>
     c.participants.map((u) => {
-      const m = marks.get(`${c.conv}\n${u}`);
-      marks.delete(`${c.conv}\n${u}`);
-      return { conv_id: c.conv, user_id: u, ts_ms: c.lastActivity, delivered: m?.delivered ?? 0, read: m?.read ?? 0, read_at: m?.readAt ?? 0 };
+      const m = members.get(`${c.conv}\n${u}`);
+      members.delete(`${c.conv}\n${u}`);
+      return { conv_id: c.conv, user_id: u, delivered: m?.delivered ?? 0, read: m?.read ?? 0, read_at: m?.read_at ?? 0 };
     }),
   );
   return [
@@ -173,12 +182,21 @@ export function buildBatchParams(writes: Write[]): string[] {
     }))),
     JSON.stringify(newMembers),
     JSON.stringify(messages.map((m) => ({ conv_id: m.conv, seq: m.seq, id: m.id, sender: m.from, body: m.body, cmid: m.cmid, ts_ms: m.ts }))),
-    JSON.stringify([...activity.values()]),
-    JSON.stringify([...marks.values()].map((w) => ({ conv_id: w.conv, user_id: w.user, delivered: w.delivered, read: w.read, read_at: w.readAt }))),
+    JSON.stringify([...convUpdates.values()]),
+    JSON.stringify([...members.values()]),
   ];
 }
 
-const batchSql = `
+interface MemberUpdate {
+  conv_id: string;
+  user_id: string;
+  delivered: number;
+  read: number;
+  read_at: number;
+}
+
+/** Prepared once per connection (named), so Postgres plans it once instead of per batch. */
+export const batchSql = `
 WITH
 new_convs AS (
   INSERT INTO conversations (id, kind, state, participants, last_seq, last_activity_ms, created_ms)
@@ -187,9 +205,9 @@ new_convs AS (
   ON CONFLICT (id) DO NOTHING
 ),
 new_members AS (
-  INSERT INTO members (conv_id, user_id, last_activity_ms, delivered_seq, read_seq, read_at_ms)
-  SELECT conv_id, user_id, ts_ms, delivered, read, read_at
-  FROM json_to_recordset($2::json) AS x(conv_id text, user_id text, ts_ms bigint, delivered bigint, read bigint, read_at bigint)
+  INSERT INTO members (conv_id, user_id, delivered_seq, read_seq, read_at_ms)
+  SELECT conv_id, user_id, delivered, read, read_at
+  FROM json_to_recordset($2::json) AS x(conv_id text, user_id text, delivered bigint, read bigint, read_at bigint)
   ON CONFLICT (conv_id, user_id) DO NOTHING
 ),
 new_msgs AS (
@@ -197,22 +215,14 @@ new_msgs AS (
   SELECT conv_id, seq, id, sender, body, cmid, ts_ms
   FROM json_to_recordset($3::json) AS x(conv_id text, seq bigint, id text, sender text, body text, cmid text, ts_ms bigint)
 ),
-act AS (SELECT * FROM json_to_recordset($4::json) AS x(conv_id text, last_seq bigint, ts_ms bigint)),
-wm AS (SELECT * FROM json_to_recordset($5::json) AS x(conv_id text, user_id text, delivered bigint, read bigint, read_at bigint)),
 conv_up AS (
-  UPDATE conversations c SET last_seq = GREATEST(c.last_seq, act.last_seq), last_activity_ms = GREATEST(c.last_activity_ms, act.ts_ms)
-  FROM act WHERE c.id = act.conv_id
-),
-member_keys AS (
-  SELECT m.conv_id, m.user_id FROM members m JOIN act ON act.conv_id = m.conv_id
-  UNION SELECT conv_id, user_id FROM wm
+  UPDATE conversations c SET last_seq = GREATEST(c.last_seq, x.last_seq), last_activity_ms = GREATEST(c.last_activity_ms, x.ts_ms)
+  FROM json_to_recordset($4::json) AS x(id text, last_seq bigint, ts_ms bigint)
+  WHERE c.id = x.id
 )
 UPDATE members m SET
-  last_activity_ms = GREATEST(m.last_activity_ms, COALESCE(act.ts_ms, 0)),
-  delivered_seq = GREATEST(m.delivered_seq, COALESCE(wm.delivered, 0)),
-  read_seq = GREATEST(m.read_seq, COALESCE(wm.read, 0)),
-  read_at_ms = CASE WHEN COALESCE(wm.read, 0) > m.read_seq THEN wm.read_at ELSE m.read_at_ms END
-FROM member_keys k
-LEFT JOIN act ON act.conv_id = k.conv_id
-LEFT JOIN wm ON wm.conv_id = k.conv_id AND wm.user_id = k.user_id
-WHERE m.conv_id = k.conv_id AND m.user_id = k.user_id`;
+  delivered_seq = GREATEST(m.delivered_seq, x.delivered),
+  read_seq = GREATEST(m.read_seq, x.read),
+  read_at_ms = CASE WHEN x.read > m.read_seq THEN x.read_at ELSE m.read_at_ms END
+FROM json_to_recordset($5::json) AS x(conv_id text, user_id text, delivered bigint, read bigint, read_at bigint)
+WHERE m.conv_id = x.conv_id AND m.user_id = x.user_id`;

@@ -98,14 +98,14 @@ export class Store {
       conv_id: string; last_activity_ms: number; read_seq: number; kind: ConvKind; state: string; participants: string[];
       last_seq: number; unread: number; m_seq: number | null; m_id: string | null; m_sender: string | null; m_body: string | null; m_cmid: string | null; m_ts: number | null;
     }>(
-      `SELECT m.conv_id, m.last_activity_ms, m.read_seq, c.kind, c.state, c.participants, c.last_seq,
+      `SELECT m.conv_id, c.last_activity_ms, m.read_seq, c.kind, c.state, c.participants, c.last_seq,
               (SELECT count(*)::int FROM (SELECT 1 FROM messages x WHERE x.conv_id = m.conv_id AND x.seq > m.read_seq AND x.sender <> $1 LIMIT $4) u) AS unread,
               lm.seq AS m_seq, lm.id AS m_id, lm.sender AS m_sender, lm.body AS m_body, lm.cmid AS m_cmid, lm.ts_ms AS m_ts
        FROM members m
        JOIN conversations c ON c.id = m.conv_id
        LEFT JOIN messages lm ON lm.conv_id = m.conv_id AND lm.seq = c.last_seq
-       WHERE m.user_id = $1 AND (m.last_activity_ms, m.conv_id) < ($2, $3)
-       ORDER BY m.last_activity_ms DESC, m.conv_id DESC
+       WHERE m.user_id = $1 AND (c.last_activity_ms, c.id) < ($2, $3)
+       ORDER BY c.last_activity_ms DESC, c.id DESC
        LIMIT $5`,
       [user, cursorTs, before ? cursorConv : '\u{10FFFF}', unreadCap, limit + 1]);
     const convs: InboxEntry[] = r.rows.slice(0, limit).map((x) => ({

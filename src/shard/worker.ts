@@ -42,6 +42,18 @@ const host = new ShardHost({
   onError: (e, where) => log.warn({ err: e, where }, 'shard error'),
 });
 
+const batchStats = { batches: 0, rows: 0, ms: 0, maxMs: 0 };
+persister.onBatch = (b) => {
+  batchStats.batches++;
+  batchStats.rows += b.rows;
+  batchStats.ms += b.ms;
+  batchStats.maxMs = Math.max(batchStats.maxMs, b.ms);
+};
+setInterval(() => {
+  if (batchStats.batches > 0) log.debug({ ...batchStats, depth: persister.depth }, 'persister');
+  Object.assign(batchStats, { batches: 0, rows: 0, ms: 0, maxMs: 0 });
+}, 1000).unref();
+
 for (const k of data.shards) bus.subscribe(subjects.shard(k), host.handle);
 bus.subscribe(subjects.connectionsChanged(), (d) => {
   const { a, b } = decode(d) as { a: string; b: string };

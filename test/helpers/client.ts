@@ -28,7 +28,7 @@ export class TestClient {
   static connect(url: string, token?: string): Promise<TestClient> {
     const full = token ? `${url}?token=${encodeURIComponent(token)}` : url;
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(full, { perMessageDeflate: false });
+      const ws = new WebSocket(full, { perMessageDeflate: false, ...(process.env.HS_TIMEOUT ? { handshakeTimeout: Number(process.env.HS_TIMEOUT) } : {}) });
       const client = new TestClient(ws);
       ws.once('error', reject);
       ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
