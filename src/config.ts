@@ -63,6 +63,8 @@ export interface Config {
     batchMax: number;
     /** Rows queued per shard thread (pending + in flight); over → err 503 (load shedding). */
     queueMax: number;
+    /** Batches in flight at once per shard thread (a conversation always uses the same lane). */
+    lanes: number;
   };
   shutdownTimeoutMs: number;
 }
@@ -143,6 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
       flushMs: int(env, 'PERSIST_FLUSH_MS', 2, 0, 1000),
       batchMax: int(env, 'PERSIST_BATCH_MAX', 1_000, 1, 10_000),
       queueMax: int(env, 'PERSIST_QUEUE_MAX', 50_000, 1),
+      lanes: int(env, 'PERSIST_LANES', 2, 1, 64),
     },
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100),
   };
@@ -154,5 +157,6 @@ export function loadConfig(env: Env = process.env): Config {
 function assertRelations(c: Config): void {
   if (c.persist.queueMax < c.persist.batchMax) throw new ConfigError('PERSIST_QUEUE_MAX must be >= PERSIST_BATCH_MAX');
   if (c.limits.rateBurst < 1) throw new ConfigError('RATE_BURST must be >= 1');
+  if (c.persist.lanes >= c.dbPoolMax && c.dbPoolMax > 1) throw new ConfigError('PERSIST_LANES must be below DB_POOL_MAX: reads need a connection too');
   if (c.jwt.secret && c.jwt.publicKeyPem) throw new ConfigError('set JWT_SECRET or JWT_PUBLIC_KEY, not both');
 }

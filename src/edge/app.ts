@@ -56,7 +56,10 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
             frames: new TokenBucket(config.limits.rateFramesPerS, config.limits.rateFramesPerS * 2, Date.now()),
             inflight: 0, observing: new Set(),
           };
-          res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+          // Not wrapped in res.cork(): in uWS v20.30 a cork around an asynchronous upgrade can
+          // misread the reallocated socket and close it right after `open` (uWebSockets #1928,
+          // fixed upstream by #1929). Without the cork uWS prints a warning instead.
+          res.upgrade(data, key, protocol, extensions, context);
         },
         (e: unknown) => {
           if (aborted) return;
@@ -68,12 +71,21 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
     open: (ws) => {
       const data = ws.getUserData();
       open.add(ws);
+      deps.log.trace({ user: data.user }, 'socket open');
       deps.registry.addUserSocket(ws);
       const limits = { ...deps.limits, rateMsgsPerS: config.limits.rateMsgsPerS, rateBurst: config.limits.rateBurst, typingTtlMs: config.actors.typingTtlMs };
       ws.send(encodeFrame({ t: 'hello', user: data.user, node: config.nodeId, limits }), true);
     },
 
-    message: (ws, message, isBinary) => router.onMessage(ws, message, isBinary),
+    message: (ws, message, isBinary) => {
+      try {
+        router.onMessage(ws, message, isBinary);
+      } catch (e) {
+        // A bug here must not take the socket (or the process) down unexplained.
+        deps.log.error({ err: e, user: ws.getUserData().user }, 'frame handling failed');
+        router.send(ws, { t: 'err', code: 500, msg: 'internal error' });
+      }
+    },
 
     close: (ws, code, message) => {
       if (code !== CloseCode.normal) deps.log.debug({ user: ws.getUserData().user, code, reason: Buffer.from(message).toString() }, 'socket closed');

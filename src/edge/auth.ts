@@ -3,7 +3,7 @@
  * RS256/ES256 with JWT_PUBLIC_KEY. `exp` and `sub` are required; `none` is never accepted.
  * Without configuration a dev secret is generated under DATA_DIR (see `npm run token`).
  */
-import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jwtVerify } from 'jose';
@@ -63,7 +63,8 @@ export function createVerifier(config: Config): Verifier {
   } else {
     const secret = jwt.secret ?? ensureDevSecret(config.dataDir);
     devMode = jwt.secret === undefined;
-    key = new TextEncoder().encode(secret);
+    // A KeyObject, not bytes: jose would otherwise import the raw secret on every verify.
+    key = createSecretKey(Buffer.from(secret, 'utf8'));
     algorithm = 'HS256';
     if (jwt.algorithm && jwt.algorithm !== 'HS256') throw new AuthError(`JWT_ALGORITHM=${jwt.algorithm}: with JWT_SECRET use HS256`);
   }

@@ -38,18 +38,58 @@ export interface BatchStats {
   ms: number;
 }
 
+/**
+ * Persister of a shard thread: `lanes` independent group-commit lanes, each conversation
+ * always on the same lane, so a conversation's batches still commit in order while several
+ * batches (of different conversations) are in flight at once — Postgres works on them in
+ * parallel while this thread keeps going.
+ */
 export class Persister {
+  private readonly lanes: PersistLane[];
+  /** Incremented on every failed batch of any lane: actors loaded before it must reload. */
+  failureEpoch = 0;
+
+  constructor(pool: pg.Pool, opts: PersisterOptions & { lanes: number }) {
+    const laneQueueMax = Math.max(opts.batchMax, Math.floor(opts.queueMax / opts.lanes));
+    this.lanes = Array.from({ length: opts.lanes }, () => new PersistLane(pool, { ...opts, queueMax: laneQueueMax }, () => this.failureEpoch++));
+  }
+
+  set onBatch(f: ((s: BatchStats) => void) | undefined) {
+    for (const lane of this.lanes) lane.onBatch = f;
+  }
+
+  get depth(): number {
+    let n = 0;
+    for (const lane of this.lanes) n += lane.depth;
+    return n;
+  }
+
+  /** All writes of one call belong to conversation `conv`. */
+  enqueue(conv: string, writes: Write[]): Promise<void> {
+    return this.lanes[laneOf(conv, this.lanes.length)].enqueue(writes);
+  }
+
+  flushAll(): Promise<void> {
+    return Promise.all(this.lanes.map((l) => l.flushAll())).then(() => {});
+  }
+}
+
+function laneOf(conv: string, lanes: number): number {
+  let h = 0;
+  for (let i = 0; i < conv.length; i++) h = (h * 31 + conv.charCodeAt(i)) | 0;
+  return (h >>> 0) % lanes;
+}
+
+export class PersistLane {
   private queue: Entry[] = [];
   private queuedRows = 0;
   private inflightRows = 0;
   private inflight = false;
   private timer: NodeJS.Timeout | undefined;
   private drained: (() => void)[] = [];
-  /** Incremented on every failed batch: actors loaded before it must reload. */
-  failureEpoch = 0;
   onBatch: ((s: BatchStats) => void) | undefined;
 
-  constructor(private readonly pool: pg.Pool, private readonly opts: PersisterOptions) {}
+  constructor(private readonly pool: pg.Pool, private readonly opts: PersisterOptions, private readonly onFailure: () => void = () => {}) {}
 
   /** Rows waiting or in flight; bounded by `queueMax`. */
   get depth(): number {
@@ -107,7 +147,7 @@ export class Persister {
       this.onBatch?.({ rows: this.inflightRows, entries: batch.length, ms: performance.now() - started });
       for (const e of batch) e.resolve();
     } catch (cause) {
-      this.failureEpoch++;
+      this.onFailure();
       const failed = [...batch, ...this.queue];
       this.queue = [];
       this.queuedRows = 0;

@@ -206,7 +206,7 @@ export class ShardHost {
 
   private persist(cell: Cell, item: Item, writes: Write[], then: Effect[]): void {
     cell.inflight++;
-    this.deps.persister.enqueue(writes).then(
+    this.deps.persister.enqueue(cell.id, writes).then(
       () => {
         this.settled(cell);
         this.execute(cell, item, then);

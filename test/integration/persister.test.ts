@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MessageRow, Write } from '../../actors/types.ts';
-import { Persister, PersistFailedError, PersisterOverloadedError } from '../../src/persist/persister.ts';
+import { PersistLane, Persister, PersistFailedError, PersisterOverloadedError } from '../../src/persist/persister.ts';
 import { Store } from '../../src/persist/store.ts';
 import { testDatabase, type TestDatabase } from '../helpers/database.ts';
 
@@ -19,7 +19,7 @@ const message = (id: string, seq: number, from = 'u1', ts = 1000 + seq): Message
 
 describe('persister', () => {
   test('a conversation and its first messages in one batch are all stored, with last_seq and activity', async () => {
-    const p = new Persister(db.pool, { flushMs: 1, batchMax: 100, queueMax: 1000 });
+    const p = new PersistLane(db.pool, { flushMs: 1, batchMax: 100, queueMax: 1000 });
     const id = conv();
     await Promise.all([p.enqueue([created(id)]), p.enqueue([message(id, 1)]), p.enqueue([message(id, 2)])]);
     const c = await db.pool.query('SELECT last_seq, last_activity_ms FROM conversations WHERE id = $1', [id]);
@@ -29,7 +29,7 @@ describe('persister', () => {
   });
 
   test('rows enqueued while a batch is in flight are group-committed together in the next batch', async () => {
-    const p = new Persister(db.pool, { flushMs: 0, batchMax: 1000, queueMax: 10000 });
+    const p = new PersistLane(db.pool, { flushMs: 0, batchMax: 1000, queueMax: 10000 });
     const batches: number[] = [];
     p.onBatch = (s) => batches.push(s.rows);
     const id = conv();
@@ -44,7 +44,7 @@ describe('persister', () => {
   });
 
   test('batches never exceed PERSIST_BATCH_MAX rows', async () => {
-    const p = new Persister(db.pool, { flushMs: 5, batchMax: 7, queueMax: 1000 });
+    const p = new PersistLane(db.pool, { flushMs: 5, batchMax: 7, queueMax: 1000 });
     const sizes: number[] = [];
     p.onBatch = (s) => sizes.push(s.rows);
     const id = conv();
@@ -54,7 +54,7 @@ describe('persister', () => {
   });
 
   test('watermarks are coalesced per (conversation, user): the latest value wins and never moves back', async () => {
-    const p = new Persister(db.pool, { flushMs: 5, batchMax: 100, queueMax: 1000 });
+    const p = new PersistLane(db.pool, { flushMs: 5, batchMax: 100, queueMax: 1000 });
     const id = conv();
     await p.enqueue([created(id), message(id, 1), message(id, 2), message(id, 3)]);
     await Promise.all([
@@ -67,21 +67,37 @@ describe('persister', () => {
   });
 
   test('a failing batch is atomic: none of its rows are stored, and everything queued behind it is rejected too', async () => {
-    const p = new Persister(db.pool, { flushMs: 5, batchMax: 100, queueMax: 1000 });
+    const p = new Persister(db.pool, { flushMs: 5, batchMax: 100, queueMax: 1000, lanes: 1 });
     const id = conv();
-    await p.enqueue([created(id), message(id, 1)]);
+    await p.enqueue(id, [created(id), message(id, 1)]);
     const epoch = p.failureEpoch;
     // seq 1 again violates the primary key: the whole statement fails.
-    const results = await Promise.allSettled([p.enqueue([message(id, 2)]), p.enqueue([message(id, 1)]), p.enqueue([message(id, 3)])]);
+    const results = await Promise.allSettled([p.enqueue(id, [message(id, 2)]), p.enqueue(id, [message(id, 1)]), p.enqueue(id, [message(id, 3)])]);
     assert.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof PersistFailedError));
     assert.equal(p.failureEpoch, epoch + 1);
     const r = await db.pool.query('SELECT seq FROM messages WHERE conv_id = $1 ORDER BY seq', [id]);
     assert.deepEqual(r.rows.map((x) => x.seq), [1]);
-    await p.enqueue([message(id, 2)]); // and it keeps working afterwards
+    await p.enqueue(id, [message(id, 2)]); // and it keeps working afterwards
+  });
+
+  test('lanes commit in parallel while each conversation keeps its order, and a failing lane fails only its own rows', async () => {
+    const p = new Persister(db.pool, { flushMs: 1, batchMax: 100, queueMax: 10000, lanes: 3 });
+    const ids = Array.from({ length: 12 }, () => conv());
+    await Promise.all(ids.map((id) => p.enqueue(id, [created(id)])));
+    const writes = ids.flatMap((id) => Array.from({ length: 20 }, (_, i) => p.enqueue(id, [message(id, i + 1)])));
+    await Promise.all(writes);
+    for (const id of ids) {
+      const r = await db.pool.query('SELECT max(seq)::int AS max, count(*)::int AS n FROM messages WHERE conv_id = $1', [id]);
+      assert.deepEqual(r.rows[0], { max: 20, n: 20 });
+    }
+    // A duplicate seq in one conversation fails its lane's batch, not the others'.
+    const results = await Promise.allSettled(ids.map((id, i) => p.enqueue(id, [message(id, i === 0 ? 1 : 21)])));
+    const rejected = results.filter((r) => r.status === 'rejected').length;
+    assert.ok(rejected >= 1 && rejected < ids.length, `${rejected} of ${ids.length} rejected`);
   });
 
   test('a full queue rejects at once with PersisterOverloadedError instead of growing', async () => {
-    const p = new Persister(db.pool, { flushMs: 50, batchMax: 2, queueMax: 3 });
+    const p = new PersistLane(db.pool, { flushMs: 50, batchMax: 2, queueMax: 3 });
     const id = conv();
     const first = p.enqueue([created(id), message(id, 1), message(id, 2)]);
     await assert.rejects(p.enqueue([message(id, 3)]), PersisterOverloadedError);
@@ -89,7 +105,7 @@ describe('persister', () => {
   });
 
   test('flushAll resolves once everything enqueued has settled', async () => {
-    const p = new Persister(db.pool, { flushMs: 20, batchMax: 100, queueMax: 1000 });
+    const p = new PersistLane(db.pool, { flushMs: 20, batchMax: 100, queueMax: 1000 });
     const id = conv();
     let done = false;
     void p.enqueue([created(id), message(id, 1)]).then(() => (done = true));
