@@ -4,7 +4,21 @@
  * Decisions mutate the state they are given (the actor owns it exclusively) and return it.
  */
 import type { ClientFrame, ConvView, ServerFrame, Watermark } from '../protocol/frames.ts';
-import type { Actor, ActorLimits, ConversationState, Decision, Effect } from './types.ts';
+import type { Actor, ActorLimits, ConnectionCheck, ConversationState, Decision, Effect } from './types.ts';
+
+/** A validated client frame from an authenticated user, as the shard host delivers it. */
+export interface FrameCommand {
+  t: 'frame';
+  actor: Actor;
+  frame: ClientFrame;
+  /** Resolved by the host before the command when the kind needs it (DMs). */
+  connection?: ConnectionCheck;
+  /** Message id minted by the host for sends. */
+  msgId?: string;
+}
+
+/** A kind's extra condition on new sends (not on idempotent resends); null = allowed. */
+export type SendGuard = (state: ConversationState, cmd: FrameCommand) => Effect[] | null;
 
 export type SendFrame = Extract<ClientFrame, { t: 'send' }>;
 
@@ -189,4 +203,44 @@ export function decideTypingExpire(state: ConversationState, user: string, now: 
   if (until === undefined || until > now) return done(state);
   state.typingUntil.delete(user);
   return done(state, { type: 'fanout', users: others(state, user), frame: { t: 'typing', conv: state.id, user, until: 0 } });
+}
+
+/**
+ * The chat frames every kind shares. `guard` adds the kind's own condition on new sends
+ * (DMs: the users must still be connected).
+ */
+export function decideChatFrame(
+  state: ConversationState | null,
+  cmd: FrameCommand,
+  now: number,
+  limits: ActorLimits,
+  guard?: SendGuard,
+): Decision<ConversationState | null> {
+  const { frame, actor } = cmd;
+  if (!state) return { state, effects: frame.t === 'recv' || frame.t === 'typing' ? [] : [err(404, 'no such conversation')] };
+  switch (frame.t) {
+    case 'join':
+      return decideJoin(state, actor, frame.since);
+    case 'history':
+      return decideHistory(state, actor, frame.before, frame.limit, limits);
+    case 'send': {
+      if (!isParticipant(state, actor.userId)) {
+        return { state, effects: [err(403, isAdmin(actor) ? 'observers cannot send' : 'not a participant')] };
+      }
+      // A resend answers with its original ack even if the room changed since.
+      if (!isResend(state, actor.userId, frame.cmid)) {
+        if (state.readOnly) return { state, effects: [err(409, 'conversation is read-only', { state: state.state })] };
+        const refusal = guard?.(state, cmd);
+        if (refusal) return { state, effects: refusal };
+      }
+      return decideSend(state, actor, frame, cmd.msgId ?? '', now, limits);
+    }
+    case 'recv':
+    case 'read':
+      return decideWatermark(state, actor, frame.t, frame.seq, now);
+    case 'typing':
+      return decideTyping(state, actor, now, limits);
+    default:
+      return { state, effects: [err(400, `${frame.t} is not a conversation command`)] };
+  }
 }

@@ -4,21 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { ClientFrame } from '../protocol/frames.ts';
-import {
-  decideHistory,
-  decideJoin,
-  decideSend,
-  decideTyping,
-  decideTypingExpire,
-  decideWatermark,
-  err,
-  isAdmin,
-  isParticipant,
-  isResend,
-  newConversation,
-  view,
-} from './conversation.ts';
-import type { Actor, ActorLimits, ConnectionCheck, ConversationState, Decision, TimerCommand } from './types.ts';
+import { decideChatFrame, decideTypingExpire, err, type FrameCommand, newConversation, view } from './conversation.ts';
+import type { ActorLimits, ConnectionCheck, ConversationState, Decision, TimerCommand } from './types.ts';
 
 export const dmIdPrefix = 'd_';
 
@@ -29,9 +16,7 @@ export function dmConversationId(a: string, b: string): string {
   return dmIdPrefix + createHash('sha256').update(`${x.length}:${x}|${y}`).digest('base64url').slice(0, 24);
 }
 
-export type DmCommand =
-  | { t: 'frame'; actor: Actor; frame: ClientFrame; connection?: ConnectionCheck; msgId?: string }
-  | TimerCommand;
+export type DmCommand = FrameCommand | TimerCommand;
 
 /** Which commands need the connections authority consulted before `decideDm`. */
 export function dmNeedsConnectionCheck(frame: ClientFrame): boolean {
@@ -58,7 +43,7 @@ function decideOpen(state: ConversationState | null, convId: string, cmd: Extrac
   return { state: created, effects: [{ type: 'persist', writes: [row], then: [{ type: 'reply', frame: { t: 'conv', conv: view(created) } }] }] };
 }
 
-/** The one entry point of the DM actor. `state` is null while the conversation does not exist. */
+/** The DM actor. `state` is null while the conversation does not exist. */
 export function decideDm(
   state: ConversationState | null,
   convId: string,
@@ -67,29 +52,6 @@ export function decideDm(
   limits: ActorLimits,
 ): Decision<ConversationState | null> {
   if (cmd.t === 'typingExpire') return state ? decideTypingExpire(state, cmd.user, now) : { state, effects: [] };
-  const { frame, actor } = cmd;
-  if (frame.t === 'open') return decideOpen(state, convId, cmd, now);
-  if (!state) return { state, effects: frame.t === 'recv' || frame.t === 'typing' ? [] : [err(404, 'no such conversation')] };
-  switch (frame.t) {
-    case 'join':
-      return decideJoin(state, actor, frame.since);
-    case 'history':
-      return decideHistory(state, actor, frame.before, frame.limit, limits);
-    case 'send': {
-      if (!isParticipant(state, actor.userId)) {
-        return { state, effects: [err(403, isAdmin(actor) ? 'observers cannot send' : 'not a participant')] };
-      }
-      // A resend answers with its original ack even if the users were disconnected since.
-      const refusal = isResend(state, actor.userId, frame.cmid) ? null : refuseUnconnected(cmd.connection);
-      if (refusal) return { state, effects: refusal };
-      return decideSend(state, actor, frame, cmd.msgId ?? '', now, limits);
-    }
-    case 'recv':
-    case 'read':
-      return decideWatermark(state, actor, frame.t, frame.seq, now);
-    case 'typing':
-      return decideTyping(state, actor, now, limits);
-    default:
-      return { state, effects: [err(400, `${frame.t} is not a conversation command`)] };
-  }
+  if (cmd.frame.t === 'open') return decideOpen(state, convId, cmd, now);
+  return decideChatFrame(state, cmd, now, limits, (_state, c) => refuseUnconnected(c.connection));
 }

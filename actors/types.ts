@@ -39,9 +39,20 @@ export interface ConversationRow {
   state: string;
   participants: string[];
   createdAt: number;
+  /** Kind-specific facts (order roles, ticket fields), stored as JSON. */
+  meta?: Record<string, string>;
 }
 
-export type Write = MessageRow | WatermarkRow | ConversationRow;
+/** An external event applied to a conversation, recorded so a redelivery changes nothing. */
+export interface EventRow {
+  kind: 'event';
+  id: string;
+  conv: string;
+  ts: number;
+}
+
+/** A `conversation` write creates the conversation or updates its state, participants and meta. */
+export type Write = MessageRow | WatermarkRow | ConversationRow | EventRow;
 
 export type Effect =
   /** Reply to the request that carried this command (the host adds the rid). */
@@ -83,6 +94,9 @@ export interface ConversationState {
   recentSends: Map<string, RecentSend>;
   typingUntil: Map<string, number>;
   createdAt: number;
+  meta?: Record<string, string>;
+  /** Ids of external events already applied (order rooms). */
+  processedEvents?: Set<string>;
 }
 
 export interface ActorLimits {

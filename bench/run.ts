@@ -5,11 +5,13 @@
 import { appendFileSync } from 'node:fs';
 import { Args, UsageError } from './args.ts';
 import { dmUsage, runDm } from './scenarios/dm.ts';
+import { idleUsage, runIdle } from './scenarios/idle.ts';
 
 type Scenario = (args: Args) => Promise<Record<string, unknown>>;
 
 const scenarios: Record<string, { run: Scenario; usage: string }> = {
   dm: { run: runDm, usage: dmUsage },
+  idle: { run: runIdle, usage: idleUsage },
 };
 
 function usage(): string {

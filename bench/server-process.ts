@@ -22,6 +22,12 @@ export interface ServerOptions {
   port: number;
   env: Record<string, string>;
   logFile: string;
+  /**
+   * Best-effort `ulimit -n` for the server: the command runs under `/bin/sh -c 'ulimit -n …;
+   * exec …'` (same pid), falling back to the hard limit when raising above it is not permitted
+   * (no CAP_SYS_RESOURCE, e.g. in a container). Never lowers the inherited limit.
+   */
+  maxOpenFiles?: number;
 }
 
 export class ServerProcess {
@@ -38,7 +44,17 @@ export class ServerProcess {
   }
 
   static start(options: ServerOptions): ServerProcess {
-    const [program, ...args] = options.command.trim().split(/\s+/);
+    let [program, ...args] = options.command.trim().split(/\s+/);
+    if (options.maxOpenFiles !== undefined) {
+      // $0 is the program, "$@" its arguments: no quoting of the command itself.
+      const n = Math.floor(options.maxOpenFiles);
+      // Only ever raises: a shell already at `ulimit -n 200000` keeps it.
+      const script =
+        `cur=$(ulimit -S -n); if [ "$cur" != unlimited ] && [ "$cur" -lt ${n} ]; then ` +
+        `ulimit -n ${n} 2>/dev/null || ulimit -S -n "$(ulimit -H -n)" 2>/dev/null; fi; exec "$0" "$@"`;
+      args = ['-c', script, program, ...args];
+      program = '/bin/sh';
+    }
     const log = createWriteStream(options.logFile);
     const child = spawn(program, args, {
       cwd: options.cwd,
@@ -96,6 +112,16 @@ export class ServerProcess {
   rssMb(): number {
     const kb = processTree(this.pid).reduce((sum, pid) => sum + vmRssKb(pid), 0);
     return Math.round((kb / 1024) * 10) / 10;
+  }
+
+  /** CPU seconds (user + system, all threads) used so far by the child and its descendants. */
+  cpuSeconds(): number {
+    return processTree(this.pid).reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+  }
+
+  /** The server's soft open-files limit (`Max open files` in /proc/<pid>/limits). */
+  maxOpenFiles(): number | undefined {
+    return openFilesLimit(this.pid);
   }
 
   async stop(): Promise<void> {
@@ -162,6 +188,17 @@ function readPpid(pid: number): number | undefined {
   }
 }
 
+/** utime + stime from /proc/<pid>/stat, in seconds (USER_HZ is 100 on Linux). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(path.join('/proc', String(pid), 'stat'), 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // fields 14 and 15 of stat(5)
+  } catch {
+    return 0;
+  }
+}
+
 function vmRssKb(pid: number): number {
   try {
     const status = readFileSync(path.join('/proc', String(pid), 'status'), 'utf8');
@@ -169,6 +206,26 @@ function vmRssKb(pid: number): number {
     return match ? Number(match[1]) : 0;
   } catch {
     return 0;
+  }
+}
+
+/** Soft RLIMIT_NOFILE of a process (default: this one); undefined if unreadable or unlimited. */
+export function openFilesLimit(pid: number | 'self' = 'self'): number | undefined {
+  try {
+    const limits = readFileSync(path.join('/proc', String(pid), 'limits'), 'utf8');
+    const match = /^Max open files\s+(\d+)/m.exec(limits);
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Open file descriptors of a process (entries of /proc/<pid>/fd). */
+export function openFiles(pid: number | 'self' = 'self'): number | undefined {
+  try {
+    return readdirSync(path.join('/proc', String(pid), 'fd')).length;
+  } catch {
+    return undefined;
   }
 }
 

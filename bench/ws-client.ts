@@ -155,6 +155,11 @@ export class ProtocolClient {
 /** Handed to onFrame for a frame that is not a msgpack map with a string `t`. */
 export const UNDECODABLE: ServerFrame = { t: 'undecodable' };
 
+/** Decodes one binary frame; undefined unless it is a msgpack map with a string `t`. */
+export function decodeFrame(data: WebSocket.RawData): ServerFrame | undefined {
+  return decode(data);
+}
+
 function decode(data: WebSocket.RawData): ServerFrame | undefined {
   try {
     // ws hands binary frames over as a Buffer by default; avoid copying it.

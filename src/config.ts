@@ -66,6 +66,18 @@ export interface Config {
     /** Batches in flight at once per shard thread (a conversation always uses the same lane). */
     lanes: number;
   };
+  /** Order-event intake: POST /api/v1/events, and JetStream when NATS_URL is set. */
+  events: {
+    hmacSecret?: string;
+    maxSkewMs: number;
+    natsUrl?: string;
+    stream: string;
+    subjects: string[];
+    consumer: string;
+    maxDeliver: number;
+    deadLetterSubject: string;
+    retryDelayMs: number;
+  };
   shutdownTimeoutMs: number;
 }
 
@@ -146,6 +158,17 @@ export function loadConfig(env: Env = process.env): Config {
       batchMax: int(env, 'PERSIST_BATCH_MAX', 1_000, 1, 10_000),
       queueMax: int(env, 'PERSIST_QUEUE_MAX', 50_000, 1),
       lanes: int(env, 'PERSIST_LANES', 2, 1, 64),
+    },
+    events: {
+      hmacSecret: str(env, 'EVENTS_HMAC_SECRET'),
+      maxSkewMs: int(env, 'EVENTS_MAX_SKEW_MS', 300_000, 1),
+      natsUrl: str(env, 'NATS_URL'),
+      stream: str(env, 'ORDER_EVENTS_STREAM') ?? 'ORDER_EVENTS',
+      subjects: (str(env, 'ORDER_EVENTS_SUBJECTS') ?? 'orders.>').split(',').map((x) => x.trim()).filter(Boolean),
+      consumer: str(env, 'ORDER_EVENTS_CONSUMER') ?? 'chat-order-events',
+      maxDeliver: int(env, 'ORDER_EVENTS_MAX_DELIVER', 5, 1, 1000),
+      deadLetterSubject: str(env, 'ORDER_EVENTS_DLQ_SUBJECT') ?? 'dlq.orders',
+      retryDelayMs: int(env, 'ORDER_EVENTS_RETRY_DELAY_MS', 1_000, 0),
     },
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100),
   };

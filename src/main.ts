@@ -17,6 +17,8 @@ import { migrate } from './persist/migrate.ts';
 import { ConnectionsTable, Store } from './persist/store.ts';
 import type { ShardWorkerData } from './shard/worker.ts';
 import { startWorker } from './worker-thread.ts';
+import { OrderEventsConsumer } from './integrations/order-events-jetstream.ts';
+import { applyOrderEvent } from './edge/order-events.ts';
 import { defaultLimits } from '../protocol/frames.ts';
 import { CloseCode } from '../protocol/errors.ts';
 
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
   const limits = { ...defaultLimits, maxFrameBytes: config.limits.maxFrameBytes };
   const counters = { framesIn: 0, badFrames: 0, rateLimited: 0 };
   const edge: Edge = await startEdge(config, {
-    config, limits, bus, subjects, registry, store, log, counters, verifier,
+    config, limits, bus, subjects, registry, store, pool, log, counters, verifier,
     connectionsTable: config.connections.url ? undefined : new ConnectionsTable(pool),
     readiness: () => {
       const shardsReady = threads.length === config.shardThreads && threads.every((t) => t.ready);
@@ -100,9 +102,12 @@ async function main(): Promise<void> {
   }
   state.dbReady = true;
 
+  let markShardsReady: () => void = () => {};
+  const shardsReady = new Promise<void>((resolve) => (markShardsReady = resolve));
   bus.subscribe(`${config.subjectPrefix}.internal.ready`, (d) => {
     const t = threads[d[0]];
     if (t) t.ready = true;
+    if (threads.length === config.shardThreads && threads.every((x) => x.ready)) markShardsReady();
   });
   const startThread = (i: number): void => {
     const { port1, port2 } = new MessageChannel();
@@ -122,6 +127,29 @@ async function main(): Promise<void> {
   };
   for (let i = 0; i < config.shardThreads; i++) startThread(i);
 
+  let orderEvents: OrderEventsConsumer | undefined;
+  if (config.events.natsUrl) {
+    orderEvents = new OrderEventsConsumer(
+      { ...config.events, natsUrl: config.events.natsUrl },
+      (e) => applyOrderEvent(bus, subjects, config.shardCount, e, config.limits.busRequestTimeoutMs),
+      log.child({ component: 'order-events' }),
+    );
+    // Started once every shard can take events; retried until NATS answers.
+    void (async () => {
+      await shardsReady;
+      for (let attempt = 1; !state.stopping; attempt++) {
+        try {
+          await orderEvents.start();
+          log.info({ stream: config.events.stream, consumer: config.events.consumer }, 'order events: consuming from JetStream');
+          return;
+        } catch (e) {
+          log.warn({ err: e, attempt }, 'order events: JetStream not reachable; retrying');
+          await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * attempt)));
+        }
+      }
+    })();
+  }
+
   const shutdown = async (signal: string): Promise<void> => {
     if (state.stopping) return;
     state.stopping = true;
@@ -132,6 +160,7 @@ async function main(): Promise<void> {
     }, config.shutdownTimeoutMs);
     hardStop.unref();
     edge.close(CloseCode.restart, 'service restart');
+    await orderEvents?.stop();
     await Promise.all(threads.map((t) => stopThread(t.worker, log)));
     await pool.end().catch(() => {});
     await embedded?.stop();

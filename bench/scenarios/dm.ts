@@ -7,33 +7,21 @@
  * connect and open → one shared start time → warm-up → window → drain → merge.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { SignJWT } from 'jose';
 import type { Args } from '../args.ts';
 import { mapLimit } from '../concurrency.ts';
 import { Histogram } from '../histogram.ts';
-import { ServerProcess, freePort } from '../server-process.ts';
+import { DEFAULT_SERVER_CMD, externalTarget, progress, releaseTarget, signToken, spawnTarget, type Target } from '../target.ts';
 import { DmLoad, type DmLoadConfig, type DmLoadResult, type UserCredential } from './dm-load.ts';
 import type { ParentToWorker, WorkerToParent } from './dm-worker.ts';
 
-const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DEFAULT_SERVER_CMD = 'node --import tsx src/main.ts';
 /** Admin HTTP calls in flight while creating connections. */
 const HTTP_CONCURRENCY = 32;
 /** Threads start together this long after the last one is ready, so none starts late. */
 const START_DELAY_MS = 200;
 /** The server's per-user limit is set this many times above the per-user send rate. */
 const RATE_LIMIT_HEADROOM = 10;
-const TOKEN_TTL_S = 3600;
 
-/** Progress goes to stderr: stdout carries only the result line. */
-function progress(message: string): void {
-  process.stderr.write(`bench: ${message}\n`);
-}
 /**
  * Node 20 does not apply tsx's loader hooks (registered via --import) inside worker threads, so
  * a worker registers tsx itself before importing the .ts entry.
@@ -84,29 +72,16 @@ function parseOptions(args: Args): DmOptions {
   return options;
 }
 
-/** Where the bench talks to, plus the secret its tokens must be signed with. */
-interface Target {
-  httpBase: string;
-  wsUrl: string;
-  secret: string;
-  server?: ServerProcess;
-  tempDir?: string;
-}
-
 export async function runDm(args: Args): Promise<Record<string, unknown>> {
   const options = parseOptions(args);
-  const target = options.url ? externalTarget(options) : await spawnTarget(options);
+  const target = options.url ? externalTarget(options.url, options.dataDir) : await spawnDmTarget(options);
   let failed = true;
   try {
     const result = await drive(options, target);
     failed = false;
     return result;
   } finally {
-    await target.server?.stop();
-    if (target.tempDir) {
-      if (failed || options.keepData) process.stderr.write(`bench: server data and log kept in ${target.tempDir}\n`);
-      else rmSync(target.tempDir, { recursive: true, force: true });
-    }
+    await releaseTarget(target, failed || options.keepData);
   }
 }
 
@@ -146,61 +121,21 @@ async function drive(options: DmOptions, target: Target): Promise<Record<string,
   });
 }
 
-function externalTarget(options: DmOptions): Target {
-  const url = new URL(options.url as string);
-  const host = url.host;
-  const secret = process.env.JWT_SECRET ?? readDevSecret(options.dataDir);
-  return { httpBase: `http://${host}`, wsUrl: `ws://${host}/v1/ws`, secret };
-}
-
-function readDevSecret(dataDir: string | undefined): string {
-  if (!dataDir) throw new Error('--url needs JWT_SECRET in the environment or --data-dir holding dev-jwt-secret');
-  return readFileSync(path.join(dataDir, 'dev-jwt-secret'), 'utf8').trim();
-}
-
-async function spawnTarget(options: DmOptions): Promise<Target> {
-  const tempDir = mkdtempSync(path.join(os.tmpdir(), 'chat-bench-'));
-  const dataDir = path.join(tempDir, 'data');
-  mkdirSync(dataDir);
-  const secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex');
-  const port = await freePort(options.port);
+function spawnDmTarget(options: DmOptions): Promise<Target> {
   // Per-user rate × headroom, so the bench measures the server and not its limiter. An explicit
   // RATE_MSGS_PER_S / RATE_BURST in the environment wins: that is someone testing the limiter.
   const perUserRate = options.rate / (2 * options.pairs);
   const limit = String(Math.ceil(Math.max(10, perUserRate * RATE_LIMIT_HEADROOM)));
-  const server = ServerProcess.start({
-    command: options.serverCmd,
-    cwd: PROJECT_ROOT,
-    port,
-    logFile: path.join(tempDir, 'server.log'),
+  return spawnTarget({
+    serverCmd: options.serverCmd,
+    preferredPort: options.port,
     env: {
-      DATA_DIR: dataDir,
-      JWT_SECRET: secret,
       RATE_MSGS_PER_S: process.env.RATE_MSGS_PER_S ?? limit,
       RATE_BURST: process.env.RATE_BURST ?? String(2 * Number(limit)),
       // The per-socket frame limiter must not bite before the message limiter does.
       RATE_FRAMES_PER_S: process.env.RATE_FRAMES_PER_S ?? String(Math.max(200, 2 * Number(limit))),
     },
   });
-  const target: Target = { httpBase: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/v1/ws`, secret, server, tempDir };
-  progress(`started \`${options.serverCmd}\` (pid ${server.pid}) on port ${port}`);
-  try {
-    await server.waitReady();
-  } catch (error) {
-    await server.stop();
-    process.stderr.write(`bench: server data and log kept in ${tempDir}\n`);
-    throw error;
-  }
-  return target;
-}
-
-async function signToken(key: Uint8Array, sub: string, roles: string[]): Promise<string> {
-  return new SignJWT({ roles })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(sub)
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + TOKEN_TTL_S)
-    .sign(key);
 }
 
 async function makePairs(count: number, runTag: string, key: Uint8Array): Promise<DmLoadConfig['pairs']> {

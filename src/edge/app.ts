@@ -12,6 +12,7 @@ import { TokenBucket } from './rate-limit.ts';
 import type { Socket, SocketData, SocketRegistry } from './sockets.ts';
 import { loadUws } from './uws.ts';
 import { tokenFrom } from './auth.ts';
+import { registerAdmin, registerOrderEvents } from './extra-http.ts';
 
 export interface Edge {
   app: TemplatedApp;
@@ -96,6 +97,9 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
   });
 
   registerHttp(app, deps);
+  registerOrderEvents(app, deps);
+  registerAdmin(app, deps);
+  app.any('/*', (res) => respond(res, 404, { code: 404, message: 'no such route' }));
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));

@@ -28,7 +28,11 @@ export interface FrameDeps {
 }
 
 export class FrameRouter {
-  constructor(private readonly d: FrameDeps) {}
+  /** Admin reads are always audited, whatever LOG_LEVEL says. */
+  private readonly audit: Logger;
+  constructor(private readonly d: FrameDeps) {
+    this.audit = d.log.child({ audit: true }, { level: 'info' });
+  }
 
   send(ws: Socket, frame: ServerFrame): void {
     this.d.registry.write(ws, encodeFrame(frame));
@@ -114,8 +118,10 @@ export class FrameRouter {
         // Fire-and-forget: no reply is defined for these.
         this.d.bus.publish(this.shardSubject(frame.conv), encodeEnvelope({ c: frame.conv, u: data.user, r: data.roles, f: frame }));
         return;
-      case 'read':
       case 'history':
+        if (data.roles.includes('admin')) this.audit.info({ admin: data.user, action: 'history', conversation: frame.conv }, 'admin read');
+        return this.request(ws, frame.conv, frame);
+      case 'read':
         return this.request(ws, frame.conv, frame);
     }
   }
@@ -129,7 +135,8 @@ export class FrameRouter {
     const data = ws.getUserData();
     if (!data.roles.includes('admin')) return;
     const f = decode(reply) as { t: string; conv?: { participants: string[] } };
-    if (f.t !== 'conv' || f.conv?.participants.includes(data.user)) this.d.registry.unobserve(ws, conv);
+    if (f.t !== 'conv' || f.conv?.participants.includes(data.user)) return this.d.registry.unobserve(ws, conv);
+    this.audit.info({ admin: data.user, action: 'observe', conversation: conv }, 'admin read');
   }
 
   private request(ws: Socket, conv: string, frame: ClientFrame, onReply?: (reply: Uint8Array) => void): void {

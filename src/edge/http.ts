@@ -9,11 +9,13 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { ConnectionsTable, Store } from '../persist/store.ts';
 import { AuthError, type Principal, tokenFrom, type Verifier } from './auth.ts';
+import type pg from 'pg';
 
 export interface HttpDeps {
   config: Config;
   verifier: Verifier;
   store: Store;
+  pool: pg.Pool;
   connectionsTable: ConnectionsTable | undefined;
   bus: Bus;
   subjects: Subjects;
@@ -22,9 +24,13 @@ export interface HttpDeps {
 }
 
 const statusText: Record<number, string> = {
-  200: '200 OK', 201: '201 Created', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
-  403: '403 Forbidden', 404: '404 Not Found', 409: '409 Conflict', 500: '500 Internal Server Error', 503: '503 Service Unavailable',
+  200: '200 OK', 201: '201 Created', 202: '202 Accepted', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
+  403: '403 Forbidden', 404: '404 Not Found', 409: '409 Conflict', 413: '413 Payload Too Large', 422: '422 Unprocessable Entity',
+  429: '429 Too Many Requests', 500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
+
+/** Largest request body the HTTP API reads; more → 413 before buffering it. */
+export const httpBodyMaxBytes = 256 * 1024;
 
 export class HttpError extends Error {
   override name = 'HttpError';
@@ -33,13 +39,46 @@ export class HttpError extends Error {
   }
 }
 
-/** Wraps an async handler: reads what uWS only allows synchronously, handles aborts and errors. */
-function route(log: Logger, handler: (ctx: { auth: string; query: string; params: string[] }) => Promise<{ status: number; body?: unknown }>) {
+export interface RouteContext {
+  auth: string;
+  query: string;
+  params: string[];
+  headers: Record<string, string>;
+  /** The raw request body (empty unless the route reads one). */
+  body: Buffer;
+}
+
+/** Reads the whole body, bounded by `max` bytes (HttpError 413 past it). */
+function readBody(res: HttpResponse, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      size += chunk.byteLength;
+      if (size > max) return reject(new HttpError(413, `body larger than ${max} bytes`));
+      chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory after this call
+      if (isLast) resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+/**
+ * Wraps an async handler: reads what uWS only allows synchronously (headers, parameters), the
+ * body when asked, and turns aborts and errors into nothing or a JSON error.
+ */
+export function route(
+  log: Logger,
+  handler: (ctx: RouteContext) => Promise<{ status: number; body?: unknown }>,
+  opts: { body?: boolean; headers?: string[] } = {},
+) {
   return (res: HttpResponse, req: HttpRequest): void => {
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    const ctx = { auth: req.getHeader('authorization'), query: req.getQuery() ?? '', params: [0, 1, 2].map((i) => decodeURIComponent(req.getParameter(i) ?? '')) };
-    handler(ctx).then(
+    const headers: Record<string, string> = {};
+    for (const h of opts.headers ?? []) headers[h] = req.getHeader(h);
+    const base = { auth: req.getHeader('authorization'), query: req.getQuery() ?? '', params: [0, 1, 2].map((i) => safeDecode(req.getParameter(i) ?? '')), headers };
+    const body = opts.body ? readBody(res, httpBodyMaxBytes) : Promise.resolve(Buffer.alloc(0));
+    body.then((b) => handler({ ...base, body: b })).then(
       (out) => !aborted && respond(res, out.status, out.body),
       (e: unknown) => {
         if (aborted) return;
@@ -51,6 +90,14 @@ function route(log: Logger, handler: (ctx: { auth: string; query: string; params
   };
 }
 
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 export function respond(res: HttpResponse, status: number, body?: unknown): void {
   res.cork(() => {
     res.writeStatus(statusText[status] ?? `${status} Status`);
@@ -59,7 +106,7 @@ export function respond(res: HttpResponse, status: number, body?: unknown): void
   });
 }
 
-async function authenticate(verifier: Verifier, auth: string, query: string): Promise<Principal> {
+export async function authenticate(verifier: Verifier, auth: string, query: string): Promise<Principal> {
   const token = tokenFrom(auth, '') ?? tokenFrom('', query);
   if (!token) throw new HttpError(401, 'missing bearer token');
   try {
@@ -69,7 +116,7 @@ async function authenticate(verifier: Verifier, auth: string, query: string): Pr
   }
 }
 
-function optUint(params: URLSearchParams, key: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+export function optUint(params: URLSearchParams, key: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const raw = params.get(key);
   if (raw === null || raw === '') return undefined;
   const n = Number(raw);
@@ -115,5 +162,5 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
     }),
   );
 
-  app.any('/*', (res) => respond(res, 404, { code: 404, message: 'no such route' }));
+
 }

@@ -171,12 +171,12 @@ export class PersistLane {
   private async commit(writes: Write[]): Promise<void> {
     if (writes.length === 0) return; // barrier-only batch: everything before it already committed
     const params = buildBatchParams(writes);
-    await this.pool.query({ name: 'persist-batch-v2', text: batchSql, values: params });
+    await this.pool.query({ name: 'persist-batch-v3', text: batchSql, values: params });
   }
 }
 
 /**
- * All sub-statements of one statement see the same snapshot, so rows created in this batch
+ * All sub-statements of one statement see the same snapshot, so rows upserted in this batch
  * cannot be updated by it, and no row may be updated twice: the batch is pre-merged here so
  * that each row is written once, and every update is keyed by primary key.
  */
@@ -191,8 +191,12 @@ export function buildBatchParams(writes: Write[]): string[] {
     if (!m) members.set(key, (m = { conv_id: conv, user_id: user, delivered: 0, read: 0, read_at: 0 }));
     return m;
   };
+  const events: { id: string; conv_id: string; ts_ms: number }[] = [];
   for (const w of writes) {
-    if (w.kind === 'conversation') created.set(w.conv, { ...w, lastSeq: 0, lastActivity: w.createdAt });
+    if (w.kind === 'conversation') {
+      const prior = created.get(w.conv); // a later change in the same batch wins
+      created.set(w.conv, { ...w, lastSeq: prior?.lastSeq ?? 0, lastActivity: prior?.lastActivity ?? w.createdAt });
+    } else if (w.kind === 'event') events.push({ id: w.id, conv_id: w.conv, ts_ms: w.ts });
   }
   for (const w of writes) {
     if (w.kind === 'message') {
@@ -218,12 +222,13 @@ export function buildBatchParams(writes: Write[]): string[] {
   );
   return [
     JSON.stringify([...created.values()].map((c) => ({
-      id: c.conv, kind: c.convKind, state: c.state, participants: c.participants, last_seq: c.lastSeq, ts_ms: c.lastActivity, created_ms: c.createdAt,
+      id: c.conv, kind: c.convKind, state: c.state, participants: c.participants, meta: c.meta ?? {}, last_seq: c.lastSeq, ts_ms: c.lastActivity, created_ms: c.createdAt,
     }))),
     JSON.stringify(newMembers),
     JSON.stringify(messages.map((m) => ({ conv_id: m.conv, seq: m.seq, id: m.id, sender: m.from, body: m.body, cmid: m.cmid, ts_ms: m.ts }))),
     JSON.stringify([...convUpdates.values()]),
     JSON.stringify([...members.values()]),
+    JSON.stringify(events),
   ];
 }
 
@@ -239,9 +244,16 @@ interface MemberUpdate {
 export const batchSql = `
 WITH
 new_convs AS (
-  INSERT INTO conversations (id, kind, state, participants, last_seq, last_activity_ms, created_ms)
-  SELECT id, kind, state, participants, last_seq, ts_ms, created_ms
-  FROM json_to_recordset($1::json) AS x(id text, kind text, state text, participants text[], last_seq bigint, ts_ms bigint, created_ms bigint)
+  INSERT INTO conversations AS c (id, kind, state, participants, meta, last_seq, last_activity_ms, created_ms)
+  SELECT id, kind, state, participants, meta, last_seq, ts_ms, created_ms
+  FROM json_to_recordset($1::json) AS x(id text, kind text, state text, participants text[], meta jsonb, last_seq bigint, ts_ms bigint, created_ms bigint)
+  ON CONFLICT (id) DO UPDATE SET
+    state = EXCLUDED.state, participants = EXCLUDED.participants, meta = EXCLUDED.meta,
+    last_seq = GREATEST(c.last_seq, EXCLUDED.last_seq), last_activity_ms = GREATEST(c.last_activity_ms, EXCLUDED.last_activity_ms)
+),
+new_events AS (
+  INSERT INTO processed_events (id, conv_id, ts_ms)
+  SELECT id, conv_id, ts_ms FROM json_to_recordset($6::json) AS x(id text, conv_id text, ts_ms bigint)
   ON CONFLICT (id) DO NOTHING
 ),
 new_members AS (

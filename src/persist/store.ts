@@ -16,6 +16,12 @@ interface MessageRecord {
   ts_ms: number;
 }
 
+/** Which lifecycle states make a conversation read-only, per kind. */
+export function readOnlyState(kind: ConvKind, state: string): boolean {
+  if (kind === 'order') return state !== 'open';
+  return state === 'closed' || state === 'cancelled';
+}
+
 function toMsg(r: MessageRecord): MsgView {
   return { conv: r.conv_id, seq: r.seq, id: r.id, from: r.sender, body: r.body, ts: r.ts_ms, cmid: r.cmid };
 }
@@ -26,29 +32,34 @@ export class Store {
   /** The actor's state as of the last commit, or null when the conversation does not exist. */
   async loadConversation(id: string, dedupeWindowMax: number): Promise<ConversationState | null> {
     const conv = await this.pool.query<{
-      kind: ConvKind; state: string; participants: string[]; last_seq: number; created_ms: number;
-    }>('SELECT kind, state, participants, last_seq, created_ms FROM conversations WHERE id = $1', [id]);
+      kind: ConvKind; state: string; participants: string[]; meta: Record<string, string>; last_seq: number; created_ms: number;
+    }>('SELECT kind, state, participants, meta, last_seq, created_ms FROM conversations WHERE id = $1', [id]);
     if (conv.rowCount === 0) return null;
     const c = conv.rows[0];
-    const [members, recent, last] = await Promise.all([
+    const [members, recent, last, events] = await Promise.all([
       this.pool.query<{ user_id: string; delivered_seq: number; read_seq: number; read_at_ms: number }>(
         'SELECT user_id, delivered_seq, read_seq, read_at_ms FROM members WHERE conv_id = $1', [id]),
       this.pool.query<MessageRecord>(
         'SELECT seq, id, sender, cmid, ts_ms FROM messages WHERE conv_id = $1 ORDER BY seq DESC LIMIT $2', [id, dedupeWindowMax]),
       // last_seq in conversations trails by nothing (same statement), but max(seq) is the truth.
       this.pool.query<{ max: number | null }>('SELECT max(seq) AS max FROM messages WHERE conv_id = $1', [id]),
+      c.kind === 'order'
+        ? this.pool.query<{ id: string }>('SELECT id FROM processed_events WHERE conv_id = $1', [id])
+        : Promise.resolve({ rows: [] as { id: string }[] }),
     ]);
     const state: ConversationState = {
       id,
       kind: c.kind,
       state: c.state,
-      readOnly: c.state === 'closed' || c.state === 'cancelled' || c.state === 'delivered',
+      readOnly: readOnlyState(c.kind, c.state),
       participants: c.participants,
       lastSeq: Math.max(c.last_seq, last.rows[0].max ?? 0),
       watermarks: new Map(),
       recentSends: new Map(),
       typingUntil: new Map(),
       createdAt: c.created_ms,
+      meta: c.meta,
+      processedEvents: c.kind === 'order' ? new Set(events.rows.map((e) => e.id)) : undefined,
     };
     for (const m of members.rows) {
       state.watermarks.set(m.user_id, { delivered: m.delivered_seq, read: m.read_seq, readAt: m.read_at_ms || undefined });
@@ -104,7 +115,7 @@ export class Store {
        FROM members m
        JOIN conversations c ON c.id = m.conv_id
        LEFT JOIN messages lm ON lm.conv_id = m.conv_id AND lm.seq = c.last_seq
-       WHERE m.user_id = $1 AND (c.last_activity_ms, c.id) < ($2, $3)
+       WHERE m.user_id = $1 AND m.user_id = ANY(c.participants) AND (c.last_activity_ms, c.id) < ($2, $3)
        ORDER BY c.last_activity_ms DESC, c.id DESC
        LIMIT $5`,
       [user, cursorTs, before ? cursorConv : '\u{10FFFF}', unreadCap, limit + 1]);
@@ -122,6 +133,45 @@ export class Store {
     const tail = convs[convs.length - 1];
     return { convs, next: `${tail.lastActivity}:${tail.conv}` };
   }
+}
+
+export interface ConversationSummary {
+  id: string;
+  kind: ConvKind;
+  state: string;
+  participants: string[];
+  lastSeq: number;
+  lastActivity: number;
+  createdAt: number;
+}
+
+/** Admin listing: filter by kind, state and participant; newest activity first; cursor as inbox. */
+export async function listConversations(
+  pool: pg.Pool,
+  filter: { kind?: string; state?: string; participant?: string },
+  before: string | undefined,
+  limit: number,
+): Promise<{ conversations: ConversationSummary[]; next?: string }> {
+  let ts = Number.MAX_SAFE_INTEGER;
+  let id = '\u{10FFFF}';
+  if (before) {
+    const i = before.indexOf(':');
+    ts = Number(before.slice(0, i));
+    id = before.slice(i + 1);
+    if (i < 0 || !Number.isSafeInteger(ts)) throw new RangeError('bad cursor');
+  }
+  const r = await pool.query<{ id: string; kind: ConvKind; state: string; participants: string[]; last_seq: number; last_activity_ms: number; created_ms: number }>(
+    `SELECT id, kind, state, participants, last_seq, last_activity_ms, created_ms FROM conversations
+     WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR $3 = ANY(participants))
+       AND (last_activity_ms, id) < ($4, $5)
+     ORDER BY last_activity_ms DESC, id DESC LIMIT $6`,
+    [filter.kind ?? null, filter.state ?? null, filter.participant ?? null, ts, id, limit + 1]);
+  const conversations = r.rows.slice(0, limit).map((x) => ({
+    id: x.id, kind: x.kind, state: x.state, participants: x.participants, lastSeq: x.last_seq, lastActivity: x.last_activity_ms, createdAt: x.created_ms,
+  }));
+  if (r.rows.length <= limit) return { conversations };
+  const tail = conversations[conversations.length - 1];
+  return { conversations, next: `${tail.lastActivity}:${tail.id}` };
 }
 
 /** The embedded connections authority's table (CONNECTIONS_URL unset). */

@@ -1,6 +1,7 @@
 /** What travels on `chat.shard.<k>`: the authenticated user, the validated frame, the target. */
 import { decode, encode } from '../../protocol/codec.ts';
 import type { ClientFrame } from '../../protocol/frames.ts';
+import type { OrderEvent } from '../../actors/order.ts';
 
 export interface ShardEnvelope {
   /** Conversation id (for `open`, the DM id derived from the pair). */
@@ -9,7 +10,9 @@ export interface ShardEnvelope {
   u: string;
   /** Token roles. */
   r: string[];
-  f: ClientFrame;
+  /** A client frame, or — for the order-event intake — `e`. */
+  f?: ClientFrame;
+  e?: OrderEvent;
 }
 
 export function encodeEnvelope(e: ShardEnvelope): Uint8Array {

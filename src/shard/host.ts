@@ -5,7 +5,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
-import { decideDm, dmNeedsConnectionCheck, type DmCommand } from '../../actors/dm.ts';
+import { decideConversation, needsConnectionCheck, type ConversationCommand } from '../../actors/index.ts';
 import type { ActorLimits, ConversationState, Effect, TimerCommand, Write } from '../../actors/types.ts';
 import { encodeFrame } from '../../protocol/codec.ts';
 import type { ConvView, ServerFrame } from '../../protocol/frames.ts';
@@ -23,7 +23,7 @@ export interface HostLimits extends ActorLimits {
 }
 
 interface Item {
-  cmd: DmCommand;
+  cmd: ConversationCommand;
   reply?: string;
   rid?: number;
 }
@@ -85,7 +85,9 @@ export class ShardHost {
       this.deps.onError?.(e, 'decode envelope');
       return;
     }
-    const cmd: DmCommand = { t: 'frame', actor: { userId: env.u, roles: env.r }, frame: env.f };
+    if (env.e) return this.deliver(env.c, { cmd: { t: 'orderEvent', event: env.e }, reply });
+    if (!env.f) return;
+    const cmd: ConversationCommand = { t: 'frame', actor: { userId: env.u, roles: env.r }, frame: env.f };
     this.deliver(env.c, { cmd, reply, rid: env.f.rid });
   };
 
@@ -156,20 +158,21 @@ export class ShardHost {
     return true;
   }
 
-  private async resolveConnection(cell: Cell, cmd: DmCommand): Promise<void> {
-    if (cmd.t !== 'frame' || !dmNeedsConnectionCheck(cmd.frame)) return;
+  private async resolveConnection(cell: Cell, cmd: ConversationCommand): Promise<void> {
+    if (cmd.t !== 'frame') return;
+    if (cmd.frame.t === 'send') cmd.msgId = randomUUID();
+    if (!needsConnectionCheck(cell.state, cmd)) return;
     const me = cmd.actor.userId;
     let other: string | undefined;
     if (cmd.frame.t === 'open') other = cmd.frame.with;
     else if (cell.state?.kind === 'dm' && cell.state.participants.includes(me)) other = cell.state.participants.find((p) => p !== me);
     if (other === undefined || other === me) return;
     cmd.connection = this.deps.connections.peek(me, other) ?? (await this.deps.connections.check(me, other));
-    if (cmd.frame.t === 'send') cmd.msgId = randomUUID();
   }
 
   private decide(cell: Cell, item: Item): void {
     this.commandsHandled++;
-    const { state, effects } = decideDm(cell.state, cell.id, item.cmd, this.now(), this.deps.limits);
+    const { state, effects } = decideConversation(cell.state, cell.id, item.cmd, this.now(), this.deps.limits);
     cell.state = state;
     this.execute(cell, item, effects);
   }

@@ -5,6 +5,7 @@ CREATE TABLE IF NOT EXISTS conversations (
   kind             text NOT NULL,
   state            text NOT NULL,
   participants     text[] NOT NULL,
+  meta             jsonb NOT NULL DEFAULT '{}',
   last_seq         bigint NOT NULL DEFAULT 0,
   last_activity_ms bigint NOT NULL,
   created_ms       bigint NOT NULL
@@ -45,3 +46,15 @@ CREATE TABLE IF NOT EXISTS connections (
   PRIMARY KEY (user_a, user_b),
   CHECK (user_a < user_b)
 );
+
+-- External events (order events) already applied, stored in the same statement as their effect,
+-- so a redelivered event changes nothing even after a restart.
+CREATE TABLE IF NOT EXISTS processed_events (
+  id      text PRIMARY KEY,
+  conv_id text NOT NULL,
+  ts_ms   bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS processed_events_by_conv ON processed_events (conv_id);
+
+-- Serves the admin listing by kind and state.
+CREATE INDEX IF NOT EXISTS conversations_kind_state ON conversations (kind, state);

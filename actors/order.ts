@@ -1,0 +1,94 @@
+/**
+ * Order chat rooms (seed 002): opened by `order.accepted` (customer + vendor), joined by the
+ * rider on `order.rider_assigned` (a new assignment replaces the rider), read-only for good
+ * after `order.delivered` / `order.cancelled`. The conversation id is the order id.
+ *
+ * Events arrive at least once and possibly out of order; each is applied deterministically:
+ * - a repeated event id changes nothing (ids are stored durably with the change they caused);
+ * - by natural key: `accepted` for a room that exists changes nothing; a closed room never reopens;
+ * - `rider_assigned` before `accepted` creates a `pending` room (read-only, rider recorded) that
+ *   `accepted` opens with the rider already in it;
+ * - `delivered`/`cancelled` before `accepted` create the room closed, so a late `accepted`
+ *   cannot open it.
+ */
+import { decideChatFrame, err, type FrameCommand, newConversation, stateFrame } from './conversation.ts';
+import type { ActorLimits, ConversationState, Decision, Effect, Write } from './types.ts';
+
+export const orderEventTypes = ['order.accepted', 'order.rider_assigned', 'order.delivered', 'order.cancelled'] as const;
+export type OrderEventType = (typeof orderEventTypes)[number];
+
+export interface OrderEvent {
+  id: string;
+  type: OrderEventType;
+  occurredAt: string;
+  data: { orderId: string; customerId?: string; vendorId?: string; riderId?: string };
+}
+
+export type OrderCommand = { t: 'orderEvent'; event: OrderEvent };
+
+export type OrderState = 'pending' | 'open' | 'delivered' | 'cancelled';
+
+function isClosed(state: string): boolean {
+  return state === 'delivered' || state === 'cancelled';
+}
+
+/** Participants in role order: customer, vendor, then the current rider. */
+function participantsOf(meta: Record<string, string>): string[] {
+  return [meta.customerId, meta.vendorId, meta.riderId].filter((p): p is string => Boolean(p));
+}
+
+interface Next {
+  state: OrderState;
+  meta: Record<string, string>;
+}
+
+/** The room after `event`, or null when the event changes nothing. */
+function transition(current: ConversationState | null, event: OrderEvent): Next | null {
+  const meta = { ...(current?.meta ?? {}) };
+  const state = (current?.state ?? null) as OrderState | null;
+  if (state && isClosed(state)) return null; // a closed room never reopens or changes
+  const d = event.data;
+  switch (event.type) {
+    case 'order.accepted':
+      if (state === 'open') return null;
+      return { state: 'open', meta: { ...meta, customerId: d.customerId!, vendorId: d.vendorId! } };
+    case 'order.rider_assigned':
+      if (meta.riderId === d.riderId) return null;
+      return { state: state ?? 'pending', meta: { ...meta, riderId: d.riderId! } };
+    case 'order.delivered':
+      return { state: 'delivered', meta };
+    case 'order.cancelled':
+      return { state: 'cancelled', meta };
+  }
+}
+
+export function decideOrderEvent(state: ConversationState | null, convId: string, event: OrderEvent, now: number): Decision<ConversationState | null> {
+  const eventRow: Write = { kind: 'event', id: event.id, conv: convId, ts: now };
+  const ok: Effect = { type: 'reply', frame: { t: 'ok' } };
+  if (state?.processedEvents?.has(event.id)) return { state, effects: [{ type: 'persist', writes: [], then: [ok] }] };
+  const next = transition(state, event);
+  const room = state ?? newConversation({ id: convId, kind: 'order', state: 'pending', readOnly: true, participants: [], createdAt: now });
+  room.processedEvents ??= new Set();
+  room.processedEvents.add(event.id);
+  if (!next) return { state: room, effects: [{ type: 'persist', writes: [eventRow], then: [ok] }] };
+  const before = room.participants;
+  room.state = next.state;
+  room.meta = next.meta;
+  room.readOnly = next.state !== 'open';
+  room.participants = participantsOf(next.meta);
+  // Everyone who was or is in the room learns of the change (a replaced rider loses access).
+  const audience = [...new Set([...before, ...room.participants])];
+  const row: Write = {
+    kind: 'conversation', conv: convId, convKind: 'order', state: room.state, participants: room.participants, createdAt: room.createdAt, meta: room.meta,
+  };
+  return {
+    state: room,
+    effects: [{ type: 'persist', writes: [row, eventRow], then: [ok, { type: 'fanout', users: audience, frame: stateFrame(room) }] }],
+  };
+}
+
+/** Chat in an order room: participants write while it is open; the rest as every kind. */
+export function decideOrderFrame(state: ConversationState | null, cmd: FrameCommand, now: number, limits: ActorLimits): Decision<ConversationState | null> {
+  if (cmd.frame.t === 'open') return { state, effects: [err(400, 'open is for direct messages')] };
+  return decideChatFrame(state, cmd, now, limits);
+}

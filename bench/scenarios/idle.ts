@@ -1,0 +1,325 @@
+/**
+ * Scenario `idle`: N authenticated WebSocket connections (one distinct user each) that do
+ * nothing but stay open. Measures what an idle connection costs the server (RSS per connection)
+ * and how fast the server accepts them (connections per second at bounded concurrency).
+ *
+ * Order: server (spawned unless --url) → 2 s settle → baseline RSS → connect (at most
+ * --concurrency handshakes in flight; each waits for `hello`) → hold --hold s → 3 s settle →
+ * RSS after, connections still open → report.
+ *
+ * Kept lean so the generator can hold 100k sockets: plain `ws` sockets without permessage-deflate,
+ * a token signed only when its connection is attempted, and after `hello` nothing but the socket
+ * itself is kept (listeners shared by all sockets, no per-frame state). Above ~28k connections
+ * one source address runs out of ephemeral ports towards one server port: --source-ips spreads
+ * the sockets over several loopback addresses (bound with `localAddress`).
+ */
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import WebSocket from 'ws';
+import { UsageError, type Args } from '../args.ts';
+import { openFiles, openFilesLimit, sleep } from '../server-process.ts';
+import { DEFAULT_SERVER_CMD, externalTarget, progress, releaseTarget, signToken, spawnTarget, type Target } from '../target.ts';
+import { decodeFrame } from '../ws-client.ts';
+
+/** Connections per loopback source address with `--source-ips auto` (ephemeral range ≈ 28k). */
+const CONNS_PER_SOURCE_IP = 20_000;
+/** Before the baseline: the server's startup allocations settle. */
+const BASELINE_SETTLE_MS = 2_000;
+/** After the hold, before measuring: late allocations and frees settle (no way to force a GC). */
+const AFTER_SETTLE_MS = 3_000;
+const PROGRESS_INTERVAL_MS = 5_000;
+/** File descriptors the generator needs beyond one per socket (stdio, tsx, libuv, …). */
+const FD_HEADROOM = 100;
+/** The spawned server's `ulimit -n` is raised (best effort) to conns + this. */
+const SERVER_FD_HEADROOM = 4_096;
+const ULIMIT_HINT = 'run `ulimit -n 200000` in the shell that starts the bench (and the server)';
+
+export const idleUsage = `idle [--conns N] [--hold S] [--concurrency N] [--connect-timeout S]
+   [--source-ips auto|IP,IP,...] [--port N] [--url ws://host:port] [--data-dir DIR]
+   [--server-cmd "node --import tsx src/main.ts"] [--keep-data] [--json-out FILE]`;
+
+interface IdleOptions {
+  conns: number;
+  holdS: number;
+  concurrency: number;
+  connectTimeoutMs: number;
+  sourceIps: string[]; // empty: let the kernel pick (127.0.0.1 towards a loopback server)
+  port: number;
+  url?: string;
+  dataDir?: string;
+  serverCmd: string;
+  keepData: boolean;
+}
+
+function parseOptions(args: Args): IdleOptions {
+  const conns = args.int('conns', 1000, { min: 1, max: 1_000_000 });
+  return {
+    conns,
+    holdS: args.num('hold', 10, { min: 0, max: 86_400 }),
+    concurrency: args.int('concurrency', 200, { min: 1, max: 10_000 }),
+    connectTimeoutMs: args.num('connect-timeout', 15, { min: 0.1, max: 600 }) * 1000,
+    sourceIps: parseSourceIps(args.str('source-ips'), conns),
+    port: args.int('port', 9102, { min: 1, max: 65_535 }),
+    url: args.str('url'),
+    dataDir: args.str('data-dir'),
+    serverCmd: args.str('server-cmd') ?? DEFAULT_SERVER_CMD,
+    keepData: args.flag('keep-data'),
+  };
+}
+
+/** `auto`: 127.0.0.2, 127.0.0.3, … one per CONNS_PER_SOURCE_IP connections. */
+function parseSourceIps(raw: string | undefined, conns: number): string[] {
+  if (raw === undefined) return [];
+  if (raw === 'auto') {
+    const count = Math.ceil(conns / CONNS_PER_SOURCE_IP);
+    const first = (127 << 24) + 2; // 127.0.0.2; 127.0.0.1 stays for everything else
+    if (count > (1 << 24) - 3) throw new UsageError('--source-ips auto: too many connections');
+    return Array.from({ length: count }, (_, k) => {
+      const n = first + k;
+      return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+    });
+  }
+  const ips = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const bad = ips.filter((ip) => net.isIP(ip) === 0);
+  if (ips.length === 0 || bad.length > 0) throw new UsageError(`--source-ips: expected auto or a comma-separated IP list, got ${raw}`);
+  return ips;
+}
+
+export async function runIdle(args: Args): Promise<Record<string, unknown>> {
+  const options = parseOptions(args);
+  const target = options.url
+    ? externalTarget(options.url, options.dataDir)
+    : await spawnTarget({
+        serverCmd: options.serverCmd,
+        preferredPort: options.port,
+        maxOpenFiles: options.conns + SERVER_FD_HEADROOM,
+      });
+  let failed = true;
+  try {
+    const result = await drive(options, target);
+    failed = false;
+    return result;
+  } finally {
+    await releaseTarget(target, failed || options.keepData);
+  }
+}
+
+/** Outcome counters, shared by every socket (no per-socket closures). */
+interface Stats {
+  open: number; // got hello, not closed since
+  failures: Record<string, number>; // connect failures by reason
+  closes: Record<string, number>; // sockets the server (or network) closed after hello, by code
+  emfileHinted: boolean;
+}
+
+async function drive(options: IdleOptions, target: Target): Promise<Record<string, unknown>> {
+  const server = target.server;
+  checkFdLimits(options, target);
+  if (options.sourceIps.length > 0 && !isLoopbackUrl(target.wsUrl)) {
+    progress(`warning: --source-ips with a non-loopback server: the addresses must exist on this host`);
+  }
+
+  await sleep(BASELINE_SETTLE_MS);
+  const baselineRssMb = server ? server.rssMb() : null;
+
+  const runTag = randomBytes(4).toString('hex');
+  const key = new TextEncoder().encode(target.secret);
+  const stats: Stats = { open: 0, failures: {}, closes: {}, emfileHinted: false };
+  const sockets: WebSocket[] = [];
+  const onClose = function (this: WebSocket, code: number): void {
+    stats.open--;
+    bump(stats.closes, String(code));
+  };
+  const via = options.sourceIps.length > 0 ? ` from ${options.sourceIps.length} source address(es) ${summarizeIps(options.sourceIps)}` : '';
+  progress(`opening ${options.conns} idle connections, ${options.concurrency} in flight${via}`);
+
+  const cpuBefore = process.cpuUsage();
+  const serverCpuBefore = server ? server.cpuSeconds() : 0;
+  const connectStart = performance.now();
+  let attempted = 0;
+  let settled = 0;
+  const ticker = setInterval(() => {
+    const s = (performance.now() - connectStart) / 1000;
+    progress(`${stats.open} open, ${failedCount(stats)} failed, ${settled}/${options.conns} settled, ${Math.round(stats.open / s)}/s`);
+  }, PROGRESS_INTERVAL_MS);
+  const lane = async (): Promise<void> => {
+    while (attempted < options.conns) {
+      const i = attempted++;
+      const localAddress = options.sourceIps.length > 0 ? options.sourceIps[i % options.sourceIps.length] : undefined;
+      try {
+        const token = await signToken(key, `b${runTag}i${i}`, ['user']);
+        const url = `${target.wsUrl}?token=${encodeURIComponent(token)}`;
+        const socket = await openIdle(url, options.connectTimeoutMs, localAddress);
+        socket.on('close', onClose);
+        socket.on('error', ignore); // 'close' follows
+        stats.open++;
+        sockets.push(socket);
+      } catch (error) {
+        const reason = failureReason(error);
+        bump(stats.failures, reason);
+        if (reason === 'EMFILE' && !stats.emfileHinted) {
+          stats.emfileHinted = true;
+          process.stderr.write(
+            `bench: EMFILE: the generator ran out of file descriptors (limit ${openFilesLimit() ?? '?'}, ` +
+              `${stats.open} open); ${ULIMIT_HINT}\n`,
+          );
+        }
+      } finally {
+        settled++;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(options.concurrency, options.conns) }, lane));
+  } finally {
+    clearInterval(ticker);
+  }
+  const connectS = (performance.now() - connectStart) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const generatorCpuPct = Math.round(((cpu.user + cpu.system) / 1e6 / connectS) * 100);
+  const serverCpuPct = server ? Math.round(((server.cpuSeconds() - serverCpuBefore) / connectS) * 100) : null;
+  const openedCount = sockets.length;
+  progress(
+    `connect phase: ${openedCount} opened, ${failedCount(stats)} failed in ${connectS.toFixed(1)} s` +
+      (failedCount(stats) > 0 ? ` (${JSON.stringify(stats.failures)})` : '') +
+      `; holding ${options.holdS} s + ${AFTER_SETTLE_MS / 1000} s settle`,
+  );
+  if (server && failedCount(stats) > 0) hintServerFds(server.pid, stats);
+
+  await sleep(options.holdS * 1000 + AFTER_SETTLE_MS);
+  const afterRssMb = server ? server.rssMb() : null;
+  const openAtEnd = sockets.reduce((n, s) => n + (s.readyState === WebSocket.OPEN ? 1 : 0), 0);
+  const serverOpenFiles = server ? openFiles(server.pid) ?? null : null;
+  const memory = process.memoryUsage();
+
+  // Tear down our side first, so the server's shutdown does not have to close 100k sockets.
+  for (const socket of sockets) {
+    socket.removeListener('close', onClose);
+    socket.terminate();
+  }
+
+  const rssPerConnKb =
+    baselineRssMb !== null && afterRssMb !== null && openAtEnd > 0
+      ? Math.round((((afterRssMb - baselineRssMb) * 1024) / openAtEnd) * 10) / 10
+      : null;
+  return {
+    scenario: 'idle',
+    conns: options.conns,
+    open: openAtEnd,
+    opened: openedCount,
+    failed: failedCount(stats),
+    failures: stats.failures,
+    closedDuringHold: stats.closes,
+    connectS: round1(connectS),
+    connectRatePerS: Math.round(openedCount / connectS),
+    concurrency: options.concurrency,
+    // Over the connect phase, 100 = one core: on a small box the two compete for CPU.
+    generatorCpuPct,
+    serverCpuPct,
+    holdS: options.holdS,
+    sourceIps: options.sourceIps.length > 0 ? summarizeIps(options.sourceIps) : null,
+    serverRssMb: { baseline: baselineRssMb, after: afterRssMb },
+    rssPerConnKb,
+    serverOpenFiles,
+    serverFdLimit: server ? server.maxOpenFiles() ?? null : null,
+    generatorRssMb: round1(memory.rss / 2 ** 20),
+    generatorHeapUsedMb: round1(memory.heapUsed / 2 ** 20),
+    generatorFdLimit: openFilesLimit() ?? null,
+    serverCmd: server ? server.command : `external ${options.url}`,
+    at: new Date().toISOString(),
+  };
+}
+
+/**
+ * One handshake: resolves with the socket once the server's `hello` arrives, every listener
+ * removed (the caller attaches its shared ones). Rejects with an error whose `code` is the reason.
+ */
+function openIdle(url: string, timeoutMs: number, localAddress: string | undefined): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs, localAddress });
+    const timer = setTimeout(() => fail(new ConnectFailure('no-hello-timeout')), timeoutMs);
+    const fail = (error: Error): void => {
+      clearTimeout(timer);
+      socket.removeAllListeners();
+      socket.on('error', ignore);
+      socket.terminate();
+      reject(error);
+    };
+    socket.once('unexpected-response', (_req, res) => {
+      res.resume();
+      fail(new ConnectFailure(`http-${res.statusCode ?? '?'}`));
+    });
+    socket.once('error', fail);
+    socket.once('close', (code) => fail(new ConnectFailure(`closed-before-hello-${code}`)));
+    socket.once('message', (data) => {
+      const frame = decodeFrame(data);
+      if (frame?.t !== 'hello') return fail(new ConnectFailure(`not-hello-${String(frame?.t)}`));
+      clearTimeout(timer);
+      socket.removeAllListeners();
+      resolve(socket);
+    });
+  });
+}
+
+class ConnectFailure extends Error {
+  override name = 'ConnectFailure';
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+/** errno code (EMFILE, ECONNREFUSED, EADDRNOTAVAIL, …) or our own reason. */
+function failureReason(error: unknown): string {
+  if (error instanceof ConnectFailure) return error.reason;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string') return code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (/handshake has timed out/i.test(message)) return 'handshake-timeout';
+  return message.slice(0, 80);
+}
+
+/** Warns up front when either side's fd limit is below what the run needs. */
+function checkFdLimits(options: IdleOptions, target: Target): void {
+  const own = openFilesLimit();
+  if (own !== undefined && own < options.conns + FD_HEADROOM) {
+    progress(`warning: generator fd limit ${own} < ${options.conns} connections + ${FD_HEADROOM}: expect EMFILE; ${ULIMIT_HINT}`);
+  }
+  const serverLimit = target.server?.maxOpenFiles();
+  if (serverLimit !== undefined && serverLimit < options.conns + FD_HEADROOM) {
+    progress(
+      `warning: server fd limit ${serverLimit} < ${options.conns} connections (raising it needs a higher hard limit ` +
+        `or CAP_SYS_RESOURCE): expect the server to stop accepting; ${ULIMIT_HINT}`,
+    );
+  }
+}
+
+/** Timeouts while the server sits at its fd limit: uWS cannot accept, clients just wait. */
+function hintServerFds(pid: number, stats: Stats): void {
+  const limit = openFilesLimit(pid);
+  const used = openFiles(pid);
+  if (limit === undefined || used === undefined || used < limit - FD_HEADROOM) return;
+  progress(`server has ${used} of ${limit} file descriptors open: failures ${JSON.stringify(stats.failures)} are most likely its fd limit; ${ULIMIT_HINT}`);
+}
+
+function isLoopbackUrl(wsUrl: string): boolean {
+  const host = new URL(wsUrl).hostname;
+  return host === 'localhost' || host.startsWith('127.') || host === '[::1]';
+}
+
+function summarizeIps(ips: string[]): string {
+  return ips.length <= 3 ? ips.join(',') : `${ips[0]}..${ips[ips.length - 1]} (${ips.length})`;
+}
+
+function failedCount(stats: Stats): number {
+  return Object.values(stats.failures).reduce((a, b) => a + b, 0);
+}
+
+function bump(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+function ignore(): void {}

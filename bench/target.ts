@@ -1,0 +1,95 @@
+/**
+ * The server a scenario talks to: either an already running one (--url) or one the bench spawns
+ * in a fresh temp dir. Shared by every scenario, together with the token signer (JWT HS256, the
+ * same claims for every scenario: `sub` + `roles`).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SignJWT } from 'jose';
+import { ServerProcess, freePort } from './server-process.ts';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const DEFAULT_SERVER_CMD = 'node --import tsx src/main.ts';
+const TOKEN_TTL_S = 3600;
+
+/** Progress goes to stderr: stdout carries only the result line. */
+export function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+/** Where the bench talks to, plus the secret its tokens must be signed with. */
+export interface Target {
+  httpBase: string;
+  wsUrl: string;
+  secret: string;
+  server?: ServerProcess;
+  tempDir?: string;
+}
+
+export function externalTarget(urlText: string, dataDir: string | undefined): Target {
+  const url = new URL(urlText);
+  const host = url.host;
+  const secret = process.env.JWT_SECRET ?? readDevSecret(dataDir);
+  return { httpBase: `http://${host}`, wsUrl: `ws://${host}/v1/ws`, secret };
+}
+
+function readDevSecret(dataDir: string | undefined): string {
+  if (!dataDir) throw new Error('--url needs JWT_SECRET in the environment or --data-dir holding dev-jwt-secret');
+  return readFileSync(path.join(dataDir, 'dev-jwt-secret'), 'utf8').trim();
+}
+
+export interface SpawnOptions {
+  serverCmd: string;
+  preferredPort: number;
+  /** Extra environment (DATA_DIR, JWT_SECRET and PORT are set here). */
+  env?: Record<string, string>;
+  /** Best-effort `ulimit -n` for the server (capped at the hard limit). */
+  maxOpenFiles?: number;
+}
+
+/** Spawns the server in a fresh temp dir and waits for /readyz; keeps the temp dir on failure. */
+export async function spawnTarget(options: SpawnOptions): Promise<Target> {
+  const tempDir = mkdtempSync(path.join(os.tmpdir(), 'chat-bench-'));
+  const dataDir = path.join(tempDir, 'data');
+  mkdirSync(dataDir);
+  const secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex');
+  const port = await freePort(options.preferredPort);
+  const server = ServerProcess.start({
+    command: options.serverCmd,
+    cwd: PROJECT_ROOT,
+    port,
+    logFile: path.join(tempDir, 'server.log'),
+    env: { DATA_DIR: dataDir, JWT_SECRET: secret, ...options.env },
+    maxOpenFiles: options.maxOpenFiles,
+  });
+  const target: Target = { httpBase: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/v1/ws`, secret, server, tempDir };
+  progress(`started \`${options.serverCmd}\` (pid ${server.pid}) on port ${port}`);
+  try {
+    await server.waitReady();
+  } catch (error) {
+    await server.stop();
+    process.stderr.write(`bench: server data and log kept in ${tempDir}\n`);
+    throw error;
+  }
+  return target;
+}
+
+/** Stops a spawned server; removes its temp dir unless the run failed or --keep-data. */
+export async function releaseTarget(target: Target, keep: boolean): Promise<void> {
+  await target.server?.stop();
+  if (!target.tempDir) return;
+  if (keep) process.stderr.write(`bench: server data and log kept in ${target.tempDir}\n`);
+  else rmSync(target.tempDir, { recursive: true, force: true });
+}
+
+export async function signToken(key: Uint8Array, sub: string, roles: string[]): Promise<string> {
+  return new SignJWT({ roles })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + TOKEN_TTL_S)
+    .sign(key);
+}

@@ -1,0 +1,593 @@
+/**
+ * ChatClient: protocol v1 over one WebSocket, with request/response by `rid`, reconnect with
+ * backoff, resume of joined conversations, ordered de-duplicated messages, coalesced `recv`
+ * watermarks and a pending-send queue that resends with the same `cmid` until acked.
+ *
+ * Runs in browsers and Node: no Node APIs, WebSocket from the global or `options.WebSocket`.
+ */
+import { Backoff, type BackoffOptions } from './backoff.ts';
+import { newCmid } from './cmid.ts';
+import { decodeFrame, encodeFrame } from './codec.ts';
+import { ChatClosedError, ChatDisconnectedError, ChatRequestError, ChatTimeoutError } from './errors.ts';
+import { Emitter, type Listener } from './events.ts';
+import { assertLimits, type ChatLimits, defaultLimits } from './limits.ts';
+import { type PendingSend, PendingQueue } from './pending.ts';
+import { Sequencer } from './sequencer.ts';
+import { resolveWebSocket, urlWithToken, type WebSocketCtor, type WebSocketLike } from './socket.ts';
+import type {
+  Ack, ClientFrame, ConvView, Delivered, Hello, HistoryPage, InboxPage, Joined, Message, Read, ServerFrame, StateChange, Typing,
+} from './types.ts';
+
+export interface ChatClientOptions {
+  /** `ws://HOST:PORT/v1/ws` */
+  url: string;
+  /** A JWT, or a function asked for a fresh one before every connection attempt. */
+  token: string | (() => Promise<string>);
+  /** Required where there is no global WebSocket (Node 20): pass `ws`'s WebSocket class. */
+  WebSocket?: WebSocketCtor;
+  requestTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  limits?: Partial<ChatLimits>;
+}
+
+export interface Disconnected {
+  code: number;
+  reason: string;
+  /** False after `close()`: the client is done. */
+  willReconnect: boolean;
+  /** When the next attempt starts, if `willReconnect`. */
+  retryInMs?: number;
+}
+
+export interface ChatEvents {
+  hello: Hello;
+  connected: Hello;
+  disconnected: Disconnected;
+  /** In `seq` order without duplicates for joined conversations; passed through for others. */
+  msg: Message;
+  delivered: Delivered;
+  read: Read;
+  typing: Typing;
+  state: StateChange;
+  /** A server `err` without a `rid`, or a background gap fill that failed. */
+  error: Error;
+}
+
+export type ChatStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+interface InflightRequest {
+  readonly t: string;
+  readonly timer: ReturnType<typeof setTimeout>;
+  readonly onReply: (f: ServerFrame) => void;
+  readonly onDisconnect: (code: number) => void;
+}
+
+interface ConvState {
+  readonly seq: Sequencer;
+  filling: boolean;
+}
+
+const replyTypes = new Set(['conv', 'ack', 'page', 'ok', 'pong', 'err']);
+
+export class ChatClient {
+  readonly limits: ChatLimits;
+  private readonly events = new Emitter<ChatEvents>();
+  private readonly WS: WebSocketCtor;
+  private readonly backoff: Backoff;
+  private readonly pending: PendingQueue;
+  private readonly requests = new Map<number, InflightRequest>();
+  private readonly convs = new Map<string, ConvState>();
+  private readonly recvPending = new Map<string, number>();
+  private readonly recvTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly typingSentAt = new Map<string, number>();
+  private helloWaiters: { resolve: (h: Hello) => void; reject: (e: Error) => void }[] = [];
+  private ws: WebSocketLike | undefined;
+  private helloFrame: Hello | undefined;
+  private isOpen = false;
+  private closed = false;
+  private everConnected = false;
+  private fetchingToken = false;
+  private nextRid = 1;
+  private immediateReconnectUsed = false;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private flushAtMs = Infinity;
+
+  constructor(private readonly options: ChatClientOptions) {
+    this.limits = { ...defaultLimits, ...options.limits };
+    if (options.requestTimeoutMs !== undefined) this.limits.requestTimeoutMs = options.requestTimeoutMs;
+    assertLimits(this.limits);
+    this.WS = resolveWebSocket(options.WebSocket);
+    this.backoff = new Backoff(options.backoff);
+    this.pending = new PendingQueue(this.limits.pendingSendsMax);
+  }
+
+  // ---- events ------------------------------------------------------------------------------
+
+  on<K extends keyof ChatEvents>(event: K, fn: Listener<ChatEvents[K]>): () => void {
+    return this.events.on(event, fn);
+  }
+
+  once<K extends keyof ChatEvents>(event: K, fn: Listener<ChatEvents[K]>): () => void {
+    return this.events.once(event, fn);
+  }
+
+  off<K extends keyof ChatEvents>(event: K, fn: Listener<ChatEvents[K]>): void {
+    this.events.off(event, fn);
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+
+  get status(): ChatStatus {
+    if (this.closed) return 'closed';
+    if (this.isOpen) return 'connected';
+    if (!this.attemptUnderWay && !this.everConnected) return 'idle';
+    return this.everConnected ? 'reconnecting' : 'connecting';
+  }
+
+  /** The last `hello`, once connected. */
+  get hello(): Hello | undefined {
+    return this.helloFrame;
+  }
+
+  /** Sends not yet acknowledged. */
+  get pendingSends(): number {
+    return this.pending.size;
+  }
+
+  /** Conversations this client follows in order (joined and not left). */
+  get joinedConversations(): string[] {
+    return [...this.convs.keys()];
+  }
+
+  /** The highest seq delivered in order for a joined conversation. */
+  lastSeen(conv: string): number | undefined {
+    return this.convs.get(conv)?.seq.lastSeen;
+  }
+
+  // ---- connection --------------------------------------------------------------------------
+
+  /** Starts connecting (retrying with backoff) and resolves at the first `hello`. */
+  connect(): Promise<Hello> {
+    if (this.closed) return Promise.reject(new ChatClosedError());
+    const hello = this.waitOpen(undefined);
+    if (!this.attemptUnderWay) void this.openSocket();
+    return hello;
+  }
+
+  /** Closes for good with 1000: nothing is resent, everything pending rejects with ChatClosedError. */
+  close(): void {
+    if (this.closed) return;
+    if (this.isOpen) for (const conv of [...this.recvPending.keys()]) this.flushRecv(conv);
+    this.closed = true;
+    this.isOpen = false;
+    for (const t of [this.reconnectTimer, this.connectTimer, this.flushTimer, ...this.recvTimers.values()]) clearTimeout(t);
+    this.recvTimers.clear();
+    const ws = this.ws;
+    this.ws = undefined;
+    const err = new ChatClosedError();
+    for (const r of this.requests.values()) {
+      clearTimeout(r.timer);
+      r.onDisconnect(1000);
+    }
+    this.requests.clear();
+    for (const e of this.pending.drain()) e.reject(err);
+    for (const w of this.helloWaiters.splice(0)) w.reject(err);
+    if (ws !== undefined) {
+      try {
+        ws.close(1000, 'client closed');
+      } catch {
+        /* already closing */
+      }
+      this.events.emit('disconnected', { code: 1000, reason: 'client closed', willReconnect: false });
+    }
+  }
+
+  /** A socket exists, a token is being fetched, or a reconnect is scheduled. */
+  private get attemptUnderWay(): boolean {
+    return this.ws !== undefined || this.fetchingToken || this.reconnectTimer !== undefined;
+  }
+
+  private waitOpen(timeoutMs: number | undefined): Promise<Hello> {
+    if (this.closed) return Promise.reject(new ChatClosedError());
+    if (this.isOpen && this.helloFrame) return Promise.resolve(this.helloFrame);
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject };
+      this.helloWaiters.push(waiter);
+      if (timeoutMs === undefined) return;
+      const timer = setTimeout(() => {
+        this.helloWaiters = this.helloWaiters.filter((w) => w !== waiter);
+        reject(new ChatTimeoutError('connect', timeoutMs));
+      }, timeoutMs);
+      waiter.resolve = (h) => (clearTimeout(timer), resolve(h));
+      waiter.reject = (e) => (clearTimeout(timer), reject(e));
+    });
+  }
+
+  private async openSocket(): Promise<void> {
+    this.fetchingToken = true;
+    let token: string;
+    try {
+      token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    } catch (e) {
+      this.fetchingToken = false;
+      if (this.closed) return;
+      this.events.emit('error', e instanceof Error ? e : new Error(String(e)));
+      return this.scheduleReconnect(1006, 'token unavailable');
+    }
+    this.fetchingToken = false;
+    if (this.closed) return;
+    const ws = new this.WS(urlWithToken(this.options.url, token));
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    // Handlers of a socket that is no longer current are ignored; onerror stays set because
+    // `ws` throws on an 'error' without a listener, and a close always follows an error.
+    ws.onerror = () => {};
+    ws.onmessage = (ev: { data: unknown }) => {
+      if (this.ws === ws) this.onFrame(decodeFrame(ev.data));
+    };
+    ws.onclose = (ev: { code?: number; reason?: string }) => {
+      if (this.ws === ws) this.onClose(ev.code ?? 1006, ev.reason ?? '');
+    };
+    this.connectTimer = setTimeout(() => {
+      if (this.ws !== ws || this.isOpen) return;
+      this.ws = undefined;
+      try {
+        ws.close();
+      } catch {
+        /* never opened */
+      }
+      this.onClose(1006, 'no hello within connectTimeoutMs');
+    }, this.limits.connectTimeoutMs);
+  }
+
+  private onHello(f: ServerFrame): void {
+    clearTimeout(this.connectTimer);
+    const hello: Hello = { user: String(f.user), node: String(f.node), limits: (f.limits ?? {}) as Record<string, number> };
+    this.helloFrame = hello;
+    this.isOpen = true;
+    this.everConnected = true;
+    this.immediateReconnectUsed = false;
+    this.backoff.reset();
+    this.events.emit('hello', hello);
+    this.events.emit('connected', hello);
+    for (const w of this.helloWaiters.splice(0)) w.resolve(hello);
+    this.resume();
+  }
+
+  /** After every hello: re-join what was joined (emitting what was missed), resend, re-ack. */
+  private resume(): void {
+    for (const [conv, st] of this.convs) if (st.seq.lastSeen !== undefined) void this.fill(conv, st);
+    for (const conv of [...this.recvPending.keys()]) this.flushRecv(conv);
+    this.flush();
+  }
+
+  private onClose(code: number, reason: string): void {
+    this.ws = undefined;
+    this.isOpen = false;
+    clearTimeout(this.connectTimer);
+    for (const r of this.requests.values()) {
+      clearTimeout(r.timer);
+      r.onDisconnect(code);
+    }
+    this.requests.clear();
+    this.pending.requeueInflight();
+    if (this.closed) return;
+    this.scheduleReconnect(code, reason);
+  }
+
+  private scheduleReconnect(code: number, reason: string): void {
+    const delayMs = this.reconnectDelayMs(code);
+    this.events.emit('disconnected', { code, reason, willReconnect: true, retryInMs: delayMs });
+    if (this.closed) return; // a listener closed the client
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.openSocket();
+    }, delayMs);
+  }
+
+  private reconnectDelayMs(code: number): number {
+    if (code === 1012 && !this.immediateReconnectUsed) {
+      this.immediateReconnectUsed = true; // service restart: another node is ready right away
+      return 0;
+    }
+    const jittered = this.backoff.next();
+    return code === 1013 ? this.limits.overloadPauseMs + jittered : jittered;
+  }
+
+  // ---- frames in ---------------------------------------------------------------------------
+
+  private onFrame(f: ServerFrame | undefined): void {
+    if (f === undefined) return; // not a msgpack map: nothing a v1 server sends
+    if (f.t === 'hello') return this.onHello(f);
+    if (typeof f.rid === 'number' && replyTypes.has(f.t)) {
+      const r = this.requests.get(f.rid);
+      if (r === undefined) return; // reply to a request that already timed out
+      this.requests.delete(f.rid);
+      clearTimeout(r.timer);
+      return r.onReply(f);
+    }
+    switch (f.t) {
+      case 'msg':
+        return this.onMsg(f as unknown as Message);
+      case 'delivered':
+        return this.events.emit('delivered', f as unknown as Delivered);
+      case 'read':
+        return this.events.emit('read', f as unknown as Read);
+      case 'typing':
+        return this.events.emit('typing', f as unknown as Typing);
+      case 'state':
+        return this.events.emit('state', f as unknown as StateChange);
+      case 'err':
+        return this.events.emit('error', toRequestError(f));
+      default:
+        return; // newer server frame types are ignored
+    }
+  }
+
+  private onMsg(m: Message): void {
+    if (typeof m.conv !== 'string' || typeof m.seq !== 'number') return;
+    const st = this.convs.get(m.conv);
+    if (st === undefined) return this.events.emit('msg', stripT(m));
+    this.deliver(m.conv, st, st.seq.offer(m));
+    if (st.seq.hasGap && st.seq.lastSeen !== undefined) void this.fill(m.conv, st);
+  }
+
+  /** Emits messages that are now in order and schedules the delivered watermark for them. */
+  private deliver(conv: string, st: ConvState, msgs: Message[], emit = true): void {
+    let fromOthers = false;
+    for (const m of msgs) {
+      if (m.from !== this.helloFrame?.user) fromOthers = true;
+      if (emit) this.events.emit('msg', stripT(m));
+    }
+    if (fromOthers && st.seq.lastSeen !== undefined) this.scheduleRecv(conv, st.seq.lastSeen);
+  }
+
+  /**
+   * Fetches what this client missed with `join {conv, since: lastSeen}` until caught up with
+   * the conversation's lastSeq (a reply holds ≤ 100 messages). One fill per conversation at a
+   * time; a gap seen meanwhile is covered because the loop re-checks before it stops.
+   */
+  private async fill(conv: string, st: ConvState): Promise<void> {
+    if (st.filling) return;
+    st.filling = true;
+    try {
+      for (let page = 0; page < this.limits.fillPagesMax; page++) {
+        const since = st.seq.lastSeen ?? 0;
+        const joined = toJoined(await this.call({ t: 'join', conv, since }, 'conv', false));
+        if (this.convs.get(conv) !== st) return;
+        for (const m of joined.msgs) this.deliver(conv, st, st.seq.offer(m));
+        const caughtUp = (st.seq.lastSeen ?? 0) >= joined.conv.lastSeq && !st.seq.hasGap;
+        if (caughtUp || st.seq.lastSeen === since) return;
+      }
+    } catch (e) {
+      // A disconnect is not a failure: the next hello fills again.
+      if (!(e instanceof ChatDisconnectedError) && !this.closed) this.events.emit('error', e as Error);
+    } finally {
+      st.filling = false;
+    }
+  }
+
+  // ---- frames out --------------------------------------------------------------------------
+
+  private write(frame: ClientFrame): boolean {
+    if (!this.isOpen || this.ws === undefined) return false;
+    try {
+      this.ws.send(encodeFrame(frame));
+      return true;
+    } catch {
+      return false; // the close event that follows requeues and reconnects
+    }
+  }
+
+  /** One request: waits for the connection (if asked) within the same timeout, then for its reply. */
+  private async call(frame: ClientFrame, replyT: string, waitForConnection = true): Promise<ServerFrame> {
+    const timeoutMs = this.limits.requestTimeoutMs;
+    const start = Date.now();
+    if (this.closed) throw new ChatClosedError();
+    if (!this.isOpen) {
+      if (!waitForConnection) throw new ChatDisconnectedError(frame.t, 1006);
+      await this.waitOpen(timeoutMs);
+    }
+    const remainingMs = Math.max(1, timeoutMs - (Date.now() - start));
+    return new Promise((resolve, reject) => {
+      const rid = this.nextRid++;
+      const timer = setTimeout(() => {
+        this.requests.delete(rid);
+        reject(new ChatTimeoutError(frame.t, timeoutMs));
+      }, remainingMs);
+      this.requests.set(rid, {
+        t: frame.t,
+        timer,
+        onReply: (f) => {
+          if (f.t === 'err') reject(toRequestError(f));
+          else if (f.t !== replyT) reject(new ChatRequestError(0, `expected '${replyT}' in reply to '${frame.t}', got '${f.t}'`));
+          else resolve(f);
+        },
+        onDisconnect: (code) => reject(this.closed ? new ChatClosedError() : new ChatDisconnectedError(frame.t, code)),
+      });
+      this.write({ ...frame, rid });
+    });
+  }
+
+  // ---- pending sends -----------------------------------------------------------------------
+
+  /** Writes every queued send that may go now, in order; arms a timer for the ones that wait. */
+  private flush(): void {
+    if (!this.isOpen) return;
+    const now = Date.now();
+    for (const e of this.pending.ready(now)) this.sendEntry(e);
+    const wakeMs = this.pending.nextWakeMs(now);
+    if (wakeMs === undefined || wakeMs >= this.flushAtMs) return;
+    clearTimeout(this.flushTimer);
+    this.flushAtMs = wakeMs;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flushAtMs = Infinity;
+      this.flush();
+    }, wakeMs - now);
+  }
+
+  private sendEntry(e: PendingSend): void {
+    e.state = 'inflight';
+    e.attempts++;
+    const rid = this.nextRid++;
+    const timer = setTimeout(() => {
+      this.requests.delete(rid);
+      this.retryLater(e, this.limits.retryDefaultMs); // a late ack is matched by the resend's cmid
+    }, this.limits.requestTimeoutMs);
+    // A disconnect needs nothing here: PendingQueue.requeueInflight puts it back in order.
+    this.requests.set(rid, { t: 'send', timer, onReply: (f) => this.onSendReply(e, f), onDisconnect: () => {} });
+    this.write({ t: 'send', rid, conv: e.conv, cmid: e.cmid, body: e.body });
+  }
+
+  private onSendReply(e: PendingSend, f: ServerFrame): void {
+    if (this.pending.get(e.cmid) !== e) return;
+    if (f.t === 'ack') {
+      this.pending.remove(e.cmid);
+      return e.resolve({ conv: String(f.conv), seq: Number(f.seq), id: String(f.id), ts: Number(f.ts) });
+    }
+    const err = f.t === 'err' ? toRequestError(f) : new ChatRequestError(0, `expected 'ack', got '${f.t}'`);
+    // 429 rate limited, 503 a dependency is down (not stored): same cmid again after retryMs.
+    if (err.code === 429 || err.code === 503) return this.retryLater(e, err.retryMs ?? this.limits.retryDefaultMs);
+    this.pending.remove(e.cmid);
+    e.reject(err);
+  }
+
+  private retryLater(e: PendingSend, delayMs: number): void {
+    if (this.pending.get(e.cmid) !== e || e.state !== 'inflight') return;
+    e.state = 'queued';
+    e.notBeforeMs = Date.now() + delayMs;
+    this.flush();
+  }
+
+  // ---- receipts ----------------------------------------------------------------------------
+
+  /** Coalesced: the first watermark schedules a write recvCoalesceMs later; later ones raise it. */
+  private scheduleRecv(conv: string, seq: number): void {
+    if (seq <= 0) return;
+    const prev = this.recvPending.get(conv);
+    if (prev === undefined || seq > prev) this.recvPending.set(conv, seq);
+    if (this.recvTimers.has(conv)) return;
+    this.recvTimers.set(conv, setTimeout(() => {
+      this.recvTimers.delete(conv);
+      this.flushRecv(conv);
+    }, this.limits.recvCoalesceMs));
+  }
+
+  /** Kept while disconnected; the next hello writes it. */
+  private flushRecv(conv: string): void {
+    const seq = this.recvPending.get(conv);
+    if (seq === undefined || !this.isOpen) return;
+    this.recvPending.delete(conv);
+    this.write({ t: 'recv', conv, seq });
+  }
+
+  // ---- API ---------------------------------------------------------------------------------
+
+  /** Gets or creates the DM with a first-degree connection. */
+  async open(withUser: string): Promise<ConvView> {
+    return toJoined(await this.call({ t: 'open', with: withUser }, 'conv')).conv;
+  }
+
+  /**
+   * Enters a conversation and follows it: from then on its messages arrive as 'msg' events in
+   * seq order, and it is re-joined after every reconnect. The reply's `msgs` (the latest page,
+   * or those after `since`) are returned, not emitted; the stream continues right after them,
+   * and anything beyond the reply's first page is fetched and emitted.
+   */
+  async join(conv: string, since?: number): Promise<Joined> {
+    const existing = this.convs.get(conv);
+    const st: ConvState = existing ?? { seq: new Sequencer(this.limits.reorderBufferMax), filling: false };
+    if (existing === undefined) this.convs.set(conv, st);
+    let joined: Joined;
+    try {
+      joined = toJoined(await this.call({ t: 'join', conv, since }, 'conv'));
+    } catch (e) {
+      if (existing === undefined && this.convs.get(conv) === st && st.seq.lastSeen === undefined) this.convs.delete(conv);
+      throw e;
+    }
+    if (this.convs.get(conv) !== st) return joined; // left meanwhile
+    if (st.seq.lastSeen === undefined) {
+      const top = joined.msgs.length > 0 ? joined.msgs[joined.msgs.length - 1].seq : 0;
+      const released = st.seq.setBaseline(Math.max(since ?? joined.conv.lastSeq, top));
+      this.deliver(conv, st, joined.msgs, false); // returned to the caller: only the watermark
+      this.deliver(conv, st, released);
+    } else {
+      for (const m of joined.msgs) this.deliver(conv, st, st.seq.offer(m));
+    }
+    if (st.seq.hasGap || (st.seq.lastSeen ?? 0) < joined.conv.lastSeq) void this.fill(conv, st);
+    return joined;
+  }
+
+  /** Stops following a conversation (its messages may still arrive, unordered, as a participant). */
+  async leave(conv: string): Promise<void> {
+    this.convs.delete(conv);
+    await this.call({ t: 'leave', conv }, 'ok');
+  }
+
+  /**
+   * Posts a message. Resolves with the ack once the server has committed it; until then it is
+   * resent with the same cmid after disconnects, timeouts, 429 and 503. Rejects with
+   * ChatRequestError for 400/403/404/409/413, PendingQueueFullError when too many sends are
+   * unacknowledged, ChatClosedError on close().
+   */
+  send(conv: string, body: string, opts: { cmid?: string } = {}): Promise<Ack> {
+    if (this.closed) return Promise.reject(new ChatClosedError());
+    return new Promise<Ack>((resolve, reject) => {
+      const cmid = opts.cmid ?? newCmid();
+      this.pending.add({ cmid, conv, body, state: 'queued', notBeforeMs: 0, attempts: 0, resolve, reject });
+      this.flush();
+    });
+  }
+
+  /** Moves this user's read watermark. */
+  async markRead(conv: string, seq: number): Promise<void> {
+    await this.call({ t: 'read', conv, seq }, 'ok');
+  }
+
+  /** Says the user is composing; at most one frame per conversation per typingIntervalMs. Returns whether it was sent. */
+  typing(conv: string): boolean {
+    const now = Date.now();
+    const last = this.typingSentAt.get(conv);
+    if ((last !== undefined && now - last < this.limits.typingIntervalMs) || !this.isOpen) return false;
+    if (this.typingSentAt.size >= 1000) {
+      for (const [c, at] of this.typingSentAt) if (now - at >= this.limits.typingIntervalMs) this.typingSentAt.delete(c);
+    }
+    this.typingSentAt.set(conv, now);
+    return this.write({ t: 'typing', conv });
+  }
+
+  /** Older messages, newest first; pass `next` as `before` for the following page. */
+  async history(conv: string, before?: number, limit?: number): Promise<HistoryPage> {
+    const f = await this.call({ t: 'history', conv, before, limit }, 'page');
+    return { msgs: ((f.msgs ?? []) as Message[]).map(stripT), next: f.next as number | undefined };
+  }
+
+  /** This user's conversations by last activity. */
+  async inbox(before?: string, limit?: number): Promise<InboxPage> {
+    const f = await this.call({ t: 'inbox', before, limit }, 'page');
+    return { convs: (f.convs ?? []) as InboxPage['convs'], next: f.next as string | undefined };
+  }
+
+  /** Round trip in ms. */
+  async ping(): Promise<number> {
+    const start = Date.now();
+    await this.call({ t: 'ping' }, 'pong');
+    return Date.now() - start;
+  }
+}
+
+function toRequestError(f: ServerFrame): ChatRequestError {
+  return new ChatRequestError(Number(f.code), String(f.msg ?? ''), typeof f.retryMs === 'number' ? f.retryMs : undefined);
+}
+
+function toJoined(f: ServerFrame): Joined {
+  const msgs = ((f.msgs ?? []) as Message[]).map(stripT).sort((x, y) => x.seq - y.seq);
+  return { conv: f.conv as ConvView, msgs };
+}
+
+function stripT(m: Message): Message {
+  return { conv: m.conv, seq: m.seq, id: m.id, from: m.from, body: m.body, ts: m.ts, cmid: m.cmid };
+}

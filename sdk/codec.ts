@@ -1,0 +1,30 @@
+/** One binary frame ↔ one msgpack map (PROTOCOL.md, Connection). */
+import { Packr, unpack } from 'msgpackr';
+import type { ClientFrame, ServerFrame } from './types.ts';
+
+// Plain maps only: records/structures are a msgpackr extension other clients cannot read.
+const packr = new Packr({ useRecords: false });
+
+/** Optional fields left undefined are omitted: a `nil` where a number is expected is a 400. */
+export function encodeFrame(frame: ClientFrame): Uint8Array {
+  const map: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(frame)) if (v !== undefined) map[k] = v;
+  return packr.pack(map);
+}
+
+/** The frame, or undefined for anything that is not a binary msgpack map with a string `t`. */
+export function decodeFrame(data: unknown): ServerFrame | undefined {
+  let bytes: Uint8Array;
+  if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+  else if (data instanceof Uint8Array) bytes = data;
+  else return undefined;
+  let value: unknown;
+  try {
+    value = unpack(bytes);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  if (typeof (value as { t?: unknown }).t !== 'string') return undefined;
+  return value as ServerFrame;
+}

@@ -1,0 +1,44 @@
+/**
+ * Every bound and default of the SDK, with why. Callers override through ChatClientOptions;
+ * `assertLimits` checks the relations between them once, at construction.
+ */
+export interface ChatLimits {
+  /** A request unanswered this long is treated as lost (a send is then resent, others reject). */
+  requestTimeoutMs: number;
+  /** Sends waiting for an ack (queued or in flight); over it `send()` rejects with PendingQueueFullError. */
+  pendingSendsMax: number;
+  /** At most one `typing` frame per conversation per this interval (the server's TTL is longer). */
+  typingIntervalMs: number;
+  /** `recv` watermarks are coalesced: at most one per conversation per this interval. */
+  recvCoalesceMs: number;
+  /** Out-of-order messages held per conversation while a gap is filled; beyond it they are dropped and refetched. */
+  reorderBufferMax: number;
+  /** `join since` pages fetched in one fill before giving up until the next message or reconnect (a page is ≤ 100). */
+  fillPagesMax: number;
+  /** After close 1013 (overloaded / slow consumer) the next attempt waits at least this long. */
+  overloadPauseMs: number;
+  /** A socket that has not delivered `hello` in this long is abandoned and retried. */
+  connectTimeoutMs: number;
+  /** Resend delay for a send whose request timed out or that got 429/503 without `retryMs`. */
+  retryDefaultMs: number;
+}
+
+export const defaultLimits: ChatLimits = {
+  requestTimeoutMs: 10_000,
+  pendingSendsMax: 1000,
+  typingIntervalMs: 2000,
+  recvCoalesceMs: 100,
+  reorderBufferMax: 1000,
+  fillPagesMax: 50,
+  overloadPauseMs: 5000,
+  connectTimeoutMs: 10_000,
+  retryDefaultMs: 1000,
+};
+
+export function assertLimits(l: ChatLimits): void {
+  for (const [name, value] of Object.entries(l)) {
+    if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a finite number ≥ 0, got ${value}`);
+  }
+  if (l.pendingSendsMax < 1) throw new RangeError('pendingSendsMax must be ≥ 1');
+  if (l.requestTimeoutMs < 1) throw new RangeError('requestTimeoutMs must be ≥ 1');
+}

@@ -1,0 +1,77 @@
+/**
+ * Order-event intake over HTTP (seed 002): `POST /api/v1/events`, authenticated by
+ * `X-Signature: t=<unix ms>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` with EVENTS_HMAC_SECRET,
+ * compared in constant time, `t` within EVENTS_MAX_SKEW_MS. The event goes to the order's
+ * actor; 202 once its effect (or its duplicate-ness) is durable.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { orderEventTypes, type OrderEvent } from '../../actors/order.ts';
+import { decode } from '../../protocol/codec.ts';
+import type { Bus, Subjects } from '../bus/bus.ts';
+import { encodeEnvelope, shardOf } from '../shard/envelope.ts';
+import { HttpError } from './http.ts';
+
+export interface EventsConfig {
+  hmacSecret?: string;
+  maxSkewMs: number;
+}
+
+/** Checks the signature header against the raw body; throws HttpError 401 when it fails. */
+export function verifySignature(header: string, rawBody: Buffer, secret: string, maxSkewMs: number, now: number): void {
+  const parts = Object.fromEntries(header.split(',').map((p) => p.trim().split('=', 2) as [string, string]));
+  const t = Number(parts.t);
+  if (!parts.t || !parts.v1 || !Number.isSafeInteger(t)) throw new HttpError(401, 'missing or malformed X-Signature');
+  if (Math.abs(now - t) > maxSkewMs) throw new HttpError(401, 'stale signature');
+  const expected = createHmac('sha256', secret).update(`${parts.t}.`).update(rawBody).digest();
+  const given = Buffer.from(parts.v1, 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HttpError(401, 'bad signature');
+}
+
+const idMax = 128;
+
+function str(v: unknown, name: string, required: boolean): string | undefined {
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > idMax || /[\u0000-\u001f]/.test(v)) throw new HttpError(400, `${name}: expected a non-empty string id`);
+  return v;
+}
+
+/** Parses and validates one event `{id, type, occurredAt, data}`; HttpError 400 otherwise. */
+export function parseOrderEvent(raw: Buffer): OrderEvent {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'malformed JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'expected a JSON object');
+  const e = body as Record<string, unknown>;
+  const type = e.type;
+  if (typeof type !== 'string' || !(orderEventTypes as readonly string[]).includes(type)) {
+    throw new HttpError(400, `type: one of ${orderEventTypes.join(', ')}`);
+  }
+  if (typeof e.occurredAt !== 'string' || Number.isNaN(Date.parse(e.occurredAt))) throw new HttpError(400, 'occurredAt: expected an ISO-8601 time');
+  const data = e.data;
+  if (typeof data !== 'object' || data === null) throw new HttpError(400, 'data: expected an object');
+  const d = data as Record<string, unknown>;
+  const event: OrderEvent = {
+    id: str(e.id, 'id', true)!,
+    type: type as OrderEvent['type'],
+    occurredAt: e.occurredAt,
+    data: { orderId: str(d.orderId, 'data.orderId', true)! },
+  };
+  if (type === 'order.accepted') {
+    event.data.customerId = str(d.customerId, 'data.customerId', true);
+    event.data.vendorId = str(d.vendorId, 'data.vendorId', true);
+  }
+  if (type === 'order.rider_assigned') event.data.riderId = str(d.riderId, 'data.riderId', true);
+  return event;
+}
+
+/** Hands an event to its order's actor and resolves once the actor's reply (after commit) arrives. */
+export async function applyOrderEvent(bus: Bus, subjects: Subjects, shardCount: number, event: OrderEvent, timeoutMs: number): Promise<void> {
+  const conv = event.data.orderId;
+  const reply = decode(await bus.request(subjects.shard(shardOf(conv, shardCount)), encodeEnvelope({ c: conv, u: 'order-events', r: ['system'], e: event }), timeoutMs)) as {
+    t: string; code?: number; msg?: string;
+  };
+  if (reply.t !== 'ok') throw new HttpError(reply.code === 409 ? 409 : 503, reply.msg ?? 'event not applied');
+}
