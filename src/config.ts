@@ -43,6 +43,10 @@ export interface Config {
     busRequestTimeoutMs: number;
     /** Requests in flight per socket; over → err 429. */
     inflightPerSocketMax: number;
+    /** Sockets per user on this node; over → HTTP 429 at upgrade. */
+    maxConnsPerUser: number;
+    /** Sockets per client IP on this node (0 = off, for nodes behind a proxy); over → HTTP 429. */
+    maxConnsPerIp: number;
   };
   actors: {
     typingTtlMs: number;
@@ -144,6 +148,8 @@ export function loadConfig(env: Env = process.env): Config {
       wsIdleTimeoutS: int(env, 'WS_IDLE_TIMEOUT_S', 120, 8, 960),
       busRequestTimeoutMs: int(env, 'BUS_REQUEST_TIMEOUT_MS', 5_000, 1),
       inflightPerSocketMax: int(env, 'INFLIGHT_PER_SOCKET_MAX', 256, 1),
+      maxConnsPerUser: int(env, 'MAX_CONNS_PER_USER', 20, 1),
+      maxConnsPerIp: int(env, 'MAX_CONNS_PER_IP', 0, 0),
     },
     actors: {
       typingTtlMs: int(env, 'TYPING_TTL_MS', 5_000, 100),

@@ -17,6 +17,7 @@ import { migrate } from './persist/migrate.ts';
 import { ConnectionsTable, Store } from './persist/store.ts';
 import type { ShardWorkerData } from './shard/worker.ts';
 import { startWorker } from './worker-thread.ts';
+import { Metrics, type ShardReport } from './metrics.ts';
 import { OrderEventsConsumer } from './integrations/order-events-jetstream.ts';
 import { applyOrderEvent } from './edge/order-events.ts';
 import { defaultLimits } from '../protocol/frames.ts';
@@ -66,9 +67,23 @@ async function main(): Promise<void> {
   const state = { dbReady: false, stopping: false };
 
   const limits = { ...defaultLimits, maxFrameBytes: config.limits.maxFrameBytes };
-  const counters = { framesIn: 0, badFrames: 0, rateLimited: 0 };
+  const metrics = new Metrics();
+  let framesOutSeen = 0;
+  setInterval(() => {
+    metrics.framesOut.inc(registry.framesOut - framesOutSeen);
+    framesOutSeen = registry.framesOut;
+    if (orderEvents) {
+      const s = orderEvents.stats;
+      metrics.eventsApplied.inc(s.applied - eventsSeen.applied);
+      metrics.eventsDeadLettered.inc(s.deadLettered - eventsSeen.deadLettered);
+      metrics.eventsLag.set(s.lastLagMs / 1000);
+      Object.assign(eventsSeen, s);
+    }
+  }, 1000).unref();
+  const eventsSeen = { applied: 0, deadLettered: 0 };
+  let orderEvents: OrderEventsConsumer | undefined;
   const edge: Edge = await startEdge(config, {
-    config, limits, bus, subjects, registry, store, pool, log, counters, verifier,
+    config, limits, bus, subjects, registry, store, pool, log, metrics, verifier,
     connectionsTable: config.connections.url ? undefined : new ConnectionsTable(pool),
     readiness: () => {
       const shardsReady = threads.length === config.shardThreads && threads.every((t) => t.ready);
@@ -116,6 +131,7 @@ async function main(): Promise<void> {
     const worker = startWorker(new URL('./shard/worker.ts', import.meta.url), data as unknown as Record<string, unknown>, { transferList: [port2] });
     threads[i] = { worker, ready: false, detach };
     worker.on('error', (e) => log.error({ err: e, thread: i }, 'shard thread crashed'));
+    worker.on('message', (m: { report?: ShardReport }) => m.report && metrics.shardReport(m.report));
     worker.on('exit', (code) => {
       detach();
       port1.close();
@@ -127,7 +143,6 @@ async function main(): Promise<void> {
   };
   for (let i = 0; i < config.shardThreads; i++) startThread(i);
 
-  let orderEvents: OrderEventsConsumer | undefined;
   if (config.events.natsUrl) {
     orderEvents = new OrderEventsConsumer(
       { ...config.events, natsUrl: config.events.natsUrl },

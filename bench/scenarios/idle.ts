@@ -8,7 +8,8 @@
  * RSS after, connections still open → report.
  *
  * Kept lean so the generator can hold 100k sockets: plain `ws` sockets without permessage-deflate,
- * a token signed only when its connection is attempted, and after `hello` nothing but the socket
+ * a token (same claims as `dm`: distinct `sub`, roles [user], HS256) signed synchronously only
+ * when its connection is attempted, and after `hello` nothing but the socket
  * itself is kept (listeners shared by all sockets, no per-frame state). Above ~28k connections
  * one source address runs out of ephemeral ports towards one server port: --source-ips spreads
  * the sockets over several loopback addresses (bound with `localAddress`).
@@ -18,7 +19,7 @@ import net from 'node:net';
 import WebSocket from 'ws';
 import { UsageError, type Args } from '../args.ts';
 import { openFiles, openFilesLimit, sleep } from '../server-process.ts';
-import { DEFAULT_SERVER_CMD, externalTarget, progress, releaseTarget, signToken, spawnTarget, type Target } from '../target.ts';
+import { DEFAULT_SERVER_CMD, externalTarget, progress, releaseTarget, spawnTarget, syncSigner, type Target } from '../target.ts';
 import { decodeFrame } from '../ws-client.ts';
 
 /** Connections per loopback source address with `--source-ips auto` (ephemeral range ≈ 28k). */
@@ -123,7 +124,7 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
   const baselineRssMb = server ? server.rssMb() : null;
 
   const runTag = randomBytes(4).toString('hex');
-  const key = new TextEncoder().encode(target.secret);
+  const signToken = await syncSigner(new TextEncoder().encode(target.secret));
   const stats: Stats = { open: 0, failures: {}, closes: {}, emfileHinted: false };
   const sockets: WebSocket[] = [];
   const onClose = function (this: WebSocket, code: number): void {
@@ -147,7 +148,7 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
       const i = attempted++;
       const localAddress = options.sourceIps.length > 0 ? options.sourceIps[i % options.sourceIps.length] : undefined;
       try {
-        const token = await signToken(key, `b${runTag}i${i}`, ['user']);
+        const token = signToken(`b${runTag}i${i}`, ['user']);
         const url = `${target.wsUrl}?token=${encodeURIComponent(token)}`;
         const socket = await openIdle(url, options.connectTimeoutMs, localAddress);
         socket.on('close', onClose);

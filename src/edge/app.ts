@@ -28,6 +28,7 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
   const app = uws.App();
   const router = new FrameRouter(deps);
   const open = new Set<Socket>();
+  const perIp = new Map<string, number>();
 
   app.ws<SocketData>('/v1/ws', {
     compression: uws.DISABLED,
@@ -52,6 +53,12 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
       deps.verifier.verify(token).then(
         (p) => {
           if (aborted) return;
+          if (deps.registry.socketsOf(p.sub) >= config.limits.maxConnsPerUser) {
+            return respond(res, 429, { code: 429, message: `more than ${config.limits.maxConnsPerUser} connections for this user`, retryMs: 5000 });
+          }
+          if (config.limits.maxConnsPerIp > 0 && (perIp.get(ip) ?? 0) >= config.limits.maxConnsPerIp) {
+            return respond(res, 429, { code: 429, message: `more than ${config.limits.maxConnsPerIp} connections from this address`, retryMs: 5000 });
+          }
           const data: SocketData = {
             user: p.sub, roles: p.roles, ip, closed: false, badFrames: 0, badWindowStart: Date.now(),
             frames: new TokenBucket(config.limits.rateFramesPerS, config.limits.rateFramesPerS * 2, Date.now()),
@@ -72,6 +79,8 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
     open: (ws) => {
       const data = ws.getUserData();
       open.add(ws);
+      perIp.set(data.ip, (perIp.get(data.ip) ?? 0) + 1);
+      deps.metrics.socketsOpen.inc();
       deps.log.trace({ user: data.user }, 'socket open');
       deps.registry.addUserSocket(ws);
       const limits = { ...deps.limits, rateMsgsPerS: config.limits.rateMsgsPerS, rateBurst: config.limits.rateBurst, typingTtlMs: config.actors.typingTtlMs };
@@ -91,7 +100,13 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
     close: (ws, code, message) => {
       if (code !== CloseCode.normal) deps.log.debug({ user: ws.getUserData().user, code, reason: Buffer.from(message).toString() }, 'socket closed');
       ws.getUserData().closed = true;
-      open.delete(ws);
+      if (open.delete(ws)) {
+        deps.metrics.socketsOpen.dec();
+        const ip = ws.getUserData().ip;
+        const left = (perIp.get(ip) ?? 1) - 1;
+        if (left > 0) perIp.set(ip, left);
+        else perIp.delete(ip);
+      }
       deps.registry.removeSocket(ws);
     },
   });

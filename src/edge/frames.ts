@@ -14,6 +14,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../persist/store.ts';
 import { encodeEnvelope, shardOf } from '../shard/envelope.ts';
 import { TokenBucket } from './rate-limit.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Socket, SocketRegistry } from './sockets.ts';
 
 export interface FrameDeps {
@@ -24,7 +25,7 @@ export interface FrameDeps {
   registry: SocketRegistry;
   store: Store;
   log: Logger;
-  counters: { framesIn: number; badFrames: number; rateLimited: number };
+  metrics: Metrics;
 }
 
 export class FrameRouter {
@@ -39,13 +40,13 @@ export class FrameRouter {
   }
 
   private error(ws: Socket, rid: number | undefined, code: number, msg: string, extra: { retryMs?: number } = {}): void {
+    this.d.metrics.rejected.inc({ code: String(code) });
     this.send(ws, { t: 'err', rid, code, msg, ...extra });
   }
 
   /** Counts a bad frame; past the bound the socket is closed with 1008. */
   private bad(ws: Socket, e: ProtocolError): void {
     const data = ws.getUserData();
-    this.d.counters.badFrames++;
     const now = Date.now();
     if (now - data.badWindowStart > this.d.config.limits.badFramesWindowMs) {
       data.badWindowStart = now;
@@ -53,6 +54,7 @@ export class FrameRouter {
     }
     if (++data.badFrames > this.d.config.limits.badFramesMax) {
       data.closed = true;
+      this.d.metrics.closes.inc({ code: String(CloseCode.policy) });
       ws.end(CloseCode.policy, 'too many bad frames');
       return;
     }
@@ -62,9 +64,9 @@ export class FrameRouter {
   onMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
     const data = ws.getUserData();
     if (data.closed) return;
-    this.d.counters.framesIn++;
     if (message.byteLength > this.d.limits.maxFrameBytes) {
       data.closed = true;
+      this.d.metrics.closes.inc({ code: String(CloseCode.tooLarge) });
       ws.end(CloseCode.tooLarge, 'frame too large');
       return;
     }
@@ -76,10 +78,10 @@ export class FrameRouter {
       if (e instanceof ProtocolError) return this.bad(ws, e);
       throw e;
     }
+    this.d.metrics.framesIn.inc({ type: frame.t });
     const now = Date.now();
     const taken = data.frames.take(now);
     if (!taken.ok) {
-      this.d.counters.rateLimited++;
       return this.error(ws, frame.rid, 429, 'too many frames', { retryMs: taken.retryMs });
     }
     this.route(ws, frame, now);
@@ -102,7 +104,6 @@ export class FrameRouter {
         }
         const taken = bucket.take(now);
         if (!taken.ok) {
-          this.d.counters.rateLimited++;
           return this.error(ws, frame.rid, 429, 'rate limited', { retryMs: taken.retryMs });
         }
         return this.request(ws, frame.conv, frame);
@@ -145,15 +146,19 @@ export class FrameRouter {
       return this.error(ws, frame.rid, 429, 'too many requests in flight', { retryMs: 100 });
     }
     data.inflight++;
+    const started = performance.now();
     const env = encodeEnvelope({ c: conv, u: data.user, r: data.roles, f: frame });
     this.d.bus.request(this.shardSubject(conv), env, this.d.config.limits.busRequestTimeoutMs).then(
       (reply) => {
         data.inflight--;
+        this.d.metrics.busRequests.inc({ outcome: 'ok' });
+        if (frame.t === 'send') this.d.metrics.ackLatency.observe((performance.now() - started) / 1000);
         onReply?.(reply);
         this.d.registry.write(ws, reply);
       },
       (e: unknown) => {
         data.inflight--;
+        this.d.metrics.busRequests.inc({ outcome: e instanceof BusTimeoutError ? 'timeout' : e instanceof NoRespondersError ? 'no_responders' : 'error' });
         if (!(e instanceof BusTimeoutError || e instanceof NoRespondersError)) this.d.log.error({ err: e }, 'bus request failed');
         if (frame.t === 'join') this.d.registry.unobserve(ws, conv);
         this.error(ws, frame.rid, 503, 'shard unavailable, retry', { retryMs: 500 });

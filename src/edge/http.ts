@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import type { ConnectionsTable, Store } from '../persist/store.ts';
 import { AuthError, type Principal, tokenFrom, type Verifier } from './auth.ts';
 import type pg from 'pg';
+import type { Metrics } from '../metrics.ts';
 
 export interface HttpDeps {
   config: Config;
@@ -20,6 +21,7 @@ export interface HttpDeps {
   bus: Bus;
   subjects: Subjects;
   log: Logger;
+  metrics: Metrics;
   readiness: () => { ready: boolean; checks: Record<string, { status: 'ok' | 'fail'; detail?: string }> };
 }
 
@@ -126,6 +128,14 @@ export function optUint(params: URLSearchParams, key: string, max = Number.MAX_S
 
 export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
   app.get('/healthz', (res) => respond(res, 200, { status: 'ok' }));
+  app.get('/metrics', (res) => {
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    d.metrics.registry.metrics().then((text) => {
+      if (aborted) return;
+      res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', d.metrics.registry.contentType).end(text));
+    });
+  });
   app.get('/readyz', (res) => {
     const r = d.readiness();
     respond(res, r.ready ? 200 : 503, { status: r.ready ? 'ok' : 'fail', checks: r.checks });

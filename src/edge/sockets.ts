@@ -36,6 +36,7 @@ export class SocketRegistry {
   /** Per-user send buckets, shared by all of the user's sockets on this edge. */
   readonly sendBuckets = new Map<string, TokenBucket>();
   slowConsumerCloses = 0;
+  framesOut = 0;
 
   constructor(
     private readonly bus: Bus,
@@ -109,6 +110,7 @@ export class SocketRegistry {
       ws.end(CloseCode.overloaded, 'slow consumer');
       return;
     }
+    this.framesOut++;
     ws.send(bytes, true);
   }
 }

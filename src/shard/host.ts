@@ -58,6 +58,8 @@ export class ShardHost {
   private draining = new Map<string, Cell>();
   private readonly now: () => number;
   commandsHandled = 0;
+  /** Sends acknowledged (after commit) since start. */
+  acked = 0;
 
   constructor(private readonly deps: HostDeps) {
     this.now = deps.now ?? Date.now;
@@ -74,6 +76,14 @@ export class ShardHost {
 
   get actorCount(): number {
     return this.cells.size + this.draining.size;
+  }
+
+  /** Commands queued in all mailboxes. */
+  get mailboxDepth(): number {
+    let n = 0;
+    for (const cell of this.cells.values()) n += cell.queue.length;
+    for (const cell of this.draining.values()) n += cell.queue.length;
+    return n;
   }
 
   /** Bus handler for `chat.shard.<k>`. */
@@ -181,6 +191,7 @@ export class ShardHost {
     for (const effect of effects) {
       switch (effect.type) {
         case 'reply':
+          if (effect.frame.t === 'ack') this.acked++;
           this.reply(item, effect.frame);
           break;
         case 'fanout':

@@ -9,6 +9,7 @@ import { createPool, type DbTarget } from '../persist/db.ts';
 import { Persister } from '../persist/persister.ts';
 import { ConnectionsTable, Store } from '../persist/store.ts';
 import { ShardHost } from './host.ts';
+import type { ShardReport } from '../metrics.ts';
 import { decode } from '../../protocol/codec.ts';
 
 export interface ShardWorkerData {
@@ -42,16 +43,23 @@ const host = new ShardHost({
   onError: (e, where) => log.warn({ err: e, where }, 'shard error'),
 });
 
-const batchStats = { batches: 0, rows: 0, ms: 0, maxMs: 0 };
-persister.onBatch = (b) => {
-  batchStats.batches++;
-  batchStats.rows += b.rows;
-  batchStats.ms += b.ms;
-  batchStats.maxMs = Math.max(batchStats.maxMs, b.ms);
-};
+// Reported to the main thread's metrics once a second (bounded: batches per second are few).
+let batches: [number, number][] = [];
+let failures = 0;
+let ackedReported = 0;
+let epochSeen = 0;
+persister.onBatch = (b) => batches.length < 10_000 && batches.push([b.rows, b.ms]);
 setInterval(() => {
-  if (batchStats.batches > 0) log.debug({ ...batchStats, depth: persister.depth }, 'persister');
-  Object.assign(batchStats, { batches: 0, rows: 0, ms: 0, maxMs: 0 });
+  failures = persister.failureEpoch - epochSeen;
+  epochSeen = persister.failureEpoch;
+  const report: ShardReport = {
+    index: data.index, actors: host.actorCount, mailboxDepth: host.mailboxDepth, persistDepth: persister.depth,
+    commands: host.commandsHandled, batches, batchFailures: failures, acked: host.acked - ackedReported,
+  };
+  ackedReported = host.acked;
+  if (batches.length) log.debug({ batches: batches.length, rows: batches.reduce((a, b) => a + b[0], 0), depth: persister.depth }, 'persister');
+  batches = [];
+  parentPort!.postMessage({ report });
 }, 1000).unref();
 
 for (const k of data.shards) bus.subscribe(subjects.shard(k), host.handle);
@@ -62,9 +70,6 @@ bus.subscribe(subjects.connectionsChanged(), (d) => {
 // Sent on the bus port itself, so it arrives after the subscriptions above.
 bus.publish(`${config.subjectPrefix}.internal.ready`, new Uint8Array([data.index]));
 
-setInterval(() => {
-  parentPort!.postMessage({ stats: { index: data.index, actors: host.actorCount, persistDepth: persister.depth, commands: host.commandsHandled } });
-}, 1000).unref();
 
 parentPort!.on('message', async (m: { stop?: boolean }) => {
   if (!m.stop) return;

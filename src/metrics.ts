@@ -1,0 +1,63 @@
+/**
+ * Prometheus metrics (prom-client), served at GET /metrics. The edge observes its own events;
+ * shard threads report theirs to the main thread once a second (ShardReport), since a
+ * registry cannot be shared across threads.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ShardReport {
+  index: number;
+  actors: number;
+  mailboxDepth: number;
+  persistDepth: number;
+  /** Commands handled since the last report. */
+  commands: number;
+  /** Batches committed since the last report: [rows, ms] each. */
+  batches: [number, number][];
+  batchFailures: number;
+  acked: number;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly socketsOpen = new Gauge({ name: 'chat_sockets_open', help: 'WebSockets open on this node', registers: [this.registry] });
+  readonly framesIn = new Counter({ name: 'chat_frames_in_total', help: 'Client frames received, by type', labelNames: ['type'], registers: [this.registry] });
+  readonly framesOut = new Counter({ name: 'chat_frames_out_total', help: 'Frames written to sockets', registers: [this.registry] });
+  readonly rejected = new Counter({ name: 'chat_frames_rejected_total', help: 'Frames answered with an error, by code', labelNames: ['code'], registers: [this.registry] });
+  readonly closes = new Counter({ name: 'chat_socket_closes_total', help: 'Sockets closed by the server, by close code', labelNames: ['code'], registers: [this.registry] });
+  readonly acked = new Counter({ name: 'chat_messages_acked_total', help: 'Messages committed and acknowledged', registers: [this.registry] });
+  readonly ackLatency = new Histogram({
+    name: 'chat_send_ack_seconds', help: 'Edge-measured time from a send frame to its ack',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
+  });
+  readonly batchRows = new Histogram({ name: 'chat_persist_batch_rows', help: 'Rows per committed batch', buckets: [1, 5, 10, 50, 100, 250, 500, 1000], registers: [this.registry] });
+  readonly batchSeconds = new Histogram({
+    name: 'chat_persist_batch_seconds', help: 'Commit latency of a batch', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry],
+  });
+  readonly batchFailures = new Counter({ name: 'chat_persist_batch_failures_total', help: 'Batches that failed (their sends got err 503)', registers: [this.registry] });
+  readonly actors = new Gauge({ name: 'chat_actors', help: 'Live actors per shard thread', labelNames: ['thread'], registers: [this.registry] });
+  readonly mailboxDepth = new Gauge({ name: 'chat_mailbox_depth', help: 'Queued commands per shard thread', labelNames: ['thread'], registers: [this.registry] });
+  readonly persistDepth = new Gauge({ name: 'chat_persist_queue_rows', help: 'Rows waiting or in flight per shard thread', labelNames: ['thread'], registers: [this.registry] });
+  readonly busRequests = new Counter({ name: 'chat_bus_requests_total', help: 'Edge → shard round trips, by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  readonly eventsApplied = new Counter({ name: 'chat_order_events_applied_total', help: 'Order events applied', registers: [this.registry] });
+  readonly eventsDeadLettered = new Counter({ name: 'chat_order_events_dead_lettered_total', help: 'Order events sent to the dead-letter subject', registers: [this.registry] });
+  readonly eventsLag = new Gauge({ name: 'chat_order_events_lag_seconds', help: 'occurredAt → applied, last event', registers: [this.registry] });
+  readonly breakerOpen = new Gauge({ name: 'chat_dependency_unavailable', help: '1 while a dependency answers failures (fail-closed)', labelNames: ['dependency'], registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  shardReport(r: ShardReport): void {
+    const thread = String(r.index);
+    this.actors.set({ thread }, r.actors);
+    this.mailboxDepth.set({ thread }, r.mailboxDepth);
+    this.persistDepth.set({ thread }, r.persistDepth);
+    for (const [rows, ms] of r.batches) {
+      this.batchRows.observe(rows);
+      this.batchSeconds.observe(ms / 1000);
+    }
+    if (r.batchFailures) this.batchFailures.inc(r.batchFailures);
+    if (r.acked) this.acked.inc(r.acked);
+  }
+}
