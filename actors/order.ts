@@ -9,7 +9,9 @@
  * - `rider_assigned` before `accepted` creates a `pending` room (read-only, rider recorded) that
  *   `accepted` opens with the rider already in it;
  * - `delivered`/`cancelled` before `accepted` create the room closed, so a late `accepted`
- *   cannot open it.
+ *   cannot open it;
+ * - of two rider assignments the one that occurred later (`occurredAt`, ISO-8601 UTC) wins,
+ *   whatever order they arrive in.
  */
 import { decideChatFrame, err, type FrameCommand, newConversation, stateFrame } from './conversation.ts';
 import type { ActorLimits, ConversationState, Decision, Effect, Write } from './types.ts';
@@ -32,9 +34,9 @@ function isClosed(state: string): boolean {
   return state === 'delivered' || state === 'cancelled';
 }
 
-/** Participants in role order: customer, vendor, then the current rider. */
+/** Participants in role order: customer, vendor, then the current rider; each user once. */
 function participantsOf(meta: Record<string, string>): string[] {
-  return [meta.customerId, meta.vendorId, meta.riderId].filter((p): p is string => Boolean(p));
+  return [...new Set([meta.customerId, meta.vendorId, meta.riderId].filter((p): p is string => Boolean(p)))];
 }
 
 interface Next {
@@ -54,7 +56,9 @@ function transition(current: ConversationState | null, event: OrderEvent): Next 
       return { state: 'open', meta: { ...meta, customerId: d.customerId!, vendorId: d.vendorId! } };
     case 'order.rider_assigned':
       if (meta.riderId === d.riderId) return null;
-      return { state: state ?? 'pending', meta: { ...meta, riderId: d.riderId! } };
+      // An assignment older than the one applied (a late redelivery) does not win.
+      if (meta.riderAssignedAt && event.occurredAt < meta.riderAssignedAt) return null;
+      return { state: state ?? 'pending', meta: { ...meta, riderId: d.riderId!, riderAssignedAt: event.occurredAt } };
     case 'order.delivered':
       return { state: 'delivered', meta };
     case 'order.cancelled':

@@ -16,6 +16,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
 import { UsageError, type Args } from '../args.ts';
 import { openFiles, openFilesLimit, sleep } from '../server-process.ts';
@@ -115,7 +117,10 @@ interface Stats {
 
 async function drive(options: IdleOptions, target: Target): Promise<Record<string, unknown>> {
   const server = target.server;
-  checkFdLimits(options, target);
+  // Read now: once the generator is out of descriptors it cannot open /proc/self/limits either.
+  const generatorFdLimit = openFilesLimit() ?? null;
+  const serverFdLimit = server ? server.maxOpenFiles() ?? null : null;
+  checkFdLimits(options, generatorFdLimit, serverFdLimit);
   if (options.sourceIps.length > 0 && !isLoopbackUrl(target.wsUrl)) {
     progress(`warning: --source-ips with a non-loopback server: the addresses must exist on this host`);
   }
@@ -161,7 +166,7 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
         if (reason === 'EMFILE' && !stats.emfileHinted) {
           stats.emfileHinted = true;
           process.stderr.write(
-            `bench: EMFILE: the generator ran out of file descriptors (limit ${openFilesLimit() ?? '?'}, ` +
+            `bench: EMFILE: the generator ran out of file descriptors (limit ${generatorFdLimit ?? '?'}, ` +
               `${stats.open} open); ${ULIMIT_HINT}\n`,
           );
         }
@@ -185,12 +190,13 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
       (failedCount(stats) > 0 ? ` (${JSON.stringify(stats.failures)})` : '') +
       `; holding ${options.holdS} s + ${AFTER_SETTLE_MS / 1000} s settle`,
   );
-  if (server && failedCount(stats) > 0) hintServerFds(server.pid, stats);
+  if (server && serverFdLimit !== null && failedCount(stats) > 0) hintServerFds(server.pid, serverFdLimit, stats);
 
   await sleep(options.holdS * 1000 + AFTER_SETTLE_MS);
   const afterRssMb = server ? server.rssMb() : null;
   const openAtEnd = sockets.reduce((n, s) => n + (s.readyState === WebSocket.OPEN ? 1 : 0), 0);
   const serverOpenFiles = server ? openFiles(server.pid) ?? null : null;
+  collectGarbage(); // the generator's own figure should be what it holds, not failed attempts' garbage
   const memory = process.memoryUsage();
 
   // Tear down our side first, so the server's shutdown does not have to close 100k sockets.
@@ -222,10 +228,10 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
     serverRssMb: { baseline: baselineRssMb, after: afterRssMb },
     rssPerConnKb,
     serverOpenFiles,
-    serverFdLimit: server ? server.maxOpenFiles() ?? null : null,
+    serverFdLimit,
     generatorRssMb: round1(memory.rss / 2 ** 20),
     generatorHeapUsedMb: round1(memory.heapUsed / 2 ** 20),
-    generatorFdLimit: openFilesLimit() ?? null,
+    generatorFdLimit,
     serverCmd: server ? server.command : `external ${options.url}`,
     at: new Date().toISOString(),
   };
@@ -280,26 +286,33 @@ function failureReason(error: unknown): string {
 }
 
 /** Warns up front when either side's fd limit is below what the run needs. */
-function checkFdLimits(options: IdleOptions, target: Target): void {
-  const own = openFilesLimit();
-  if (own !== undefined && own < options.conns + FD_HEADROOM) {
+function checkFdLimits(options: IdleOptions, own: number | null, serverLimit: number | null): void {
+  if (own !== null && own < options.conns + FD_HEADROOM) {
     progress(`warning: generator fd limit ${own} < ${options.conns} connections + ${FD_HEADROOM}: expect EMFILE; ${ULIMIT_HINT}`);
   }
-  const serverLimit = target.server?.maxOpenFiles();
-  if (serverLimit !== undefined && serverLimit < options.conns + FD_HEADROOM) {
+  if (serverLimit !== null && serverLimit < options.conns + FD_HEADROOM) {
     progress(
-      `warning: server fd limit ${serverLimit} < ${options.conns} connections (raising it needs a higher hard limit ` +
-        `or CAP_SYS_RESOURCE): expect the server to stop accepting; ${ULIMIT_HINT}`,
+      `warning: server fd limit ${serverLimit} < ${options.conns} connections + ${FD_HEADROOM} (raising it needs a higher ` +
+        `hard limit or CAP_SYS_RESOURCE): expect the server to stop accepting; ${ULIMIT_HINT}`,
     );
   }
 }
 
 /** Timeouts while the server sits at its fd limit: uWS cannot accept, clients just wait. */
-function hintServerFds(pid: number, stats: Stats): void {
-  const limit = openFilesLimit(pid);
+function hintServerFds(pid: number, limit: number, stats: Stats): void {
   const used = openFiles(pid);
-  if (limit === undefined || used === undefined || used < limit - FD_HEADROOM) return;
-  progress(`server has ${used} of ${limit} file descriptors open: failures ${JSON.stringify(stats.failures)} are most likely its fd limit; ${ULIMIT_HINT}`);
+  if (used === undefined || used < limit - FD_HEADROOM) return;
+  progress(`server has ${used} of ${limit} file descriptors open: timeouts among ${JSON.stringify(stats.failures)} are most likely its fd limit; ${ULIMIT_HINT}`);
+}
+
+/** A full GC of this process without --expose-gc on the command line (tsx starts the bench). */
+function collectGarbage(): void {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+  } catch {
+    // best effort: then the figure includes uncollected garbage
+  }
 }
 
 function isLoopbackUrl(wsUrl: string): boolean {

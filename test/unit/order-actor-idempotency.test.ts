@@ -109,7 +109,7 @@ test('rider_assigned before accepted persists the pending room and the event, th
   const effects = rig.riderAssigned('ev-r', rider.userId, t0);
   const [row] = conversationWrites(effects);
   assert.deepEqual(row, {
-    kind: 'conversation', conv: orderId, convKind: 'order', state: 'pending', participants: [rider.userId], createdAt: t0, meta: { riderId: rider.userId },
+    kind: 'conversation', conv: orderId, convKind: 'order', state: 'pending', participants: [rider.userId], createdAt: t0, meta: { riderId: rider.userId, riderAssignedAt: new Date(t0).toISOString() },
   });
   const then = commit(effects);
   assert.deepEqual(replyFrame(then), { t: 'ok' });
@@ -134,7 +134,7 @@ test('accepted after rider_assigned opens the room with customer, vendor and rid
   assert.equal(rig.existing.readOnly, false);
   assert.deepEqual(rig.existing.participants, [customer.userId, vendor.userId, rider.userId]);
   const [row] = conversationWrites(effects);
-  assert.deepEqual(row.meta, { riderId: rider.userId, customerId: customer.userId, vendorId: vendor.userId });
+  assert.deepEqual(row.meta, { riderId: rider.userId, riderAssignedAt: new Date(t0).toISOString(), customerId: customer.userId, vendorId: vendor.userId });
   assert.deepEqual(stateFanout(commit(effects)), {
     users: [customer.userId, vendor.userId, rider.userId].sort(),
     frame: { t: 'state', conv: orderId, state: 'open', readOnly: false, participants: [customer.userId, vendor.userId, rider.userId] },
@@ -194,4 +194,15 @@ test('rider_assigned then cancelled, both before accepted, keeps the rider recor
   commit(rig.accepted('ev-a', t0 + 2));
   assert.equal(rig.existing.state, 'cancelled');
   assert.deepEqual(rig.existing.participants, [rider.userId]);
+});
+
+test('of two rider assignments the one that occurred later wins, whatever order they arrive in', () => {
+  const rig = new OrderRig();
+  commit(rig.accepted('ev-a', t0));
+  const later = { id: 'ev-new', type: 'order.rider_assigned' as const, occurredAt: new Date(t0 + 60_000).toISOString(), data: { orderId, riderId: 'rider-new' } };
+  const earlier = { id: 'ev-old', type: 'order.rider_assigned' as const, occurredAt: new Date(t0).toISOString(), data: { orderId, riderId: 'rider-old' } };
+  commit(rig.run({ t: 'orderEvent', event: later }, t0 + 2));
+  commit(rig.run({ t: 'orderEvent', event: earlier }, t0 + 3));
+  assert.ok(rig.state!.participants.includes('rider-new'));
+  assert.ok(!rig.state!.participants.includes('rider-old'));
 });
