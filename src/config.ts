@@ -17,6 +17,8 @@ export interface Config {
   databaseSchema: string;
   /** pg connections per thread (edge and each shard thread). */
   dbPoolMax: number;
+  /** Server-side prepared batch statement (real Postgres; PGlite runs all clients in one session). */
+  dbPreparedStatements: boolean;
   shardCount: number;
   shardThreads: number;
   subjectPrefix: string;
@@ -120,6 +122,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: str(env, 'DATABASE_URL'),
     databaseSchema: schema,
     dbPoolMax: int(env, 'DB_POOL_MAX', 4, 1, 100),
+    dbPreparedStatements: str(env, 'DATABASE_URL') !== undefined && str(env, 'DB_PREPARED_STATEMENTS') !== 'false',
     shardCount: int(env, 'SHARD_COUNT', 64, 1, 65536),
     shardThreads: int(env, 'SHARD_THREADS', Math.max(1, availableParallelism() - 1), 1, 256),
     subjectPrefix: prefix,

@@ -202,7 +202,7 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
   // Tear down our side first, so the server's shutdown does not have to close 100k sockets.
   for (const socket of sockets) {
     socket.removeListener('close', onClose);
-    socket.terminate();
+    reset(socket);
   }
 
   const rssPerConnKb =
@@ -334,6 +334,17 @@ function bump(counts: Record<string, number>, key: string): void {
 
 function round1(n: number): number {
   return Math.round(n * 10) / 10;
+}
+
+/**
+ * Closes with a TCP RST (SO_LINGER 0) instead of a FIN: an active close by the client would leave
+ * every local port in TIME_WAIT for 60 s, and ports bound to a --source-ips address are not reused
+ * from TIME_WAIT, so the next run would crawl (bind() scanning for free ports) or fail.
+ */
+function reset(socket: WebSocket): void {
+  const raw = (socket as unknown as { _socket?: net.Socket })._socket; // ws 8 internal
+  if (raw && typeof raw.resetAndDestroy === 'function') raw.resetAndDestroy();
+  else socket.terminate();
 }
 
 function ignore(): void {}

@@ -16,6 +16,11 @@ export interface PersisterOptions {
   flushMs: number;
   batchMax: number;
   queueMax: number;
+  /**
+   * Use a named (server-side prepared) statement. Off for PGlite: its socket server runs every
+   * client connection in one session, where a second PREPARE of the same name fails.
+   */
+  prepared?: boolean;
 }
 
 export class PersisterOverloadedError extends Error {
@@ -26,8 +31,23 @@ export class PersistFailedError extends Error {
   override name = 'PersistFailedError';
 }
 
+/** The shard's epoch in Postgres is no longer the writer's: another node owns it now. */
+export class FencedError extends Error {
+  override name = 'FencedError';
+  constructor(readonly shard: number) {
+    super(`shard ${shard} is owned by a newer epoch`);
+  }
+}
+
+/** Cluster mode: the shard a write belongs to and the epoch its writer holds the shard under. */
+export interface Fence {
+  shard: number;
+  epoch: number;
+}
+
 interface Entry {
   writes: Write[];
+  fence?: Fence;
   resolve(): void;
   reject(e: Error): void;
 }
@@ -64,14 +84,18 @@ export class Persister {
     return n;
   }
 
-  /** All writes of one call belong to conversation `conv`. */
-  enqueue(conv: string, writes: Write[]): Promise<void> {
-    return this.lanes[laneOf(conv, this.lanes.length)].enqueue(writes);
+  /** All writes of one call belong to conversation `conv`; `fence` in cluster mode. */
+  enqueue(conv: string, writes: Write[], fence?: Fence): Promise<void> {
+    return this.lanes[laneOf(conv, this.lanes.length)].enqueue(writes, fence);
   }
 
   flushAll(): Promise<void> {
     return Promise.all(this.lanes.map((l) => l.flushAll())).then(() => {});
   }
+}
+
+function fenceKey(f: Fence): string {
+  return `${f.shard}:${f.epoch}`;
 }
 
 function laneOf(conv: string, lanes: number): number {
@@ -96,12 +120,12 @@ export class PersistLane {
     return this.queuedRows + this.inflightRows;
   }
 
-  enqueue(writes: Write[]): Promise<void> {
+  enqueue(writes: Write[], fence?: Fence): Promise<void> {
     if (writes.length > 0 && this.depth + writes.length > this.opts.queueMax) {
       return Promise.reject(new PersisterOverloadedError(`persister queue full (${this.opts.queueMax} rows)`));
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ writes, resolve, reject });
+      this.queue.push({ writes, fence, resolve, reject });
       this.queuedRows += writes.length;
       this.schedule();
     });
@@ -143,9 +167,12 @@ export class PersistLane {
     const batch = this.take();
     const started = performance.now();
     try {
-      await this.commit(batch.flatMap((e) => e.writes));
+      const passed = await this.commit(batch);
       this.onBatch?.({ rows: this.inflightRows, entries: batch.length, ms: performance.now() - started });
-      for (const e of batch) e.resolve();
+      for (const e of batch) {
+        if (!e.fence || e.writes.length === 0 || passed.has(fenceKey(e.fence))) e.resolve();
+        else e.reject(new FencedError(e.fence.shard));
+      }
     } catch (cause) {
       this.onFailure();
       const failed = [...batch, ...this.queue];
@@ -168,10 +195,17 @@ export class PersistLane {
     for (const w of waiters) w();
   }
 
-  private async commit(writes: Write[]): Promise<void> {
-    if (writes.length === 0) return; // barrier-only batch: everything before it already committed
-    const params = buildBatchParams(writes);
-    await this.pool.query({ name: 'persist-batch-v3', text: batchSql, values: params });
+  /** Commits the batch; returns the "shard:epoch" fences that still held. */
+  private async commit(batch: Entry[]): Promise<Set<string>> {
+    const writes = batch.flatMap((e) => e.writes);
+    if (writes.length === 0) return new Set(); // barrier-only batch: everything before it already committed
+    const fences = new Map<string, Fence>();
+    for (const e of batch) if (e.fence && e.writes.length) for (const w of e.writes) fences.set(w.conv, e.fence);
+    const params = buildBatchParams(writes, (conv) => fences.get(conv));
+    const r = await this.pool.query<{ passed: string[] }>(
+      this.opts.prepared ? { name: 'persist-batch-v4', text: batchSql, values: params } : { text: batchSql, values: params },
+    );
+    return new Set(r.rows[0]?.passed ?? []);
   }
 }
 
@@ -180,23 +214,24 @@ export class PersistLane {
  * cannot be updated by it, and no row may be updated twice: the batch is pre-merged here so
  * that each row is written once, and every update is keyed by primary key.
  */
-export function buildBatchParams(writes: Write[]): string[] {
+export function buildBatchParams(writes: Write[], fenceOf: (conv: string) => Fence | undefined = () => undefined): string[] {
+  const fs = (conv: string) => fenceOf(conv)?.shard ?? null;
   const created = new Map<string, ConversationRow & { lastSeq: number; lastActivity: number }>();
   const messages: MessageRow[] = [];
-  const convUpdates = new Map<string, { id: string; last_seq: number; ts_ms: number }>();
+  const convUpdates = new Map<string, { id: string; last_seq: number; ts_ms: number; fs: number | null }>();
   const members = new Map<string, MemberUpdate>();
   const member = (conv: string, user: string): MemberUpdate => {
     const key = `${conv}\n${user}`;
     let m = members.get(key);
-    if (!m) members.set(key, (m = { conv_id: conv, user_id: user, delivered: 0, read: 0, read_at: 0 }));
+    if (!m) members.set(key, (m = { conv_id: conv, user_id: user, delivered: 0, read: 0, read_at: 0, fs: fs(conv) }));
     return m;
   };
-  const events: { id: string; conv_id: string; ts_ms: number }[] = [];
+  const events: { id: string; conv_id: string; ts_ms: number; fs: number | null }[] = [];
   for (const w of writes) {
     if (w.kind === 'conversation') {
       const prior = created.get(w.conv); // a later change in the same batch wins
       created.set(w.conv, { ...w, lastSeq: prior?.lastSeq ?? 0, lastActivity: prior?.lastActivity ?? w.createdAt });
-    } else if (w.kind === 'event') events.push({ id: w.id, conv_id: w.conv, ts_ms: w.ts });
+    } else if (w.kind === 'event') events.push({ id: w.id, conv_id: w.conv, ts_ms: w.ts, fs: fs(w.conv) });
   }
   for (const w of writes) {
     if (w.kind === 'message') {
@@ -205,7 +240,7 @@ export function buildBatchParams(writes: Write[]): string[] {
       if (c) (c.lastSeq = Math.max(c.lastSeq, w.seq), (c.lastActivity = Math.max(c.lastActivity, w.ts)));
       else {
         const u = convUpdates.get(w.conv);
-        if (!u || u.last_seq < w.seq) convUpdates.set(w.conv, { id: w.conv, last_seq: w.seq, ts_ms: w.ts });
+        if (!u || u.last_seq < w.seq) convUpdates.set(w.conv, { id: w.conv, last_seq: w.seq, ts_ms: w.ts, fs: fs(w.conv) });
       }
     } else if (w.kind === 'watermark') {
       const m = member(w.conv, w.user); // coalesced: watermarks only grow
@@ -217,18 +252,20 @@ export function buildBatchParams(writes: Write[]): string[] {
     c.participants.map((u) => {
       const m = members.get(`${c.conv}\n${u}`);
       members.delete(`${c.conv}\n${u}`);
-      return { conv_id: c.conv, user_id: u, delivered: m?.delivered ?? 0, read: m?.read ?? 0, read_at: m?.read_at ?? 0 };
+      return { conv_id: c.conv, user_id: u, delivered: m?.delivered ?? 0, read: m?.read ?? 0, read_at: m?.read_at ?? 0, fs: fs(c.conv) };
     }),
   );
   return [
     JSON.stringify([...created.values()].map((c) => ({
-      id: c.conv, kind: c.convKind, state: c.state, participants: c.participants, meta: c.meta ?? {}, last_seq: c.lastSeq, ts_ms: c.lastActivity, created_ms: c.createdAt,
+      id: c.conv, kind: c.convKind, state: c.state, participants: c.participants, meta: c.meta ?? {}, last_seq: c.lastSeq, ts_ms: c.lastActivity, created_ms: c.createdAt, fs: fs(c.conv),
     }))),
     JSON.stringify(newMembers),
-    JSON.stringify(messages.map((m) => ({ conv_id: m.conv, seq: m.seq, id: m.id, sender: m.from, body: m.body, cmid: m.cmid, ts_ms: m.ts }))),
+    JSON.stringify(messages.map((m) => ({ conv_id: m.conv, seq: m.seq, id: m.id, sender: m.from, body: m.body, cmid: m.cmid, ts_ms: m.ts, fs: fs(m.conv) }))),
     JSON.stringify([...convUpdates.values()]),
     JSON.stringify([...members.values()]),
     JSON.stringify(events),
+    JSON.stringify([...new Map(writes.map((w) => [w.conv, fenceOf(w.conv)])).values()].filter((f): f is Fence => f !== undefined)
+      .filter((f, i, all) => all.findIndex((g) => g.shard === f.shard && g.epoch === f.epoch) === i)),
   ];
 }
 
@@ -238,43 +275,74 @@ interface MemberUpdate {
   delivered: number;
   read: number;
   read_at: number;
+  fs: number | null;
 }
 
-/** Prepared once per connection (named), so Postgres plans it once instead of per batch. */
+/**
+ * Prepared once per connection (named), so Postgres plans it once instead of per batch.
+ * `fs` on each row is its shard when fenced (cluster mode) or null; a fenced row is written
+ * only if its shard's epoch in shard_epochs still equals the writer's. FOR SHARE makes a
+ * concurrent claim by a new owner wait for this batch, or this batch see the claim.
+ */
 export const batchSql = `
 WITH
+fence AS (
+  SELECT s.shard, s.epoch FROM shard_epochs s
+  JOIN json_to_recordset($7::json) AS f(shard int, epoch bigint) ON s.shard = f.shard AND s.epoch = f.epoch
+  FOR SHARE OF s
+),
 new_convs AS (
   INSERT INTO conversations AS c (id, kind, state, participants, meta, last_seq, last_activity_ms, created_ms)
   SELECT id, kind, state, participants, meta, last_seq, ts_ms, created_ms
-  FROM json_to_recordset($1::json) AS x(id text, kind text, state text, participants text[], meta jsonb, last_seq bigint, ts_ms bigint, created_ms bigint)
+  FROM json_to_recordset($1::json) AS x(id text, kind text, state text, participants text[], meta jsonb, last_seq bigint, ts_ms bigint, created_ms bigint, fs int)
+  WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
   ON CONFLICT (id) DO UPDATE SET
     state = EXCLUDED.state, participants = EXCLUDED.participants, meta = EXCLUDED.meta,
     last_seq = GREATEST(c.last_seq, EXCLUDED.last_seq), last_activity_ms = GREATEST(c.last_activity_ms, EXCLUDED.last_activity_ms)
 ),
 new_events AS (
   INSERT INTO processed_events (id, conv_id, ts_ms)
-  SELECT id, conv_id, ts_ms FROM json_to_recordset($6::json) AS x(id text, conv_id text, ts_ms bigint)
+  SELECT id, conv_id, ts_ms FROM json_to_recordset($6::json) AS x(id text, conv_id text, ts_ms bigint, fs int)
+  WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
   ON CONFLICT (id) DO NOTHING
 ),
 new_members AS (
   INSERT INTO members (conv_id, user_id, delivered_seq, read_seq, read_at_ms)
   SELECT conv_id, user_id, delivered, read, read_at
-  FROM json_to_recordset($2::json) AS x(conv_id text, user_id text, delivered bigint, read bigint, read_at bigint)
+  FROM json_to_recordset($2::json) AS x(conv_id text, user_id text, delivered bigint, read bigint, read_at bigint, fs int)
+  WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
   ON CONFLICT (conv_id, user_id) DO NOTHING
 ),
 new_msgs AS (
   INSERT INTO messages (conv_id, seq, id, sender, body, cmid, ts_ms)
   SELECT conv_id, seq, id, sender, body, cmid, ts_ms
-  FROM json_to_recordset($3::json) AS x(conv_id text, seq bigint, id text, sender text, body text, cmid text, ts_ms bigint)
+  FROM json_to_recordset($3::json) AS x(conv_id text, seq bigint, id text, sender text, body text, cmid text, ts_ms bigint, fs int)
+  WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
 ),
 conv_up AS (
   UPDATE conversations c SET last_seq = GREATEST(c.last_seq, x.last_seq), last_activity_ms = GREATEST(c.last_activity_ms, x.ts_ms)
-  FROM json_to_recordset($4::json) AS x(id text, last_seq bigint, ts_ms bigint)
-  WHERE c.id = x.id
+  FROM json_to_recordset($4::json) AS x(id text, last_seq bigint, ts_ms bigint, fs int)
+  WHERE c.id = x.id AND (x.fs IS NULL OR x.fs IN (SELECT shard FROM fence))
+),
+member_up AS (
+  UPDATE members m SET
+    delivered_seq = GREATEST(m.delivered_seq, x.delivered),
+    read_seq = GREATEST(m.read_seq, x.read),
+    read_at_ms = CASE WHEN x.read > m.read_seq THEN x.read_at ELSE m.read_at_ms END
+  FROM json_to_recordset($5::json) AS x(conv_id text, user_id text, delivered bigint, read bigint, read_at bigint, fs int)
+  WHERE m.conv_id = x.conv_id AND m.user_id = x.user_id AND (x.fs IS NULL OR x.fs IN (SELECT shard FROM fence))
 )
-UPDATE members m SET
-  delivered_seq = GREATEST(m.delivered_seq, x.delivered),
-  read_seq = GREATEST(m.read_seq, x.read),
-  read_at_ms = CASE WHEN x.read > m.read_seq THEN x.read_at ELSE m.read_at_ms END
-FROM json_to_recordset($5::json) AS x(conv_id text, user_id text, delivered bigint, read bigint, read_at bigint)
-WHERE m.conv_id = x.conv_id AND m.user_id = x.user_id`;
+SELECT coalesce(array_agg(shard || ':' || epoch), '{}') AS passed FROM fence`;
+
+/**
+ * Claims `shard` for `epoch` (the lease revision a new owner got). True when this epoch is now
+ * the shard's; false when a newer epoch already claimed it (our lease is stale).
+ */
+export async function claimShard(pool: pg.Pool, shard: number, epoch: number, node: string, now: number): Promise<boolean> {
+  const r = await pool.query(
+    `INSERT INTO shard_epochs AS s (shard, epoch, node, claimed_ms) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (shard) DO UPDATE SET epoch = EXCLUDED.epoch, node = EXCLUDED.node, claimed_ms = EXCLUDED.claimed_ms
+     WHERE s.epoch < EXCLUDED.epoch`,
+    [shard, epoch, node, now]);
+  return (r.rowCount ?? 0) > 0;
+}

@@ -28,7 +28,7 @@ const bus = new PortBus(data.port, `shard${data.index}`);
 // One connection writes batches; the others serve rehydration and history reads.
 const pool = createPool(data.db, Math.max(2, config.dbPoolMax), `shard-${data.index}`);
 const store = new Store(pool);
-const persister = new Persister(pool, config.persist);
+const persister = new Persister(pool, { ...config.persist, prepared: config.dbPreparedStatements });
 const lookup = config.connections.url
   ? httpConnectionLookup(config.connections.url, config.connections.timeoutMs)
   : tableConnectionLookup(new ConnectionsTable(pool));

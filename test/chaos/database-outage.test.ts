@@ -36,7 +36,10 @@ before(async () => {
   }
   proxy = await new TcpProxy(target).listen();
   node = await new TestNode({
-    env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${dbName}`, RATE_MSGS_PER_S: '1000', RATE_BURST: '1000' },
+    env: {
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${dbName}`, RATE_MSGS_PER_S: '1000', RATE_BURST: '1000',
+      ...(embedded ? { DB_PREPARED_STATEMENTS: 'false' } : {}),
+    },
     ...(embedded ? { schema: 'public' } : {}),
   }).start();
 });

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MessageRow, Write } from '../../actors/types.ts';
-import { PersistLane, Persister, PersistFailedError, PersisterOverloadedError } from '../../src/persist/persister.ts';
+import { claimShard, FencedError, PersistLane, Persister, PersistFailedError, PersisterOverloadedError } from '../../src/persist/persister.ts';
 import { Store } from '../../src/persist/store.ts';
 import { testDatabase, type TestDatabase } from '../helpers/database.ts';
 
@@ -111,5 +111,28 @@ describe('persister', () => {
     void p.enqueue([created(id), message(id, 1)]).then(() => (done = true));
     await p.flushAll();
     assert.equal(done, true);
+  });
+
+  test('fencing: a writer whose epoch was superseded cannot commit, the current owner can, and claims only move forward', async () => {
+    const p = new Persister(db.pool, { flushMs: 1, batchMax: 100, queueMax: 1000, lanes: 2 });
+    const shard = 100_000 + (process.pid % 1000);
+    const id = conv();
+    assert.equal(await claimShard(db.pool, shard, 10, 'node-a', 1), true);
+    await p.enqueue(id, [created(id), message(id, 1)], { shard, epoch: 10 });
+    assert.equal(await claimShard(db.pool, shard, 20, 'node-b', 2), true, 'a newer epoch takes over');
+    assert.equal(await claimShard(db.pool, shard, 15, 'node-c', 3), false, 'an older epoch cannot claim back');
+    await assert.rejects(p.enqueue(id, [message(id, 2)], { shard, epoch: 10 }), (e: unknown) => e instanceof FencedError && e.shard === shard);
+    const other = conv();
+    // In one batch, the stale writer's rows are dropped while unfenced and current rows commit.
+    const results = await Promise.allSettled([
+      p.enqueue(id, [message(id, 2)], { shard, epoch: 10 }),
+      p.enqueue(other, [created(other), message(other, 1)]),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['rejected', 'fulfilled']);
+    let r = await db.pool.query('SELECT seq FROM messages WHERE conv_id = $1 ORDER BY seq', [id]);
+    assert.deepEqual(r.rows.map((x) => x.seq), [1], 'nothing from the stale epoch was stored');
+    await p.enqueue(id, [message(id, 2)], { shard, epoch: 20 });
+    r = await db.pool.query('SELECT seq FROM messages WHERE conv_id = $1 ORDER BY seq', [id]);
+    assert.deepEqual(r.rows.map((x) => x.seq), [1, 2]);
   });
 });

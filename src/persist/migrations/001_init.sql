@@ -58,3 +58,12 @@ CREATE INDEX IF NOT EXISTS processed_events_by_conv ON processed_events (conv_id
 
 -- Serves the admin listing by kind and state.
 CREATE INDEX IF NOT EXISTS conversations_kind_state ON conversations (kind, state);
+
+-- Fencing (cluster mode): the epoch of each shard's current owner, claimed when it takes the
+-- shard's lease. A batch writes a shard's rows only while its epoch here is still the writer's.
+CREATE TABLE IF NOT EXISTS shard_epochs (
+  shard      int PRIMARY KEY,
+  epoch      bigint NOT NULL,
+  node       text NOT NULL,
+  claimed_ms bigint NOT NULL
+);
