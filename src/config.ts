@@ -6,7 +6,14 @@ import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 
 export interface Config {
-  role: 'all';
+  /** all = edge + shards; edge = sockets only; shard = actors only (edge and shard need NATS_URL). */
+  role: 'all' | 'edge' | 'shard';
+  /** Set → cluster mode: the bus is NATS and shards are owned through leases. */
+  natsUrl: string | undefined;
+  /** 'auto' (a fair share of the cluster) or an explicit list of shards. */
+  shards: 'auto' | number[];
+  /** Lease TTL: a dead node's shards are taken over after at most this (plus one renew period). */
+  leaseTtlMs: number;
   nodeId: string;
   host: string;
   port: number;
@@ -108,13 +115,19 @@ function str(env: Env, key: string): string | undefined {
 
 export function loadConfig(env: Env = process.env): Config {
   const role = str(env, 'ROLE') ?? 'all';
-  if (role !== 'all') throw new ConfigError(`ROLE=${role}: this build runs single nodes only (ROLE=all)`);
+  if (role !== 'all' && role !== 'edge' && role !== 'shard') throw new ConfigError(`ROLE=${role}: expected all, edge or shard`);
+  const natsUrl = str(env, 'NATS_URL');
+  if (role !== 'all' && !natsUrl) throw new ConfigError(`ROLE=${role} needs NATS_URL (the bus between nodes)`);
+  const shardCount = int(env, 'SHARD_COUNT', 64, 1, 65536);
   const schema = str(env, 'DATABASE_SCHEMA') ?? 'public';
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new ConfigError(`DATABASE_SCHEMA=${schema}: expected a lower-case SQL identifier`);
   const prefix = str(env, 'SUBJECT_PREFIX') ?? 'chat';
   if (!/^[A-Za-z0-9_-]+$/.test(prefix)) throw new ConfigError(`SUBJECT_PREFIX=${prefix}: letters, digits, _ and - only`);
   const config: Config = {
     role,
+    natsUrl,
+    shards: parseShards(str(env, 'SHARDS') ?? 'auto', shardCount),
+    leaseTtlMs: int(env, 'LEASE_TTL_MS', 5_000, 300),
     nodeId: str(env, 'NODE_ID') ?? `${hostname()}-${process.pid}`,
     host: str(env, 'HOST') ?? '0.0.0.0',
     port: int(env, 'PORT', 9001, 0, 65535),
@@ -123,7 +136,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseSchema: schema,
     dbPoolMax: int(env, 'DB_POOL_MAX', 4, 1, 100),
     dbPreparedStatements: str(env, 'DATABASE_URL') !== undefined && str(env, 'DB_PREPARED_STATEMENTS') !== 'false',
-    shardCount: int(env, 'SHARD_COUNT', 64, 1, 65536),
+    shardCount,
     shardThreads: int(env, 'SHARD_THREADS', Math.max(1, availableParallelism() - 1), 1, 256),
     subjectPrefix: prefix,
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
@@ -171,7 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     events: {
       hmacSecret: str(env, 'EVENTS_HMAC_SECRET'),
       maxSkewMs: int(env, 'EVENTS_MAX_SKEW_MS', 300_000, 1),
-      natsUrl: str(env, 'NATS_URL'),
+      natsUrl,
       stream: str(env, 'ORDER_EVENTS_STREAM') ?? 'ORDER_EVENTS',
       subjects: (str(env, 'ORDER_EVENTS_SUBJECTS') ?? 'orders.>').split(',').map((x) => x.trim()).filter(Boolean),
       consumer: str(env, 'ORDER_EVENTS_CONSUMER') ?? 'chat-order-events',
@@ -183,6 +196,20 @@ export function loadConfig(env: Env = process.env): Config {
   };
   assertRelations(config);
   return config;
+}
+
+/** SHARDS: `auto`, or a list of shards and ranges such as `0-31,40`. */
+function parseShards(raw: string, shardCount: number): 'auto' | number[] {
+  if (raw === 'auto') return 'auto';
+  const out = new Set<number>();
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new ConfigError(`SHARDS=${raw}: expected auto or a list like 0-31,40`);
+    const [a, b] = [Number(m[1]), Number(m[2] ?? m[1])];
+    if (a > b || b >= shardCount) throw new ConfigError(`SHARDS=${raw}: ${part} is outside 0-${shardCount - 1}`);
+    for (let k = a; k <= b; k++) out.add(k);
+  }
+  return [...out].sort((x, y) => x - y);
 }
 
 /** Relations between bounds that must hold for the node to behave as documented. */

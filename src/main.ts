@@ -1,46 +1,38 @@
 /**
- * Starts a complete node: the uWS edge in this thread, SHARD_THREADS shard threads on the
- * in-process bus, and Postgres (DATABASE_URL) or the embedded PGlite thread.
+ * Starts a node. Without NATS_URL: a complete single node — the uWS edge in this thread,
+ * SHARD_THREADS shard threads on the in-process bus, Postgres (DATABASE_URL) or the embedded
+ * PGlite thread. With NATS_URL: a cluster member in ROLE all|edge|shard, the bus is NATS and
+ * the shards it serves are owned through leases (src/cluster/leases.ts).
  */
-import { MessageChannel, type Worker } from 'node:worker_threads';
+import type { Bus } from './bus/bus.ts';
 import { Subjects } from './bus/bus.ts';
 import { InprocHub } from './bus/inproc.ts';
+import { NatsBus } from './bus/nats.ts';
+import { LeaseManager, ShardCountMismatchError } from './cluster/leases.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { startEdge, type Edge } from './edge/app.ts';
 import { createVerifier } from './edge/auth.ts';
+import { applyOrderEvent } from './edge/order-events.ts';
 import { SocketRegistry } from './edge/sockets.ts';
 import { loadUws, UwsFallbackError } from './edge/uws.ts';
+import { OrderEventsConsumer } from './integrations/order-events-jetstream.ts';
 import { createLogger, type Logger } from './log.ts';
+import { Metrics } from './metrics.ts';
 import { createPool, type DbTarget } from './persist/db.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './persist/embedded.ts';
 import { migrate } from './persist/migrate.ts';
+import { claimShard } from './persist/persister.ts';
 import { ConnectionsTable, Store } from './persist/store.ts';
-import type { ShardWorkerData } from './shard/worker.ts';
-import { startWorker } from './worker-thread.ts';
-import { Metrics, type ShardReport } from './metrics.ts';
-import { OrderEventsConsumer } from './integrations/order-events-jetstream.ts';
-import { applyOrderEvent } from './edge/order-events.ts';
+import { ShardThreads } from './shard/threads.ts';
 import { defaultLimits } from '../protocol/frames.ts';
 import { CloseCode } from '../protocol/errors.ts';
+import type pg from 'pg';
 
-/** Shards of thread `i`: every shard k with k mod threads = i. */
-function shardsOfThread(config: Config, i: number): number[] {
-  const out: number[] = [];
-  for (let k = i; k < config.shardCount; k += config.shardThreads) out.push(k);
-  return out;
-}
-
-interface ShardThread {
-  worker: Worker;
-  ready: boolean;
-  detach: () => void;
-}
-
-async function main(): Promise<void> {
-  let config: Config;
+function loadOrExit(): Config {
   try {
-    config = loadConfig();
-    loadUws();
+    const config = loadConfig();
+    if (config.role !== 'shard') loadUws();
+    return config;
   } catch (e) {
     if (e instanceof ConfigError || e instanceof UwsFallbackError) {
       console.error(`refusing to start: ${e.message}`);
@@ -48,55 +40,77 @@ async function main(): Promise<void> {
     }
     throw e;
   }
+}
+
+/** The database may still be starting: keep trying (readyz stays 503 meanwhile). */
+async function migrateWhenUp(pool: pg.Pool, schema: string, log: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const applied = await migrate(pool, schema);
+      if (applied.length) log.info({ applied }, 'migrations applied');
+      return;
+    } catch (e) {
+      log.warn({ err: e, attempt }, 'database not ready for migrations; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadOrExit();
   const log = createLogger(config.logLevel).child({ node: config.nodeId });
   const verifier = createVerifier(config);
   if (verifier.devMode) {
     log.warn({ secretFile: `${config.dataDir}/dev-jwt-secret` }, 'no JWT configuration: using a generated dev secret; mint tokens with `npm run token -- --sub alice`');
   }
+  const cluster = config.natsUrl !== undefined;
+  const hostsShards = config.role !== 'edge';
+  const servesSockets = config.role !== 'shard';
 
-  const db: DbTarget = config.databaseUrl
-    ? { url: config.databaseUrl, schema: config.databaseSchema }
-    : { socketDir: config.dataDir, schema: 'public' };
+  const db: DbTarget = config.databaseUrl ? { url: config.databaseUrl, schema: config.databaseSchema } : { socketDir: config.dataDir, schema: 'public' };
+  if (cluster && !config.databaseUrl) log.warn('cluster mode with embedded PGlite: every node must share one Postgres; set DATABASE_URL');
   const pool = createPool(db, config.dbPoolMax, 'edge');
   const store = new Store(pool);
-  const hub = new InprocHub();
-  const bus = hub.local('edge');
   const subjects = new Subjects(config.subjectPrefix);
-  const registry = new SocketRegistry(bus, subjects, config.limits.wsBackpressureMaxBytes);
-  const threads: ShardThread[] = [];
-  const state = { dbReady: false, stopping: false };
-
-  const limits = { ...defaultLimits, maxFrameBytes: config.limits.maxFrameBytes };
   const metrics = new Metrics();
+  const state = { dbReady: false, stopping: false, leasesReady: !cluster || !hostsShards };
+
+  const hub = cluster ? undefined : new InprocHub();
+  const natsBus = cluster ? await connectNats(config, log) : undefined;
+  const bus: Bus = natsBus ?? hub!.local('edge');
+  const threads = hostsShards
+    ? new ShardThreads(config, db, natsBus ? { kind: 'nats', natsUrl: config.natsUrl! } : { kind: 'inproc', hub: hub! }, log, metrics)
+    : undefined;
+  const registry = new SocketRegistry(bus, subjects, config.limits.wsBackpressureMaxBytes);
   let framesOutSeen = 0;
   setInterval(() => {
     metrics.framesOut.inc(registry.framesOut - framesOutSeen);
     framesOutSeen = registry.framesOut;
-    if (orderEvents) {
-      const s = orderEvents.stats;
-      metrics.eventsApplied.inc(s.applied - eventsSeen.applied);
-      metrics.eventsDeadLettered.inc(s.deadLettered - eventsSeen.deadLettered);
-      metrics.eventsLag.set(s.lastLagMs / 1000);
-      Object.assign(eventsSeen, s);
-    }
   }, 1000).unref();
-  const eventsSeen = { applied: 0, deadLettered: 0 };
-  let orderEvents: OrderEventsConsumer | undefined;
-  const edge: Edge = await startEdge(config, {
-    config, limits, bus, subjects, registry, store, pool, log, metrics, verifier,
-    connectionsTable: config.connections.url ? undefined : new ConnectionsTable(pool),
-    readiness: () => {
-      const shardsReady = threads.length === config.shardThreads && threads.every((t) => t.ready);
-      return {
-        ready: state.dbReady && shardsReady && !state.stopping,
-        checks: {
-          database: { status: state.dbReady ? 'ok' : 'fail' },
-          shards: { status: shardsReady ? 'ok' : 'fail', detail: `${threads.filter((t) => t.ready).length}/${config.shardThreads} threads` },
-        },
-      };
-    },
-  });
-  log.info({ port: edge.port }, 'edge listening');
+  let leases: LeaseManager | undefined;
+
+  const readiness = () => {
+    const shardsOk = !threads || threads.allReady();
+    const checks: Record<string, { status: 'ok' | 'fail'; detail?: string }> = {
+      database: { status: state.dbReady ? 'ok' : 'fail' },
+      shards: { status: shardsOk ? 'ok' : 'fail', detail: threads ? `${threads.readyCount()}/${threads.count} threads` : 'edge role: none' },
+    };
+    if (natsBus) checks.bus = { status: natsBus.nc.isClosed() ? 'fail' : 'ok', detail: 'nats' };
+    if (cluster && hostsShards) checks.leases = { status: state.leasesReady ? 'ok' : 'fail', detail: `${leases?.held.size ?? 0} shards owned` };
+    const ready = !state.stopping && Object.values(checks).every((c) => c.status === 'ok');
+    return { ready, checks };
+  };
+
+  let edge: Edge | undefined;
+  if (servesSockets) {
+    edge = await startEdge(config, {
+      config, limits: { ...defaultLimits, maxFrameBytes: config.limits.maxFrameBytes }, bus, subjects, registry, store, pool, log, metrics, verifier,
+      connectionsTable: config.connections.url ? undefined : new ConnectionsTable(pool),
+      readiness,
+      clusterView: () => (leases ? clusterView(config, leases) : Promise.resolve(singleNodeView(config, threads, registry))),
+    });
+    log.info({ port: edge.port, role: config.role, cluster }, 'edge listening');
+  }
 
   let embedded: EmbeddedPostgres | undefined;
   if (!config.databaseUrl) {
@@ -104,66 +118,56 @@ async function main(): Promise<void> {
     embedded = await startEmbeddedPostgres(config.dataDir, config.dbPoolMax * (config.shardThreads + 1) + 2);
     log.info({ dir: config.dataDir }, 'embedded Postgres (PGlite) ready');
   }
-  // The database may still be starting: keep trying (readyz stays 503 meanwhile).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const applied = await migrate(pool, db.schema);
-      if (applied.length) log.info({ applied }, 'migrations applied');
-      break;
-    } catch (e) {
-      log.warn({ err: e, attempt }, 'database not ready for migrations; retrying');
-      await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
-    }
-  }
+  await migrateWhenUp(pool, db.schema, log);
   state.dbReady = true;
 
-  let markShardsReady: () => void = () => {};
-  const shardsReady = new Promise<void>((resolve) => (markShardsReady = resolve));
-  bus.subscribe(`${config.subjectPrefix}.internal.ready`, (d) => {
-    const t = threads[d[0]];
-    if (t) t.ready = true;
-    if (threads.length === config.shardThreads && threads.every((x) => x.ready)) markShardsReady();
-  });
-  const startThread = (i: number): void => {
-    const { port1, port2 } = new MessageChannel();
-    const detach = hub.attach(port1);
-    const data: ShardWorkerData = { config, db, shards: shardsOfThread(config, i), index: i, port: port2 };
-    const worker = startWorker(new URL('./shard/worker.ts', import.meta.url), data as unknown as Record<string, unknown>, { transferList: [port2] });
-    threads[i] = { worker, ready: false, detach };
-    worker.on('error', (e) => log.error({ err: e, thread: i }, 'shard thread crashed'));
-    worker.on('message', (m: { report?: ShardReport }) => m.report && metrics.shardReport(m.report));
-    worker.on('exit', (code) => {
-      detach();
-      port1.close();
-      if (state.stopping) return;
-      log.error({ thread: i, code }, 'shard thread exited; restarting it (its actors rehydrate from Postgres)');
-      threads[i].ready = false;
-      setTimeout(() => startThread(i), 100);
-    });
-  };
-  for (let i = 0; i < config.shardThreads; i++) startThread(i);
-
-  if (config.events.natsUrl) {
-    orderEvents = new OrderEventsConsumer(
-      { ...config.events, natsUrl: config.events.natsUrl },
-      (e) => applyOrderEvent(bus, subjects, config.shardCount, e, config.limits.busRequestTimeoutMs),
-      log.child({ component: 'order-events' }),
-    );
-    // Started once every shard can take events; retried until NATS answers.
-    void (async () => {
-      await shardsReady;
-      for (let attempt = 1; !state.stopping; attempt++) {
-        try {
-          await orderEvents.start();
-          log.info({ stream: config.events.stream, consumer: config.events.consumer }, 'order events: consuming from JetStream');
-          return;
-        } catch (e) {
-          log.warn({ err: e, attempt }, 'order events: JetStream not reachable; retrying');
-          await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * attempt)));
-        }
-      }
-    })();
+  if (threads) {
+    if (hub) bus.subscribe(`${config.subjectPrefix}.internal.ready`, (d) => threads.markReady(d[0]));
+    threads.start();
+    while (!threads.allReady()) await new Promise((r) => setTimeout(r, 20));
   }
+
+  if (cluster && threads) {
+    leases = new LeaseManager(
+      natsBus!.nc,
+      {
+        nodeId: config.nodeId, prefix: config.subjectPrefix, shardCount: config.shardCount, shards: config.shards, ttlMs: config.leaseTtlMs,
+        status: () => ({ role: config.role, shards: threads.shardStatus(), sockets: registry.socketCount }),
+      },
+      {
+        acquired: async (shard, epoch) => {
+          if (!(await claimShard(pool, shard, epoch, config.nodeId, Date.now()))) throw new Error(`epoch ${epoch} is stale for shard ${shard}`);
+          await threads.assign(shard, epoch);
+        },
+        releasing: (shard) => threads.unassign(shard, true),
+        lost: (shard) => void threads.unassign(shard, false),
+      },
+      log.child({ component: 'leases' }),
+    );
+    threads.onShardsLost = (lost) => {
+      for (const shard of lost) leases?.forget(shard);
+    };
+    try {
+      await leases.start();
+    } catch (e) {
+      if (e instanceof ShardCountMismatchError) {
+        log.error(e.message);
+        console.error(`refusing to start: ${e.message}`);
+        process.exit(78);
+      }
+      throw e;
+    }
+    state.leasesReady = true;
+  } else if (cluster) {
+    // An edge-only member still heartbeats, so the operator view lists it.
+    leases = new LeaseManager(natsBus!.nc, {
+      nodeId: config.nodeId, prefix: config.subjectPrefix, shardCount: config.shardCount, shards: [], ttlMs: config.leaseTtlMs,
+      status: () => ({ role: config.role, shards: [], sockets: registry.socketCount }),
+    }, { acquired: async () => {}, releasing: async () => {}, lost: () => {} }, log.child({ component: 'leases' }));
+    await leases.start();
+  }
+
+  const orderEvents = startOrderEvents(config, bus, subjects, metrics, log, () => state.stopping);
 
   const shutdown = async (signal: string): Promise<void> => {
     if (state.stopping) return;
@@ -174,9 +178,11 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     hardStop.unref();
-    edge.close(CloseCode.restart, 'service restart');
+    edge?.close(CloseCode.restart, 'service restart');
     await orderEvents?.stop();
-    await Promise.all(threads.map((t) => stopThread(t.worker, log)));
+    await leases?.stop(); // orderly: each shard stops, flushes, then lets go of its lease
+    await threads?.stop();
+    await natsBus?.close();
     await pool.end().catch(() => {});
     await embedded?.stop();
     log.info('stopped');
@@ -186,18 +192,56 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-/** Asks a shard thread to flush its persister, then terminates it. */
-function stopThread(worker: Worker, log: Logger): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => void worker.terminate().then(() => resolve()), 5_000);
-    worker.on('message', (m: { stopped?: boolean }) => {
-      if (!m.stopped) return;
-      clearTimeout(timer);
-      void worker.terminate().then(() => resolve());
-    });
-    worker.postMessage({ stop: true });
-    void log;
-  });
+async function connectNats(config: Config, log: Logger): Promise<NatsBus> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await NatsBus.connect(config.natsUrl!, `${config.nodeId}-edge`);
+    } catch (e) {
+      log.warn({ err: e, attempt }, 'NATS not reachable; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
+    }
+  }
+}
+
+async function clusterView(config: Config, leases: LeaseManager) {
+  const nodes = (await leases.liveNodes()).sort((a, b) => a.id.localeCompare(b.id));
+  return { shardCount: config.shardCount, nodes: nodes.map((n) => ({ id: n.id, role: n.role, shards: n.shards, sockets: n.sockets })) };
+}
+
+function singleNodeView(config: Config, threads: ShardThreads | undefined, registry: SocketRegistry) {
+  void threads;
+  return { shardCount: config.shardCount, nodes: [{ id: config.nodeId, role: config.role, shards: [], sockets: registry.socketCount }] };
+}
+
+/** Order events from JetStream, once every shard can take them; retried until NATS answers. */
+function startOrderEvents(config: Config, bus: Bus, subjects: Subjects, metrics: Metrics, log: Logger, stopping: () => boolean): OrderEventsConsumer | undefined {
+  if (!config.natsUrl) return undefined;
+  const consumer = new OrderEventsConsumer(
+    { ...config.events, natsUrl: config.natsUrl },
+    (e) => applyOrderEvent(bus, subjects, config.shardCount, e, config.limits.busRequestTimeoutMs),
+    log.child({ component: 'order-events' }),
+  );
+  const seen = { applied: 0, deadLettered: 0 };
+  setInterval(() => {
+    const s = consumer.stats;
+    metrics.eventsApplied.inc(s.applied - seen.applied);
+    metrics.eventsDeadLettered.inc(s.deadLettered - seen.deadLettered);
+    metrics.eventsLag.set(s.lastLagMs / 1000);
+    Object.assign(seen, { applied: s.applied, deadLettered: s.deadLettered });
+  }, 1000).unref();
+  void (async () => {
+    for (let attempt = 1; !stopping(); attempt++) {
+      try {
+        await consumer.start();
+        log.info({ stream: config.events.stream, consumer: config.events.consumer }, 'order events: consuming from JetStream');
+        return;
+      } catch (e) {
+        log.warn({ err: e, attempt }, 'order events: JetStream not reachable; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * attempt)));
+      }
+    }
+  })();
+  return consumer;
 }
 
 main().catch((e: unknown) => {

@@ -16,6 +16,8 @@ export interface ShardReport {
   batches: [number, number][];
   batchFailures: number;
   acked: number;
+  /** Live actors per shard this thread serves. */
+  shardActors: Record<number, number>;
 }
 
 export class Metrics {

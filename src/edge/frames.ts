@@ -12,7 +12,7 @@ import { type Bus, BusTimeoutError, NoRespondersError, type Subjects } from '../
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../persist/store.ts';
-import { encodeEnvelope, shardOf } from '../shard/envelope.ts';
+import { encodeEnvelope, movingMsg, shardOf } from '../shard/envelope.ts';
 import { TokenBucket } from './rate-limit.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Socket, SocketRegistry } from './sockets.ts';
@@ -148,7 +148,7 @@ export class FrameRouter {
     data.inflight++;
     const started = performance.now();
     const env = encodeEnvelope({ c: conv, u: data.user, r: data.roles, f: frame });
-    this.d.bus.request(this.shardSubject(conv), env, this.d.config.limits.busRequestTimeoutMs).then(
+    requestWithRetry(this.d.bus, this.shardSubject(conv), env, this.d.config.limits.busRequestTimeoutMs).then(
       (reply) => {
         data.inflight--;
         this.d.metrics.busRequests.inc({ outcome: 'ok' });
@@ -176,5 +176,39 @@ export class FrameRouter {
         this.error(ws, frame.rid, 503, 'database unavailable', { retryMs: 1000 });
       },
     );
+  }
+}
+
+const shardMovingMarker = new TextEncoder().encode(movingMsg);
+
+/** Whether a reply is the "shard moving" err (checked on bytes: no decode for ordinary replies). */
+function isMoving(reply: Uint8Array): boolean {
+  if (reply.byteLength > 96) return false;
+  outer: for (let i = 0; i + shardMovingMarker.length <= reply.byteLength; i++) {
+    for (let j = 0; j < shardMovingMarker.length; j++) if (reply[i + j] !== shardMovingMarker[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * A shard request that rides out a shard moving between nodes (handoff or failover): no
+ * responders, or the "moving" reply, are retried with backoff until `timeoutMs` has passed.
+ * The shard's actor deduplicates a retried send by its cmid.
+ */
+export async function requestWithRetry(bus: Bus, subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  const deadline = performance.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    const left = deadline - performance.now();
+    if (left <= 0) throw new BusTimeoutError(subject);
+    try {
+      const reply = await bus.request(subject, data, left);
+      if (!isMoving(reply)) return reply;
+    } catch (e) {
+      if (!(e instanceof NoRespondersError)) throw e;
+    }
+    const pause = Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    if (performance.now() + pause >= deadline) throw new NoRespondersError(subject);
+    await new Promise((r) => setTimeout(r, pause));
   }
 }

@@ -22,6 +22,8 @@ export interface HttpDeps {
   subjects: Subjects;
   log: Logger;
   metrics: Metrics;
+  /** The operator view of GET /cluster. */
+  clusterView: () => Promise<unknown>;
   readiness: () => { ready: boolean; checks: Record<string, { status: 'ok' | 'fail'; detail?: string }> };
 }
 
@@ -140,6 +142,15 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
     const r = d.readiness();
     respond(res, r.ready ? 200 : 503, { status: r.ready ? 'ok' : 'fail', checks: r.checks });
   });
+
+  app.get(
+    '/cluster',
+    route(d.log, async ({ auth, query }) => {
+      const p = await authenticate(d.verifier, auth, query);
+      if (!p.roles.includes('admin')) throw new HttpError(403, 'admin role required');
+      return { status: 200, body: await d.clusterView() };
+    }),
+  );
 
   const connectionRoute = (connect: boolean) =>
     route(d.log, async ({ auth, query, params }) => {

@@ -10,6 +10,7 @@ import { decode } from '../../protocol/codec.ts';
 import type { Bus, Subjects } from '../bus/bus.ts';
 import { encodeEnvelope, shardOf } from '../shard/envelope.ts';
 import { HttpError } from './http.ts';
+import { requestWithRetry } from './frames.ts';
 
 export interface EventsConfig {
   hmacSecret?: string;
@@ -70,7 +71,7 @@ export function parseOrderEvent(raw: Buffer): OrderEvent {
 /** Hands an event to its order's actor and resolves once the actor's reply (after commit) arrives. */
 export async function applyOrderEvent(bus: Bus, subjects: Subjects, shardCount: number, event: OrderEvent, timeoutMs: number): Promise<void> {
   const conv = event.data.orderId;
-  const reply = decode(await bus.request(subjects.shard(shardOf(conv, shardCount)), encodeEnvelope({ c: conv, u: 'order-events', r: ['system'], e: event }), timeoutMs)) as {
+  const reply = decode(await requestWithRetry(bus, subjects.shard(shardOf(conv, shardCount)), encodeEnvelope({ c: conv, u: 'order-events', r: ['system'], e: event }), timeoutMs)) as {
     t: string; code?: number; msg?: string;
   };
   if (reply.t !== 'ok') throw new HttpError(reply.code === 409 ? 409 : 503, reply.msg ?? 'event not applied');

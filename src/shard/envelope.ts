@@ -32,3 +32,6 @@ export function shardOf(conv: string, shardCount: number): number {
   }
   return (h >>> 0) % shardCount;
 }
+
+/** The err message an edge recognises as "retry: the shard is moving between nodes". */
+export const movingMsg = 'shard moving, retry';

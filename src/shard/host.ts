@@ -13,7 +13,8 @@ import type { Bus, Subjects } from '../bus/bus.ts';
 import type { CachedConnections } from '../integrations/connections.ts';
 import type { Persister } from '../persist/persister.ts';
 import type { Store } from '../persist/store.ts';
-import { decodeEnvelope } from './envelope.ts';
+import { decodeEnvelope, movingMsg, shardOf } from './envelope.ts';
+import { FencedError } from '../persist/persister.ts';
 
 export interface HostLimits extends ActorLimits {
   actorIdleMs: number;
@@ -50,6 +51,11 @@ export interface HostDeps {
   limits: HostLimits;
   now?: () => number;
   onError?: (e: unknown, where: string) => void;
+  /** Cluster mode: the shards this host owns, with their fencing epochs (mutated by the worker). */
+  fences?: Map<number, number>;
+  shardCount: number;
+  /** A write was refused because another node now owns the shard. */
+  onFenced?: (shard: number) => void;
 }
 
 export class ShardHost {
@@ -74,6 +80,25 @@ export class ShardHost {
     });
   }
 
+  get fences(): Map<number, number> | undefined {
+    return this.deps.fences;
+  }
+
+  /** Forgets every actor of a shard this host no longer owns. */
+  dropShard(shard: number): void {
+    for (const id of [...this.cells.keys()]) if (shardOf(id, this.deps.shardCount) === shard) this.cells.delete(id);
+    for (const id of [...this.draining.keys()]) if (shardOf(id, this.deps.shardCount) === shard) this.draining.delete(id);
+  }
+
+  actorsByShard(): Record<number, number> {
+    const out: Record<number, number> = {};
+    for (const id of this.cells.keys()) {
+      const k = shardOf(id, this.deps.shardCount);
+      out[k] = (out[k] ?? 0) + 1;
+    }
+    return out;
+  }
+
   get actorCount(): number {
     return this.cells.size + this.draining.size;
   }
@@ -93,6 +118,11 @@ export class ShardHost {
       env = decodeEnvelope(data);
     } catch (e) {
       this.deps.onError?.(e, 'decode envelope');
+      return;
+    }
+    if (this.deps.fences && !this.deps.fences.has(shardOf(env.c, this.deps.shardCount))) {
+      // The shard moved away between the edge's request and now: the edge retries elsewhere.
+      if (reply) this.deps.bus.publish(reply, encodeFrame({ t: 'err', rid: env.f?.rid, code: 503, msg: movingMsg, retryMs: 100 }));
       return;
     }
     if (env.e) return this.deliver(env.c, { cmd: { t: 'orderEvent', event: env.e }, reply });
@@ -220,13 +250,20 @@ export class ShardHost {
 
   private persist(cell: Cell, item: Item, writes: Write[], then: Effect[]): void {
     cell.inflight++;
-    this.deps.persister.enqueue(cell.id, writes).then(
+    const shard = shardOf(cell.id, this.deps.shardCount);
+    const epoch = this.deps.fences?.get(shard);
+    this.deps.persister.enqueue(cell.id, writes, epoch === undefined ? undefined : { shard, epoch }).then(
       () => {
         this.settled(cell);
         this.execute(cell, item, then);
       },
       (e: unknown) => {
         this.settled(cell);
+        if (e instanceof FencedError) {
+          this.deps.onFenced?.(e.shard);
+          this.reply(item, { t: 'err', code: 503, msg: movingMsg, retryMs: 100 });
+          return;
+        }
         this.deps.onError?.(e, 'persist');
         cell.loadedEpoch = -1; // whatever this actor assumed about uncommitted rows is void
         this.reply(item, { t: 'err', code: 503, msg: 'not stored, retry with the same cmid', retryMs: 1000 });

@@ -1,6 +1,8 @@
 /** Shard thread entry: one ShardHost with its own pg pool and persister, on the bus. */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { PortBus } from '../bus/inproc.ts';
+import { NatsBus } from '../bus/nats.ts';
+import type { Bus, Subscription } from '../bus/bus.ts';
 import { Subjects } from '../bus/bus.ts';
 import type { Config } from '../config.ts';
 import { CachedConnections, httpConnectionLookup, tableConnectionLookup } from '../integrations/connections.ts';
@@ -15,16 +17,28 @@ import { decode } from '../../protocol/codec.ts';
 export interface ShardWorkerData {
   config: Config;
   db: DbTarget;
+  /** In-process mode: the shards this thread serves for the node's life. */
   shards: number[];
   index: number;
-  port: MessagePort;
+  /** In-process mode: this thread's end of the hub channel. Cluster mode: absent (NATS). */
+  port?: MessagePort;
+  /** Cluster mode: the NATS server; shards are then assigned and withdrawn by the lease manager. */
+  natsUrl?: string;
 }
+
+/** Messages from the main thread in cluster mode. */
+export type ShardControl =
+  | { assign: { shard: number; epoch: number } }
+  | { unassign: { shard: number; flush: boolean } }
+  | { stop: true };
 
 const data = workerData as ShardWorkerData;
 const { config } = data;
 const log = createLogger(config.logLevel).child({ thread: `shard-${data.index}` });
 const subjects = new Subjects(config.subjectPrefix);
-const bus = new PortBus(data.port, `shard${data.index}`);
+const bus: Bus = data.natsUrl
+  ? await NatsBus.connect(data.natsUrl, `${config.nodeId}-shard-${data.index}`)
+  : new PortBus(data.port!, `shard${data.index}`);
 // One connection writes batches; the others serve rehydration and history reads.
 const pool = createPool(data.db, Math.max(2, config.dbPoolMax), `shard-${data.index}`);
 const store = new Store(pool);
@@ -41,6 +55,12 @@ const host = new ShardHost({
   connections,
   limits: { ...config.actors, persistQueueMax: config.persist.queueMax },
   onError: (e, where) => log.warn({ err: e, where }, 'shard error'),
+  fences: data.natsUrl ? new Map() : undefined,
+  shardCount: config.shardCount,
+  onFenced: (shard) => {
+    withdraw(shard);
+    parentPort!.postMessage({ fenced: shard });
+  },
 });
 
 // Reported to the main thread's metrics once a second (bounded: batches per second are few).
@@ -55,6 +75,7 @@ setInterval(() => {
   const report: ShardReport = {
     index: data.index, actors: host.actorCount, mailboxDepth: host.mailboxDepth, persistDepth: persister.depth,
     commands: host.commandsHandled, batches, batchFailures: failures, acked: host.acked - ackedReported,
+    shardActors: host.actorsByShard(),
   };
   ackedReported = host.acked;
   if (batches.length) log.debug({ batches: batches.length, rows: batches.reduce((a, b) => a + b[0], 0), depth: persister.depth }, 'persister');
@@ -62,17 +83,40 @@ setInterval(() => {
   parentPort!.postMessage({ report });
 }, 1000).unref();
 
-for (const k of data.shards) bus.subscribe(subjects.shard(k), host.handle);
+const shardSubs = new Map<number, Subscription>();
+function withdraw(shard: number): void {
+  shardSubs.get(shard)?.unsubscribe();
+  shardSubs.delete(shard);
+  host.dropShard(shard);
+}
+if (!data.natsUrl) for (const k of data.shards) bus.subscribe(subjects.shard(k), host.handle);
 bus.subscribe(subjects.connectionsChanged(), (d) => {
   const { a, b } = decode(d) as { a: string; b: string };
   connections.invalidate(a, b);
 });
-// Sent on the bus port itself, so it arrives after the subscriptions above.
-bus.publish(`${config.subjectPrefix}.internal.ready`, new Uint8Array([data.index]));
+// In-process mode: sent on the bus port itself, so it arrives after the subscriptions above.
+if (!data.natsUrl) bus.publish(`${config.subjectPrefix}.internal.ready`, new Uint8Array([data.index]));
+else parentPort!.postMessage({ ready: data.index });
 
 
-parentPort!.on('message', async (m: { stop?: boolean }) => {
-  if (!m.stop) return;
+parentPort!.on('message', async (m: ShardControl) => {
+  if ('assign' in m) {
+    const { shard, epoch } = m.assign;
+    host.fences?.set(shard, epoch);
+    if (!shardSubs.has(shard)) shardSubs.set(shard, bus.subscribe(subjects.shard(shard), host.handle));
+    // A round trip through NATS: the subscription is active before the lease manager moves on.
+    if (bus instanceof NatsBus) await bus.nc.flush();
+    return parentPort!.postMessage({ assigned: shard });
+  }
+  if ('unassign' in m) {
+    const { shard, flush } = m.unassign;
+    shardSubs.get(shard)?.unsubscribe();
+    shardSubs.delete(shard);
+    if (flush) await persister.flushAll();
+    host.dropShard(shard);
+    return parentPort!.postMessage({ unassigned: shard });
+  }
+  if (!('stop' in m)) return;
   await persister.flushAll();
   await bus.close();
   await pool.end().catch(() => {});
