@@ -54,7 +54,8 @@ export class LeaseManager {
   private leases!: KV;
   private nodes!: KV;
   readonly held = new Map<number, Held>();
-  private timer: NodeJS.Timeout | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private renewing = false;
   private ticking = false;
   private stopping = false;
 
@@ -75,19 +76,33 @@ export class LeaseManager {
     // A KV TTL applies to every key of its bucket (nats-server 2.9), so leases get their own bucket.
     this.leases = await js.views.kv(`${this.cfg.prefix}-leases`, { history: 1, ttl: this.cfg.ttlMs });
     this.nodes = await js.views.kv(`${this.cfg.prefix}-nodes`, { history: 1, ttl: this.cfg.ttlMs });
+    await this.keepAlive();
     await this.tick();
-    this.timer = setInterval(() => void this.tick(), Math.max(100, Math.floor(this.cfg.ttlMs / 3)));
+    // Renewal runs on its own timer: a long rebalance (many acquisitions) must never delay it.
+    const period = Math.max(100, Math.floor(this.cfg.ttlMs / 3));
+    this.timers.push(setInterval(() => void this.keepAlive(), period), setInterval(() => void this.tick(), period));
+  }
+
+  private async keepAlive(): Promise<void> {
+    if (this.renewing || this.stopping) return;
+    this.renewing = true;
+    try {
+      await this.heartbeat();
+      await this.renew();
+    } catch (e) {
+      this.log.warn({ err: e }, 'lease renewal round failed');
+    } finally {
+      this.renewing = false;
+    }
   }
 
   private async tick(): Promise<void> {
     if (this.ticking || this.stopping) return;
     this.ticking = true;
     try {
-      await this.heartbeat();
-      await this.renew();
       await this.rebalance();
     } catch (e) {
-      this.log.warn({ err: e }, 'lease tick failed');
+      this.log.warn({ err: e }, 'rebalance failed');
     } finally {
       this.ticking = false;
     }
@@ -111,8 +126,11 @@ export class LeaseManager {
 
   /** Live nodes that host shards, from their heartbeats. */
   async liveNodes(): Promise<NodeStatus[]> {
+    // Keys first, then values: awaiting a get inside the keys() iteration cuts the listing short.
+    const keys: string[] = [];
+    for await (const k of await this.nodes.keys()) keys.push(k);
     const out: NodeStatus[] = [];
-    for await (const k of await this.nodes.keys()) {
+    for (const k of keys) {
       const e = await this.nodes.get(k);
       if (e && e.operation === 'PUT' && e.value.length) out.push(JSON.parse(dec.decode(e.value)) as NodeStatus);
     }
@@ -179,8 +197,8 @@ export class LeaseManager {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.timer) clearInterval(this.timer);
-    while (this.ticking) await new Promise((r) => setTimeout(r, 20));
+    for (const t of this.timers) clearInterval(t);
+    while (this.ticking || this.renewing) await new Promise((r) => setTimeout(r, 20));
     for (const shard of [...this.held.keys()]) await this.release(shard);
     await this.nodes.delete(this.cfg.nodeId).catch(() => {});
   }

@@ -28,8 +28,16 @@ export class TestNode {
   constructor(opts: NodeOptions = {}) {
     this.port = 20000 + Math.floor(Math.random() * 20000);
     this.dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'chat-test-'));
-    this.schema = opts.schema ?? `t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    this.schema = opts.schema ?? opts.env?.DATABASE_SCHEMA ?? `t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
     this.env = { ...opts.env };
+  }
+
+  /** Exit code and signal once the process has exited. */
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    return new Promise((resolve) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) return resolve({ code: this.child.exitCode, signal: this.child.signalCode });
+      this.child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
   }
 
   get url(): string {
