@@ -417,7 +417,7 @@ export class ChatClient {
   private flush(): void {
     if (!this.isOpen) return;
     const now = Date.now();
-    for (const e of this.pending.ready(now)) this.sendEntry(e);
+    for (const e of this.pending.ready(now, this.limits.sendsInflightPerConvMax, this.limits.sendsInflightMax)) this.sendEntry(e);
     const wakeMs = this.pending.nextWakeMs(now);
     if (wakeMs === undefined || wakeMs >= this.flushAtMs) return;
     clearTimeout(this.flushTimer);
@@ -446,13 +446,15 @@ export class ChatClient {
     if (this.pending.get(e.cmid) !== e) return;
     if (f.t === 'ack') {
       this.pending.remove(e.cmid);
-      return e.resolve({ conv: String(f.conv), seq: Number(f.seq), id: String(f.id), ts: Number(f.ts) });
+      e.resolve({ conv: String(f.conv), seq: Number(f.seq), id: String(f.id), ts: Number(f.ts) });
+      return this.flush(); // the window moved
     }
     const err = f.t === 'err' ? toRequestError(f) : new ChatRequestError(0, `expected 'ack', got '${f.t}'`);
     // 429 rate limited, 503 a dependency is down (not stored): same cmid again after retryMs.
     if (err.code === 429 || err.code === 503) return this.retryLater(e, err.retryMs ?? this.limits.retryDefaultMs);
     this.pending.remove(e.cmid);
     e.reject(err);
+    this.flush();
   }
 
   private retryLater(e: PendingSend, delayMs: number): void {

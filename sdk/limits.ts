@@ -7,6 +7,14 @@ export interface ChatLimits {
   requestTimeoutMs: number;
   /** Sends waiting for an ack (queued or in flight); over it `send()` rejects with PendingQueueFullError. */
   pendingSendsMax: number;
+  /**
+   * Sends in flight per conversation. 1 keeps a conversation's messages in the order they were
+   * sent even when one is refused (429/503) or times out and is retried — pipelined sends
+   * after it would overtake it. Raise it for throughput when order after failures may vary.
+   */
+  sendsInflightPerConvMax: number;
+  /** Sends in flight per socket, under the server's own per-socket cap (256; over → 429). */
+  sendsInflightMax: number;
   /** At most one `typing` frame per conversation per this interval (the server's TTL is longer). */
   typingIntervalMs: number;
   /** `recv` watermarks are coalesced: at most one per conversation per this interval. */
@@ -26,6 +34,8 @@ export interface ChatLimits {
 export const defaultLimits: ChatLimits = {
   requestTimeoutMs: 10_000,
   pendingSendsMax: 1000,
+  sendsInflightPerConvMax: 1,
+  sendsInflightMax: 64,
   typingIntervalMs: 2000,
   recvCoalesceMs: 100,
   reorderBufferMax: 1000,
@@ -40,5 +50,7 @@ export function assertLimits(l: ChatLimits): void {
     if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a finite number ≥ 0, got ${value}`);
   }
   if (l.pendingSendsMax < 1) throw new RangeError('pendingSendsMax must be ≥ 1');
+  if (l.sendsInflightPerConvMax < 1 || l.sendsInflightMax < 1) throw new RangeError('send windows must be ≥ 1');
+  if (l.sendsInflightMax > l.pendingSendsMax) throw new RangeError('sendsInflightMax must be ≤ pendingSendsMax');
   if (l.requestTimeoutMs < 1) throw new RangeError('requestTimeoutMs must be ≥ 1');
 }

@@ -2,10 +2,12 @@
  * The pending-send queue: every `send()` not yet acknowledged, in the order it was made.
  *
  * Contract: entries keep their insertion position for their whole life, so resends after a
- * reconnect go out in original order per conversation. An entry that must wait (429/503 with
- * `retryMs`) holds back the later entries of its conversation; entries already in flight are
- * not recalled. The queue is bounded: `add` over `max` throws PendingQueueFullError and
- * queues nothing. Pure: no timers, no I/O; time arrives as `nowMs`.
+ * reconnect go out in original order per conversation. An entry that may not go yet (waiting
+ * out `retryMs`, or its conversation's in-flight window is full) holds back every later entry
+ * of its conversation. With a window of 1 per conversation (the default) order is strict even
+ * when a send fails and is retried: the next one is written only after the previous is acked.
+ * The queue is bounded: `add` over `max` throws PendingQueueFullError and queues nothing.
+ * Pure: no timers, no I/O; time arrives as `nowMs`.
  */
 import { PendingQueueFullError } from './errors.ts';
 import type { Ack } from './types.ts';
@@ -48,14 +50,30 @@ export class PendingQueue {
     this.entries.delete(cmid);
   }
 
-  /** Queued entries that may be sent now, in order; a waiting entry blocks the rest of its conversation. */
-  ready(nowMs: number): PendingSend[] {
+  /**
+   * Queued entries that may be written now, in order: at most `inflightPerConvMax` in flight
+   * per conversation and `inflightMax` in all (counting those already in flight).
+   */
+  ready(nowMs: number, inflightPerConvMax = Infinity, inflightMax = Infinity): PendingSend[] {
+    const inflightByConv = new Map<string, number>();
+    let inflight = 0;
+    for (const e of this.entries.values()) {
+      if (e.state !== 'inflight') continue;
+      inflight++;
+      inflightByConv.set(e.conv, (inflightByConv.get(e.conv) ?? 0) + 1);
+    }
     const blocked = new Set<string>();
     const out: PendingSend[] = [];
     for (const e of this.entries.values()) {
       if (e.state !== 'queued' || blocked.has(e.conv)) continue;
-      if (e.notBeforeMs > nowMs) blocked.add(e.conv);
-      else out.push(e);
+      const convInflight = inflightByConv.get(e.conv) ?? 0;
+      if (e.notBeforeMs > nowMs || convInflight >= inflightPerConvMax || inflight >= inflightMax) {
+        blocked.add(e.conv);
+        continue;
+      }
+      out.push(e);
+      inflight++;
+      inflightByConv.set(e.conv, convInflight + 1);
     }
     return out;
   }

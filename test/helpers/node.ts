@@ -50,10 +50,13 @@ export class TestNode {
 
   async start(timeoutMs = 60_000): Promise<this> {
     this.log = '';
+    // NATS_URL reaches a node only when its test asks for cluster mode: test runs export it for
+    // the cluster suites, and single-node suites must not join one cluster by accident.
+    const { NATS_URL: _nats, ...inherited } = process.env;
     this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: root,
       env: {
-        ...process.env,
+        ...inherited,
         PORT: String(this.port),
         HOST: '127.0.0.1',
         DATA_DIR: this.dataDir,

@@ -37,6 +37,18 @@ describe('PendingQueue', () => {
     assert.deepEqual(q.ready(1000).map((e) => e.cmid), ['a1', 'b1', 'a2', 'b2']);
   });
 
+  test('the in-flight windows hold back later entries: per conversation and per socket', () => {
+    const q = new PendingQueue(10);
+    for (const [id, conv] of [['a1', 'A'], ['a2', 'A'], ['b1', 'B'], ['b2', 'B'], ['c1', 'C']]) q.add(entry(id, conv));
+    const first = q.ready(0, 1, 10);
+    assert.deepEqual(first.map((e) => e.cmid), ['a1', 'b1', 'c1'], 'one per conversation');
+    for (const e of first) e.state = 'inflight';
+    assert.deepEqual(q.ready(0, 1, 10), [], 'the next of a conversation waits for the ack of the previous');
+    q.remove('a1');
+    assert.deepEqual(q.ready(0, 1, 10).map((e) => e.cmid), ['a2']);
+    assert.deepEqual(q.ready(0, 1, 2), [], 'per-socket window full: b1 and c1 are in flight');
+  });
+
   test('in-flight entries are requeued in their original position after a disconnect', () => {
     const q = new PendingQueue(10);
     for (const id of ['a', 'b', 'c']) q.add(entry(id));
