@@ -28,6 +28,8 @@ export interface Config {
   dbPreparedStatements: boolean;
   shardCount: number;
   shardThreads: number;
+  /** uWS apps on the node's port, one per thread (the main thread is the first). */
+  edgeThreads: number;
   subjectPrefix: string;
   logLevel: string;
   jwt: { secret?: string; publicKeyPem?: string; algorithm?: string; issuer?: string; audience?: string };
@@ -138,6 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPreparedStatements: str(env, 'DATABASE_URL') !== undefined && str(env, 'DB_PREPARED_STATEMENTS') !== 'false',
     shardCount,
     shardThreads: int(env, 'SHARD_THREADS', Math.max(1, availableParallelism() - 1), 1, 256),
+    edgeThreads: int(env, 'EDGE_THREADS', 1, 1, 64),
     subjectPrefix: prefix,
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
     jwt: {

@@ -24,6 +24,7 @@ import { migrate } from './persist/migrate.ts';
 import { claimShard } from './persist/persister.ts';
 import { ConnectionsTable, Store } from './persist/store.ts';
 import { ShardThreads } from './shard/threads.ts';
+import { EdgeThreads } from './edge/threads.ts';
 import { defaultLimits } from '../protocol/frames.ts';
 import { CloseCode } from '../protocol/errors.ts';
 import type pg from 'pg';
@@ -107,9 +108,21 @@ async function main(): Promise<void> {
       config, limits: { ...defaultLimits, maxFrameBytes: config.limits.maxFrameBytes }, bus, subjects, registry, store, pool, log, metrics, verifier,
       connectionsTable: config.connections.url ? undefined : new ConnectionsTable(pool),
       readiness,
+      metricsText: () => metrics.text(),
       clusterView: () => (leases ? clusterView(config, leases) : Promise.resolve(singleNodeView(config, threads, registry))),
     });
     log.info({ port: edge.port, role: config.role, cluster }, 'edge listening');
+  }
+
+  // Extra edge threads share the port once the edge in this thread listens (so PORT=0 resolves).
+  let edgeThreads: EdgeThreads | undefined;
+  if (servesSockets && config.edgeThreads > 1 && edge) {
+    edgeThreads = new EdgeThreads({
+      config: { ...config, port: edge.port }, db, hub, metrics, log, readiness,
+      clusterView: () => (leases ? clusterView(config, leases) : Promise.resolve(singleNodeView(config, threads, registry))),
+    });
+    await edgeThreads.start();
+    log.info({ threads: config.edgeThreads }, 'edge threads listening');
   }
 
   let embedded: EmbeddedPostgres | undefined;
@@ -178,7 +191,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     hardStop.unref();
-    edge?.close(CloseCode.restart, 'service restart');
+    await Promise.all([edge?.close(CloseCode.restart, 'service restart'), edgeThreads?.stop()]);
     await orderEvents?.stop();
     await leases?.stop(); // orderly: each shard stops, flushes, then lets go of its lease
     await threads?.stop();
@@ -186,10 +199,20 @@ async function main(): Promise<void> {
     await pool.end().catch(() => {});
     await embedded?.stop();
     log.info('stopped');
-    process.exit(0);
+    exitNow(0, edgeThreads !== undefined);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/**
+ * Exits once everything is flushed and closed. With edge threads the process ends without
+ * tearing the threads down one by one: uWS aborts the process when a thread it ran on is
+ * torn down (uv_loop_close with open handles), and nothing is left to clean up by then.
+ */
+function exitNow(code: number, uwsThreads: boolean): never {
+  if (uwsThreads) (process as unknown as { reallyExit(code: number): never }).reallyExit(code);
+  process.exit(code);
 }
 
 async function connectNats(config: Config, log: Logger): Promise<NatsBus> {

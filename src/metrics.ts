@@ -3,7 +3,9 @@
  * shard threads report theirs to the main thread once a second (ShardReport), since a
  * registry cannot be shared across threads.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
 export interface ShardReport {
   index: number;
@@ -46,8 +48,18 @@ export class Metrics {
   readonly eventsLag = new Gauge({ name: 'chat_order_events_lag_seconds', help: 'occurredAt → applied, last event', registers: [this.registry] });
   readonly breakerOpen = new Gauge({ name: 'chat_dependency_unavailable', help: '1 while a dependency answers failures (fail-closed)', labelNames: ['dependency'], registers: [this.registry] });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
+  /** Latest snapshots from edge threads (EDGE_THREADS > 1), merged into /metrics. */
+  readonly edgeThreadSnapshots = new Map<number, MetricsSnapshot>();
+
+  constructor(defaults = true) {
+    if (defaults) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** This thread's metrics plus every edge thread's, summed (counters, histograms, gauges). */
+  async text(): Promise<{ contentType: string; text: string }> {
+    if (this.edgeThreadSnapshots.size === 0) return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+    const merged = AggregatorRegistry.aggregate([await this.registry.getMetricsAsJSON(), ...this.edgeThreadSnapshots.values()] as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+    return { contentType: merged.contentType, text: await merged.metrics() };
   }
 
   shardReport(r: ShardReport): void {

@@ -17,8 +17,8 @@ import { registerAdmin, registerOrderEvents } from './extra-http.ts';
 export interface Edge {
   app: TemplatedApp;
   port: number;
-  /** Stop accepting, close every socket with `code`. */
-  close(code: number, reason: string): void;
+  /** Stop accepting, close every socket with `code`; resolves once every socket is closed. */
+  close(code: number, reason: string): Promise<void>;
 }
 
 const textDecoder = new TextDecoder();
@@ -122,12 +122,15 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
   return {
     app,
     port: uws.us_socket_local_port(listenSocket),
-    close(code = CloseCode.restart, reason = 'service restart') {
+    async close(code = CloseCode.restart, reason = 'service restart') {
       uws.us_listen_socket_close(listenSocket);
       for (const ws of [...open]) {
         ws.getUserData().closed = true;
         ws.end(code, reason);
       }
+      // Graceful first; whatever has not finished its close handshake in time is cut.
+      for (let waited = 0; open.size > 0 && waited < 2_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      for (const ws of [...open]) ws.close();
     },
   };
 }

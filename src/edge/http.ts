@@ -22,6 +22,8 @@ export interface HttpDeps {
   subjects: Subjects;
   log: Logger;
   metrics: Metrics;
+  /** The node's metrics in Prometheus text (aggregated over threads by the main thread). */
+  metricsText: () => Promise<{ contentType: string; text: string }>;
   /** The operator view of GET /cluster. */
   clusterView: () => Promise<unknown>;
   readiness: () => { ready: boolean; checks: Record<string, { status: 'ok' | 'fail'; detail?: string }> };
@@ -102,11 +104,21 @@ function safeDecode(s: string): string {
   }
 }
 
-export function respond(res: HttpResponse, status: number, body?: unknown): void {
+/**
+ * Edge worker threads close each HTTP connection after its response: uWS aborts the process if
+ * a thread is torn down while it still holds a (keep-alive) connection, and only sockets the
+ * thread tracks can be closed before exit. WebSockets are tracked and closed with 1012.
+ */
+let closeAfterResponse = false;
+export function closeHttpConnectionsAfterResponse(): void {
+  closeAfterResponse = true;
+}
+
+export function respond(res: HttpResponse, status: number, body?: unknown, contentType = 'application/json'): void {
   res.cork(() => {
     res.writeStatus(statusText[status] ?? `${status} Status`);
-    if (body === undefined) return void res.end();
-    res.writeHeader('content-type', 'application/json').end(JSON.stringify(body));
+    if (body === undefined) return void res.end(undefined, closeAfterResponse);
+    res.writeHeader('content-type', contentType).end(typeof body === 'string' ? body : JSON.stringify(body), closeAfterResponse);
   });
 }
 
@@ -133,10 +145,10 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
   app.get('/metrics', (res) => {
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    d.metrics.registry.metrics().then((text) => {
-      if (aborted) return;
-      res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', d.metrics.registry.contentType).end(text));
-    });
+    d.metricsText().then(
+      ({ contentType, text }) => !aborted && respond(res, 200, text, contentType),
+      () => !aborted && respond(res, 503, { code: 503, message: 'metrics unavailable' }),
+    );
   });
   app.get('/readyz', (res) => {
     const r = d.readiness();
