@@ -66,7 +66,8 @@ async function main(): Promise<void> {
   }
   const cluster = config.natsUrl !== undefined;
   const hostsShards = config.role !== 'edge';
-  const servesSockets = config.role !== 'shard';
+  // Every member answers HTTP (health, readiness, metrics, /cluster); shard-only ones take no sockets.
+  const servesSockets = true;
 
   const db: DbTarget = config.databaseUrl ? { url: config.databaseUrl, schema: config.databaseSchema } : { socketDir: config.dataDir, schema: 'public' };
   if (cluster && !config.databaseUrl) log.warn('cluster mode with embedded PGlite: every node must share one Postgres; set DATABASE_URL');

@@ -30,7 +30,7 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
   const open = new Set<Socket>();
   const perIp = new Map<string, number>();
 
-  app.ws<SocketData>('/v1/ws', {
+  if (config.role !== 'shard') app.ws<SocketData>('/v1/ws', {
     compression: uws.DISABLED,
     // Over our own bound by a frame, so our check (close 1009) runs before uWS's own.
     maxPayloadLength: config.limits.maxFrameBytes * 2,

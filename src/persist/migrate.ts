@@ -7,11 +7,11 @@ const dir = new URL('./migrations/', import.meta.url);
 export async function migrate(pool: pg.Pool, schema: string): Promise<string[]> {
   const client = await pool.connect();
   try {
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    await client.query(`SET search_path TO ${schema}`);
-    // Nodes starting together must not apply a migration twice.
+    // Nodes starting together must not apply a migration twice (nor race on CREATE SCHEMA).
     await client.query('SELECT pg_advisory_lock(727274)');
     try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await client.query(`SET search_path TO ${schema}`);
       await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_ms bigint NOT NULL)');
       const done = new Set((await client.query<{ version: string }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
       const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();

@@ -1,5 +1,5 @@
 /** The pending-send queue: bounded, ordered per conversation, requeues what was in flight. */
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatClient, PendingQueue, PendingQueueFullError, type PendingSend } from '../../sdk/index.ts';
 import { FakeSocket } from './sockets.ts';
@@ -59,9 +59,29 @@ describe('PendingQueue', () => {
   });
 });
 
-describe('ChatClient pending sends (no server)', () => {
+describe('ChatClient pending sends (no server: the test plays it)', () => {
+  const clients: ChatClient[] = [];
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.close();
+    FakeSocket.all = [];
+  });
+
+  function fakeClient(limits: ConstructorParameters<typeof ChatClient>[0]['limits'] = {}): ChatClient {
+    const c = new ChatClient({ url: 'ws://fake/v1/ws', token: 't', WebSocket: FakeSocket, limits });
+    clients.push(c);
+    return c;
+  }
+
+  async function connected(c: ChatClient): Promise<FakeSocket> {
+    const hello = c.connect();
+    while (FakeSocket.all.length === 0) await new Promise((r) => setTimeout(r, 1));
+    FakeSocket.last.accept();
+    await hello;
+    return FakeSocket.last;
+  }
+
   test('send() over pendingSendsMax rejects with PendingQueueFullError; close() rejects the rest', async () => {
-    const c = new ChatClient({ url: 'ws://fake/v1/ws', token: 't', WebSocket: FakeSocket, limits: { pendingSendsMax: 3 } });
+    const c = fakeClient({ pendingSendsMax: 3, sendsInflightMax: 3 });
     const queued = [c.send('conv', 'one'), c.send('conv', 'two'), c.send('conv', 'three')];
     await assert.rejects(c.send('conv', 'four'), PendingQueueFullError);
     assert.equal(c.pendingSends, 3);
@@ -71,37 +91,44 @@ describe('ChatClient pending sends (no server)', () => {
     await assert.rejects(c.send('conv', 'after close'), { name: 'ChatClosedError' });
   });
 
-  test('sends made while disconnected go out in order, with their cmid, right after hello', async () => {
-    FakeSocket.all = [];
-    const c = new ChatClient({ url: 'ws://fake/v1/ws', token: 't', WebSocket: FakeSocket });
+  test('sends made while disconnected go out after hello, one at a time per conversation, in order, with their cmid', async () => {
+    const c = fakeClient();
     const p1 = c.send('conv', 'first', { cmid: 'm1' });
     const p2 = c.send('conv', 'second', { cmid: 'm2' });
-    const connected = c.connect();
-    await new Promise((r) => setTimeout(r, 5));
-    const s = FakeSocket.last;
-    assert.equal(s.sent.length, 0, 'nothing is written before hello');
-    s.accept();
-    await connected;
-    const sends = s.sentFrames.filter((f) => f.t === 'send');
-    assert.deepEqual(sends.map((f) => [f.cmid, f.body]), [['m1', 'first'], ['m2', 'second']]);
-    s.deliver({ t: 'ack', rid: sends[1].rid, conv: 'conv', seq: 2, id: 'i2', ts: 2 });
-    s.deliver({ t: 'ack', rid: sends[0].rid, conv: 'conv', seq: 1, id: 'i1', ts: 1 });
+    const p3 = c.send('elsewhere', 'third', { cmid: 'm3' });
+    assert.equal(FakeSocket.all.length, 0);
+    const s = await connected(c);
+    const sends = () => s.sentFrames.filter((f) => f.t === 'send');
+    assert.deepEqual(sends().map((f) => [f.cmid, f.body]), [['m1', 'first'], ['m3', 'third']], 'm2 waits for the ack of m1');
+    s.deliver({ t: 'ack', rid: sends()[0].rid, conv: 'conv', seq: 1, id: 'i1', ts: 1 });
     assert.deepEqual(await p1, { conv: 'conv', seq: 1, id: 'i1', ts: 1 });
+    assert.deepEqual(sends().map((f) => f.cmid), ['m1', 'm3', 'm2']);
+    s.deliver({ t: 'ack', rid: sends()[2].rid, conv: 'conv', seq: 2, id: 'i2', ts: 2 });
+    s.deliver({ t: 'ack', rid: sends()[1].rid, conv: 'elsewhere', seq: 1, id: 'i3', ts: 3 });
     assert.equal((await p2).seq, 2);
+    assert.equal((await p3).id, 'i3');
     assert.equal(c.pendingSends, 0);
-    c.close();
+  });
+
+  test('a send in flight when the socket drops is resent with the same cmid after the next hello', async () => {
+    const c = fakeClient();
+    const s1 = await connected(c);
+    const p = c.send('conv', 'x', { cmid: 'keep' });
+    assert.equal(s1.sentFrames.filter((f) => f.t === 'send').length, 1);
+    s1.serverClose(1006);
+    while (FakeSocket.all.length < 2) await new Promise((r) => setTimeout(r, 5));
+    FakeSocket.last.accept();
+    const resend = FakeSocket.last.sentFrames.find((f) => f.t === 'send')!;
+    assert.equal(resend.cmid, 'keep');
+    FakeSocket.last.deliver({ t: 'ack', rid: resend.rid, conv: 'conv', seq: 7, id: 'i', ts: 1 });
+    assert.equal((await p).seq, 7);
   });
 
   test('429 waits retryMs and resends the same cmid; 413 rejects without a resend', async () => {
-    FakeSocket.all = [];
-    const c = new ChatClient({ url: 'ws://fake/v1/ws', token: 't', WebSocket: FakeSocket });
-    const connected = c.connect();
-    await new Promise((r) => setTimeout(r, 5));
-    const s = FakeSocket.last;
-    s.accept();
-    await connected;
+    const c = fakeClient();
+    const s = await connected(c);
     const limited = c.send('conv', 'x', { cmid: 'rl' });
-    const tooBig = c.send('conv', 'y', { cmid: 'big' });
+    const tooBig = c.send('other', 'y', { cmid: 'big' });
     const [f1, f2] = s.sentFrames.filter((f) => f.t === 'send');
     const t0 = Date.now();
     s.deliver({ t: 'err', rid: f1.rid, code: 429, msg: 'slow down', retryMs: 60 });
@@ -114,6 +141,5 @@ describe('ChatClient pending sends (no server)', () => {
     assert.equal(s.sentFrames.filter((f) => f.cmid === 'big').length, 1, '413 is not resent');
     s.deliver({ t: 'ack', rid: resend.rid, conv: 'conv', seq: 1, id: 'i', ts: 1 });
     assert.equal((await limited).seq, 1);
-    c.close();
   });
 });

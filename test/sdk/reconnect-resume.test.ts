@@ -71,7 +71,7 @@ test('after kill -9 and restart, the joined client receives every acked message 
 
     assert.ok(o.closes.a.some((d) => d.willReconnect && d.code !== 1000), 'A saw the crash and reconnected by itself');
     assert.ok(o.closes.b.some((d) => d.willReconnect && d.code !== 1000), 'B saw the crash and reconnected by itself');
-    assert.ok(o.reconnectsB >= 2, 'B connected again after its first connect');
+    assert.ok(o.reconnectsB >= 1, 'B connected again after the crash');
     assert.ok(tapB.sent.some((f) => f.t === 'join' && typeof f.since === 'number' && f.since > 0), 'B re-joined with since');
   } finally {
     sending = false;
