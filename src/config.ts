@@ -93,6 +93,8 @@ export interface Config {
     deadLetterSubject: string;
     retryDelayMs: number;
   };
+  /** Domain events (outbox → JetStream), cluster mode only. */
+  outbox: { enabled: boolean; stream: string; batchMax: number; idleMs: number };
   shutdownTimeoutMs: number;
 }
 
@@ -194,6 +196,13 @@ export function loadConfig(env: Env = process.env): Config {
       maxDeliver: int(env, 'ORDER_EVENTS_MAX_DELIVER', 5, 1, 1000),
       deadLetterSubject: str(env, 'ORDER_EVENTS_DLQ_SUBJECT') ?? 'dlq.orders',
       retryDelayMs: int(env, 'ORDER_EVENTS_RETRY_DELAY_MS', 1_000, 0),
+    },
+    outbox: {
+      enabled: natsUrl !== undefined && str(env, 'OUTBOX') !== 'off',
+      // Streams may not overlap in subjects: other prefixes get a stream of their own.
+      stream: str(env, 'CHAT_EVENTS_STREAM') ?? (prefix === 'chat' ? 'CHAT_EVENTS' : `CHAT_EVENTS_${prefix}`),
+      batchMax: int(env, 'OUTBOX_BATCH_MAX', 500, 1, 10_000),
+      idleMs: int(env, 'OUTBOX_IDLE_MS', 50, 1),
     },
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100),
   };

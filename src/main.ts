@@ -25,6 +25,7 @@ import { claimShard } from './persist/persister.ts';
 import { ConnectionsTable, Store } from './persist/store.ts';
 import { ShardThreads } from './shard/threads.ts';
 import { EdgeThreads } from './edge/threads.ts';
+import { OutboxRelay } from './outbox/relay.ts';
 import { defaultLimits } from '../protocol/frames.ts';
 import { CloseCode } from '../protocol/errors.ts';
 import type pg from 'pg';
@@ -182,6 +183,11 @@ async function main(): Promise<void> {
   }
 
   const orderEvents = startOrderEvents(config, bus, subjects, metrics, log, () => state.stopping);
+  let relay: OutboxRelay | undefined;
+  if (config.outbox.enabled && natsBus && hostsShards) {
+    relay = new OutboxRelay(natsBus.nc, pool, { ...config.outbox, subjectPrefix: config.subjectPrefix }, log.child({ component: 'outbox' }));
+    await relay.start().catch((e) => log.error({ err: e }, 'outbox relay could not start; events stay in the outbox'));
+  }
 
   const shutdown = async (signal: string): Promise<void> => {
     if (state.stopping) return;
@@ -196,6 +202,8 @@ async function main(): Promise<void> {
     await orderEvents?.stop();
     await leases?.stop(); // orderly: each shard stops, flushes, then lets go of its lease
     await threads?.stop();
+    await relay?.stop();
+    await relay?.round().catch(() => {}); // what the last flushes wrote
     await natsBus?.close();
     await pool.end().catch(() => {});
     await embedded?.stop();

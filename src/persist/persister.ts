@@ -9,6 +9,7 @@
  * fails, it and everything queued behind it are rejected (later rows may depend on seqs of
  * the failed ones), and the caller reloads the affected actors from the database.
  */
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { ConversationRow, MessageRow, WatermarkRow, Write } from '../../actors/types.ts';
 
@@ -21,6 +22,8 @@ export interface PersisterOptions {
    * client connection in one session, where a second PREPARE of the same name fails.
    */
   prepared?: boolean;
+  /** Write domain events to the outbox in the same statement (relayed by src/outbox/relay.ts). */
+  outbox?: boolean;
 }
 
 export class PersisterOverloadedError extends Error {
@@ -201,9 +204,9 @@ export class PersistLane {
     if (writes.length === 0) return new Set(); // barrier-only batch: everything before it already committed
     const fences = new Map<string, Fence>();
     for (const e of batch) if (e.fence && e.writes.length) for (const w of e.writes) fences.set(w.conv, e.fence);
-    const params = buildBatchParams(writes, (conv) => fences.get(conv));
+    const params = buildBatchParams(writes, (conv) => fences.get(conv), this.opts.outbox ?? false);
     const r = await this.pool.query<{ passed: string[] }>(
-      this.opts.prepared ? { name: 'persist-batch-v4', text: batchSql, values: params } : { text: batchSql, values: params },
+      this.opts.prepared ? { name: 'persist-batch-v5', text: batchSql, values: params } : { text: batchSql, values: params },
     );
     return new Set(r.rows[0]?.passed ?? []);
   }
@@ -214,8 +217,9 @@ export class PersistLane {
  * cannot be updated by it, and no row may be updated twice: the batch is pre-merged here so
  * that each row is written once, and every update is keyed by primary key.
  */
-export function buildBatchParams(writes: Write[], fenceOf: (conv: string) => Fence | undefined = () => undefined): string[] {
+export function buildBatchParams(writes: Write[], fenceOf: (conv: string) => Fence | undefined = () => undefined, outbox = false): string[] {
   const fs = (conv: string) => fenceOf(conv)?.shard ?? null;
+  const domainEvents = outbox ? writes.flatMap((w) => domainEvent(w, fs(w.conv))) : [];
   const created = new Map<string, ConversationRow & { lastSeq: number; lastActivity: number }>();
   const messages: MessageRow[] = [];
   const convUpdates = new Map<string, { id: string; last_seq: number; ts_ms: number; fs: number | null }>();
@@ -264,9 +268,32 @@ export function buildBatchParams(writes: Write[], fenceOf: (conv: string) => Fen
     JSON.stringify([...convUpdates.values()]),
     JSON.stringify([...members.values()]),
     JSON.stringify(events),
+    JSON.stringify(domainEvents),
     JSON.stringify([...new Map(writes.map((w) => [w.conv, fenceOf(w.conv)])).values()].filter((f): f is Fence => f !== undefined)
       .filter((f, i, all) => all.findIndex((g) => g.shard === f.shard && g.epoch === f.epoch) === i)),
   ];
+}
+
+/**
+ * The domain events a write announces. Ids are derived from what the event describes, so a
+ * re-committed row announces the same id (JetStream deduplicates on it).
+ */
+function domainEvent(w: Write, fs: number | null): { event_id: string; type: string; payload: unknown; created_ms: number; fs: number | null }[] {
+  switch (w.kind) {
+    case 'message':
+      return [{
+        event_id: `message.created:${w.id}`, type: 'message.created', created_ms: w.ts, fs,
+        payload: { id: w.id, conv: w.conv, seq: w.seq, from: w.from, body: w.body, cmid: w.cmid, ts: w.ts },
+      }];
+    case 'conversation':
+      return [{
+        event_id: `conversation.${w.state}:${w.conv}:${createHash('sha1').update(w.participants.join('\n')).digest('hex').slice(0, 12)}`,
+        type: `conversation.${w.state}`, created_ms: w.createdAt, fs,
+        payload: { conv: w.conv, kind: w.convKind, state: w.state, participants: w.participants },
+      }];
+    default:
+      return [];
+  }
 }
 
 interface MemberUpdate {
@@ -288,7 +315,7 @@ export const batchSql = `
 WITH
 fence AS (
   SELECT s.shard, s.epoch FROM shard_epochs s
-  JOIN json_to_recordset($7::json) AS f(shard int, epoch bigint) ON s.shard = f.shard AND s.epoch = f.epoch
+  JOIN json_to_recordset($8::json) AS f(shard int, epoch bigint) ON s.shard = f.shard AND s.epoch = f.epoch
   FOR SHARE OF s
 ),
 new_convs AS (
@@ -299,6 +326,12 @@ new_convs AS (
   ON CONFLICT (id) DO UPDATE SET
     state = EXCLUDED.state, participants = EXCLUDED.participants, meta = EXCLUDED.meta,
     last_seq = GREATEST(c.last_seq, EXCLUDED.last_seq), last_activity_ms = GREATEST(c.last_activity_ms, EXCLUDED.last_activity_ms)
+),
+new_outbox AS (
+  INSERT INTO outbox (event_id, type, payload, created_ms)
+  SELECT event_id, type, payload, created_ms FROM json_to_recordset($7::json) AS x(event_id text, type text, payload jsonb, created_ms bigint, fs int)
+  WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
+  ON CONFLICT (event_id) DO NOTHING
 ),
 new_events AS (
   INSERT INTO processed_events (id, conv_id, ts_ms)

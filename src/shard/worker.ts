@@ -42,7 +42,7 @@ const bus: Bus = data.natsUrl
 // One connection writes batches; the others serve rehydration and history reads.
 const pool = createPool(data.db, Math.max(2, config.dbPoolMax), `shard-${data.index}`);
 const store = new Store(pool);
-const persister = new Persister(pool, { ...config.persist, prepared: config.dbPreparedStatements });
+const persister = new Persister(pool, { ...config.persist, prepared: config.dbPreparedStatements, outbox: config.outbox.enabled });
 const lookup = config.connections.url
   ? httpConnectionLookup(config.connections.url, config.connections.timeoutMs)
   : tableConnectionLookup(new ConnectionsTable(pool));

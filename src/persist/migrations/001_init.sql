@@ -67,3 +67,13 @@ CREATE TABLE IF NOT EXISTS shard_epochs (
   node       text NOT NULL,
   claimed_ms bigint NOT NULL
 );
+
+-- Transactional outbox: domain events written by the same statement as the state they describe,
+-- relayed to NATS JetStream (CHAT_EVENTS) in id order, and deleted once published.
+CREATE TABLE IF NOT EXISTS outbox (
+  id         bigserial PRIMARY KEY,
+  event_id   text NOT NULL UNIQUE,
+  type       text NOT NULL,
+  payload    jsonb NOT NULL,
+  created_ms bigint NOT NULL
+);

@@ -1,0 +1,73 @@
+/**
+ * Outbox relay: publishes the domain events the persister wrote to the outbox table (same
+ * statement as the state they describe) to the JetStream stream CHAT_EVENTS, in id order, and
+ * deletes them once JetStream acknowledged them. Survives restarts (the table is the queue);
+ * a row published but not yet deleted when a node dies is published again with the same
+ * Nats-Msg-Id, which JetStream deduplicates within its duplicate window. Several nodes may
+ * relay at once: each row still reaches the stream once (same ids), order per conversation holds.
+ */
+import type { JetStreamClient, NatsConnection } from 'nats';
+import type pg from 'pg';
+import type { Logger } from '../log.ts';
+
+export interface OutboxRelayConfig {
+  stream: string;
+  subjectPrefix: string;
+  /** Rows per round; a full round is followed at once by the next. */
+  batchMax: number;
+  /** Pause between rounds when the outbox is empty. */
+  idleMs: number;
+}
+
+export class OutboxRelay {
+  private js!: JetStreamClient;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  published = 0;
+
+  constructor(private readonly nc: NatsConnection, private readonly pool: pg.Pool, private readonly cfg: OutboxRelayConfig, private readonly log: Logger) {}
+
+  async start(): Promise<void> {
+    const jsm = await this.nc.jetstreamManager();
+    const subjects = [`${this.cfg.subjectPrefix}.events.>`];
+    try {
+      await jsm.streams.info(this.cfg.stream);
+    } catch {
+      await jsm.streams.add({ name: this.cfg.stream, subjects, duplicate_window: 120_000_000_000 });
+    }
+    this.js = this.nc.jetstream();
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const n = await this.round();
+        if (n < this.cfg.batchMax) await new Promise((r) => setTimeout(r, this.cfg.idleMs));
+      } catch (e) {
+        this.log.warn({ err: e }, 'outbox relay round failed; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  /** One round: publish the oldest rows in order, then delete what was acknowledged. */
+  async round(): Promise<number> {
+    const r = await this.pool.query<{ id: string; event_id: string; type: string; payload: unknown }>(
+      'SELECT id, event_id, type, payload FROM outbox ORDER BY id LIMIT $1', [this.cfg.batchMax]);
+    let last: string | undefined;
+    for (const row of r.rows) {
+      const body = new TextEncoder().encode(JSON.stringify({ id: row.event_id, type: row.type, data: row.payload }));
+      await this.js.publish(`${this.cfg.subjectPrefix}.events.${row.type}`, body, { msgID: row.event_id });
+      last = row.id;
+      this.published++;
+    }
+    if (last !== undefined) await this.pool.query('DELETE FROM outbox WHERE id <= $1', [last]);
+    return r.rows.length;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Domain events reach JetStream through the outbox: written in the same statement as the state
+ * they describe, relayed in order, none lost across a kill -9, duplicates carry the same id.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, DeliverPolicy, type NatsConnection } from 'nats';
+import { TestClient } from '../helpers/client.ts';
+import { connectUsers, TestNode, token, uid } from '../helpers/node.ts';
+import { sharedDatabase, type SharedDatabase } from '../helpers/shared-database.ts';
+
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const prefix = `ob${process.pid}${Math.random().toString(36).slice(2, 6)}`;
+const stream = `CHAT_EVENTS_${prefix}`;
+let db: SharedDatabase;
+let nc: NatsConnection;
+let node: TestNode;
+
+before(async () => {
+  db = await sharedDatabase();
+  nc = await connect({ servers: natsUrl });
+  node = new TestNode({
+    env: {
+      ...db.env, NATS_URL: natsUrl, SUBJECT_PREFIX: prefix, SHARD_COUNT: '4', SHARD_THREADS: '1', LEASE_TTL_MS: '1500', RATE_MSGS_PER_S: '1000', RATE_BURST: '1000',
+      ORDER_EVENTS_STREAM: `OE_${prefix}`, ORDER_EVENTS_SUBJECTS: `orders_${prefix}.>`, ORDER_EVENTS_CONSUMER: `c_${prefix}`,
+    },
+  });
+  await node.start();
+});
+after(async () => {
+  await node.kill('SIGKILL');
+  const jsm = await nc.jetstreamManager();
+  for (const s of [stream, `OE_${prefix}`]) await jsm.streams.delete(s).catch(() => {});
+  await nc.close();
+  await db.close();
+});
+
+async function events(): Promise<{ id: string; type: string; data: Record<string, any> }[]> {
+  const jsm = await nc.jetstreamManager();
+  const info = await jsm.streams.info(stream);
+  const out = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
+    if (m) out.push(JSON.parse(new TextDecoder().decode(m.data)));
+  }
+  void DeliverPolicy;
+  return out;
+}
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('conversation and message events are relayed to CHAT_EVENTS in order, once, also across a kill -9', async () => {
+  const a = uid('oa');
+  const b = uid('ob');
+  await connectUsers(node, a, b);
+  const c = await TestClient.connect(node.url, await token(a));
+  const conv = (await c.request({ t: 'open', with: b })).conv.id;
+  const acked: string[] = [];
+  for (let i = 0; i < 3; i++) acked.push((await c.request({ t: 'send', conv, cmid: `o${i}`, body: `body ${i}` })).id);
+  const first = await until('4 events', async () => {
+    const e = (await events()).filter((x) => x.data.conv === conv);
+    return e.length >= 4 ? e : undefined;
+  });
+  assert.deepEqual(first.map((e) => e.type), ['conversation.open', 'message.created', 'message.created', 'message.created']);
+  assert.deepEqual(first.slice(1).map((e) => e.data.id), acked);
+  assert.deepEqual(first.slice(1).map((e) => e.data.seq), [1, 2, 3]);
+  c.close();
+
+  // Messages acked just before a kill -9 still reach the stream, each once.
+  const c2 = await TestClient.connect(node.url, await token(a));
+  const late = (await c2.request({ t: 'send', conv, cmid: 'late', body: 'right before the crash' })).id;
+  await node.kill('SIGKILL');
+  await node.start();
+  const all = await until('the late event', async () => {
+    const e = (await events()).filter((x) => x.data.conv === conv);
+    return e.some((x) => x.data.id === late) ? e : undefined;
+  });
+  const ids = all.map((e) => e.id);
+  assert.equal(new Set(ids).size, ids.length, 'no event twice');
+  assert.equal(all.filter((e) => e.type === 'message.created').length, 4);
+});
