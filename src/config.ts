@@ -33,7 +33,7 @@ export interface Config {
   subjectPrefix: string;
   logLevel: string;
   jwt: { secret?: string; publicKeyPem?: string; algorithm?: string; issuer?: string; audience?: string };
-  connections: { url?: string; cacheTtlMs: number; cacheMax: number; timeoutMs: number };
+  connections: { url?: string; cacheTtlMs: number; cacheMax: number; timeoutMs: number; retries: number; breakerThreshold: number; breakerHalfOpenAfterMs: number };
   limits: {
     /** Larger frame → close 1009. */
     maxFrameBytes: number;
@@ -157,6 +157,9 @@ export function loadConfig(env: Env = process.env): Config {
       cacheTtlMs: int(env, 'CONNECTIONS_CACHE_TTL_MS', 30_000),
       cacheMax: int(env, 'CONNECTIONS_CACHE_MAX', 100_000, 1),
       timeoutMs: int(env, 'CONNECTIONS_TIMEOUT_MS', 2_000, 1),
+      retries: int(env, 'CONNECTIONS_RETRIES', 2, 0, 10),
+      breakerThreshold: int(env, 'CONNECTIONS_BREAKER_THRESHOLD', 5, 1),
+      breakerHalfOpenAfterMs: int(env, 'CONNECTIONS_BREAKER_HALF_OPEN_MS', 10_000, 100),
     },
     limits: {
       maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),

@@ -20,6 +20,8 @@ export interface ShardReport {
   acked: number;
   /** Live actors per shard this thread serves. */
   shardActors: Record<number, number>;
+  /** Breaker state per outside dependency this thread calls. */
+  dependencies: Record<string, 'closed' | 'open' | 'half-open'>;
 }
 
 export class Metrics {
@@ -46,7 +48,10 @@ export class Metrics {
   readonly eventsApplied = new Counter({ name: 'chat_order_events_applied_total', help: 'Order events applied', registers: [this.registry] });
   readonly eventsDeadLettered = new Counter({ name: 'chat_order_events_dead_lettered_total', help: 'Order events sent to the dead-letter subject', registers: [this.registry] });
   readonly eventsLag = new Gauge({ name: 'chat_order_events_lag_seconds', help: 'occurredAt → applied, last event', registers: [this.registry] });
-  readonly breakerOpen = new Gauge({ name: 'chat_dependency_unavailable', help: '1 while a dependency answers failures (fail-closed)', labelNames: ['dependency'], registers: [this.registry] });
+  readonly breakerState = new Gauge({
+    name: 'chat_dependency_breaker_state', help: 'Circuit breaker per dependency: 0 closed, 1 half-open, 2 open (failing fast)',
+    labelNames: ['dependency', 'thread'], registers: [this.registry],
+  });
 
   /** Latest snapshots from edge threads (EDGE_THREADS > 1), merged into /metrics. */
   readonly edgeThreadSnapshots = new Map<number, MetricsSnapshot>();
@@ -73,5 +78,8 @@ export class Metrics {
     }
     if (r.batchFailures) this.batchFailures.inc(r.batchFailures);
     if (r.acked) this.acked.inc(r.acked);
+    for (const [dependency, st] of Object.entries(r.dependencies ?? {})) {
+      this.breakerState.set({ dependency, thread }, st === 'open' ? 2 : st === 'half-open' ? 1 : 0);
+    }
   }
 }

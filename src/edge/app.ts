@@ -13,6 +13,7 @@ import type { Socket, SocketData, SocketRegistry } from './sockets.ts';
 import { loadUws } from './uws.ts';
 import { tokenFrom } from './auth.ts';
 import { registerAdmin, registerOrderEvents } from './extra-http.ts';
+import { registerStatic } from './static.ts';
 
 export interface Edge {
   app: TemplatedApp;
@@ -112,6 +113,7 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
   });
 
   registerHttp(app, deps);
+  registerStatic(app, deps);
   registerOrderEvents(app, deps);
   registerAdmin(app, deps);
   app.any('/*', (res) => respond(res, 404, { code: 404, message: 'no such route' }));

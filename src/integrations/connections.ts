@@ -5,6 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import type { ConnectionCheck } from '../../actors/types.ts';
 import type { ConnectionsTable } from '../persist/store.ts';
+import { RetryableError, type Resilient } from './resilience.ts';
 
 export interface ConnectionsAuthority {
   /** Never rejects: errors and timeouts become `unavailable`. */
@@ -20,19 +21,28 @@ function pairKey(a: string, b: string): string {
 /** Source of truth behind the cache; may throw. */
 export type ConnectionLookup = (a: string, b: string) => Promise<boolean>;
 
-/** Remote service: GET {url}/v1/connections/{a}/{b} → 200 {areConnected} | 404 (not connected). */
-export function httpConnectionLookup(baseUrl: string, timeoutMs: number): ConnectionLookup {
+/**
+ * Remote service: GET {url}/v1/connections/{a}/{b} → 200 {areConnected} | 404 (not connected),
+ * through `policy` (timeout per attempt, retries for network errors and 5xx, breaker).
+ * Failure mode: fail closed — the caller turns any failure into `unavailable` (err 503).
+ */
+export function httpConnectionLookup(baseUrl: string, policy: Resilient): ConnectionLookup {
   const base = baseUrl.replace(/\/+$/, '');
-  return async (a, b) => {
-    const res = await fetch(`${base}/v1/connections/${encodeURIComponent(a)}/${encodeURIComponent(b)}`, {
-      signal: AbortSignal.timeout(timeoutMs),
+  return (a, b) =>
+    policy.execute(async (signal) => {
+      let res: Response;
+      try {
+        res = await fetch(`${base}/v1/connections/${encodeURIComponent(a)}/${encodeURIComponent(b)}`, { signal });
+      } catch (e) {
+        throw new RetryableError(`connections service unreachable: ${e instanceof Error ? e.message : e}`);
+      }
+      if (res.status === 404) return false;
+      if (res.status >= 500) throw new RetryableError(`connections service answered ${res.status}`);
+      if (res.status !== 200) throw new Error(`connections service answered ${res.status}`);
+      const body = (await res.json()) as { areConnected?: unknown };
+      if (typeof body.areConnected !== 'boolean') throw new Error('connections service: areConnected missing');
+      return body.areConnected;
     });
-    if (res.status === 404) return false;
-    if (res.status !== 200) throw new Error(`connections service answered ${res.status}`);
-    const body = (await res.json()) as { areConnected?: unknown };
-    if (typeof body.areConnected !== 'boolean') throw new Error('connections service: areConnected missing');
-    return body.areConnected;
-  };
 }
 
 export function tableConnectionLookup(table: ConnectionsTable): ConnectionLookup {

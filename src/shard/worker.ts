@@ -7,6 +7,7 @@ import { Subjects } from '../bus/bus.ts';
 import type { Config } from '../config.ts';
 import { CachedConnections, httpConnectionLookup, tableConnectionLookup } from '../integrations/connections.ts';
 import { createLogger } from '../log.ts';
+import { resilient } from '../integrations/resilience.ts';
 import { createPool, type DbTarget } from '../persist/db.ts';
 import { Persister } from '../persist/persister.ts';
 import { ConnectionsTable, Store } from '../persist/store.ts';
@@ -43,8 +44,12 @@ const bus: Bus = data.natsUrl
 const pool = createPool(data.db, Math.max(2, config.dbPoolMax), `shard-${data.index}`);
 const store = new Store(pool);
 const persister = new Persister(pool, { ...config.persist, prepared: config.dbPreparedStatements, outbox: config.outbox.enabled });
+const connectionsPolicy = resilient({
+  timeoutMs: config.connections.timeoutMs, retries: config.connections.retries,
+  breakerThreshold: config.connections.breakerThreshold, breakerHalfOpenAfterMs: config.connections.breakerHalfOpenAfterMs,
+});
 const lookup = config.connections.url
-  ? httpConnectionLookup(config.connections.url, config.connections.timeoutMs)
+  ? httpConnectionLookup(config.connections.url, connectionsPolicy)
   : tableConnectionLookup(new ConnectionsTable(pool));
 const connections = new CachedConnections(lookup, config.connections.cacheTtlMs, config.connections.cacheMax);
 const host = new ShardHost({
@@ -76,6 +81,7 @@ setInterval(() => {
     index: data.index, actors: host.actorCount, mailboxDepth: host.mailboxDepth, persistDepth: persister.depth,
     commands: host.commandsHandled, batches, batchFailures: failures, acked: host.acked - ackedReported,
     shardActors: host.actorsByShard(),
+    dependencies: config.connections.url ? { connections: connectionsPolicy.state() } : {},
   };
   ackedReported = host.acked;
   if (batches.length) log.debug({ batches: batches.length, rows: batches.reduce((a, b) => a + b[0], 0), depth: persister.depth }, 'persister');
