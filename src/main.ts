@@ -26,6 +26,7 @@ import { ConnectionsTable, Store } from './persist/store.ts';
 import { ShardThreads } from './shard/threads.ts';
 import { EdgeThreads } from './edge/threads.ts';
 import { OutboxRelay } from './outbox/relay.ts';
+import { flushTracing, initTracing } from './tracing.ts';
 import { defaultLimits } from '../protocol/frames.ts';
 import { CloseCode } from '../protocol/errors.ts';
 import type pg from 'pg';
@@ -60,6 +61,7 @@ async function migrateWhenUp(pool: pg.Pool, schema: string, log: Logger): Promis
 
 async function main(): Promise<void> {
   const config = loadOrExit();
+  initTracing('main');
   const log = createLogger(config.logLevel).child({ node: config.nodeId });
   const verifier = createVerifier(config);
   if (verifier.devMode) {
@@ -204,6 +206,7 @@ async function main(): Promise<void> {
     await threads?.stop();
     await relay?.stop();
     await relay?.round().catch(() => {}); // what the last flushes wrote
+    await flushTracing();
     await natsBus?.close();
     await pool.end().catch(() => {});
     await embedded?.stop();

@@ -84,7 +84,10 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
       deps.metrics.socketsOpen.inc();
       deps.log.trace({ user: data.user }, 'socket open');
       deps.registry.addUserSocket(ws);
-      const limits = { ...deps.limits, rateMsgsPerS: config.limits.rateMsgsPerS, rateBurst: config.limits.rateBurst, typingTtlMs: config.actors.typingTtlMs };
+      const limits = {
+        ...deps.limits, rateMsgsPerS: config.limits.rateMsgsPerS, rateBurst: config.limits.rateBurst, typingTtlMs: config.actors.typingTtlMs,
+        inflightMax: config.limits.inflightPerSocketMax,
+      };
       ws.send(encodeFrame({ t: 'hello', user: data.user, node: config.nodeId, limits }), true);
     },
 

@@ -17,14 +17,15 @@ export function registerOrderEvents(app: TemplatedApp, d: HttpDeps): void {
         verifySignature(headers['x-signature'] ?? '', body, secret, d.config.events.maxSkewMs, Date.now());
         const event = parseOrderEvent(body);
         try {
-          await applyOrderEvent(d.bus, d.subjects, d.config.shardCount, event, d.config.limits.busRequestTimeoutMs);
+          // A W3C traceparent on the request becomes the parent of the event's spans.
+          await applyOrderEvent(d.bus, d.subjects, d.config.shardCount, event, d.config.limits.busRequestTimeoutMs, headers.traceparent || undefined);
         } catch (e) {
           if (e instanceof BusTimeoutError || e instanceof NoRespondersError) throw new HttpError(503, 'shard unavailable, retry');
           throw e;
         }
         return { status: 202, body: { accepted: true, id: event.id } };
       },
-      { body: true, headers: ['x-signature'] },
+      { body: true, headers: ['x-signature', 'traceparent'] },
     ),
   );
 }

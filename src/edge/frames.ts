@@ -12,9 +12,11 @@ import { type Bus, BusTimeoutError, NoRespondersError, type Subjects } from '../
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../persist/store.ts';
-import { encodeEnvelope, movingMsg, shardOf } from '../shard/envelope.ts';
+import { correlationId, encodeEnvelope, movingMsg, shardOf } from '../shard/envelope.ts';
 import { TokenBucket } from './rate-limit.ts';
 import type { Metrics } from '../metrics.ts';
+import { startSpan, traceparentOf } from '../tracing.ts';
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { Socket, SocketRegistry } from './sockets.ts';
 
 export interface FrameDeps {
@@ -147,9 +149,13 @@ export class FrameRouter {
     }
     data.inflight++;
     const started = performance.now();
-    const env = encodeEnvelope({ c: conv, u: data.user, r: data.roles, f: frame });
+    const span = startSpan(`frame ${frame.t}`, undefined, { 'chat.conv': conv, 'chat.frame': frame.t });
+    const tp = traceparentOf(span);
+    const cid = correlationId(tp);
+    const env = encodeEnvelope({ c: conv, u: data.user, r: data.roles, f: frame, tp, cid });
     requestWithRetry(this.d.bus, this.shardSubject(conv), env, this.d.config.limits.busRequestTimeoutMs).then(
       (reply) => {
+        span.end();
         data.inflight--;
         this.d.metrics.busRequests.inc({ outcome: 'ok' });
         if (frame.t === 'send') this.d.metrics.ackLatency.observe((performance.now() - started) / 1000);
@@ -157,9 +163,11 @@ export class FrameRouter {
         this.d.registry.write(ws, reply);
       },
       (e: unknown) => {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.name : 'error' });
+        span.end();
         data.inflight--;
         this.d.metrics.busRequests.inc({ outcome: e instanceof BusTimeoutError ? 'timeout' : e instanceof NoRespondersError ? 'no_responders' : 'error' });
-        if (!(e instanceof BusTimeoutError || e instanceof NoRespondersError)) this.d.log.error({ err: e }, 'bus request failed');
+        if (!(e instanceof BusTimeoutError || e instanceof NoRespondersError)) this.d.log.error({ err: e, cid }, 'bus request failed');
         if (frame.t === 'join') this.d.registry.unobserve(ws, conv);
         this.error(ws, frame.rid, 503, 'shard unavailable, retry', { retryMs: 500 });
       },

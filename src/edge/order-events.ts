@@ -11,6 +11,7 @@ import type { Bus, Subjects } from '../bus/bus.ts';
 import { encodeEnvelope, shardOf } from '../shard/envelope.ts';
 import { HttpError } from './http.ts';
 import { requestWithRetry } from './frames.ts';
+import { startSpan, traceparentOf } from '../tracing.ts';
 
 export interface EventsConfig {
   hmacSecret?: string;
@@ -69,10 +70,14 @@ export function parseOrderEvent(raw: Buffer): OrderEvent {
 }
 
 /** Hands an event to its order's actor and resolves once the actor's reply (after commit) arrives. */
-export async function applyOrderEvent(bus: Bus, subjects: Subjects, shardCount: number, event: OrderEvent, timeoutMs: number): Promise<void> {
+export async function applyOrderEvent(bus: Bus, subjects: Subjects, shardCount: number, event: OrderEvent, timeoutMs: number, traceparent?: string): Promise<void> {
   const conv = event.data.orderId;
-  const reply = decode(await requestWithRetry(bus, subjects.shard(shardOf(conv, shardCount)), encodeEnvelope({ c: conv, u: 'order-events', r: ['system'], e: event }), timeoutMs)) as {
-    t: string; code?: number; msg?: string;
-  };
-  if (reply.t !== 'ok') throw new HttpError(reply.code === 409 ? 409 : 503, reply.msg ?? 'event not applied');
+  const span = startSpan(`event ${event.type}`, traceparent, { 'chat.conv': conv, 'chat.event.id': event.id });
+  try {
+    const env = encodeEnvelope({ c: conv, u: 'order-events', r: ['system'], e: event, tp: traceparentOf(span) });
+    const reply = decode(await requestWithRetry(bus, subjects.shard(shardOf(conv, shardCount)), env, timeoutMs)) as { t: string; code?: number; msg?: string };
+    if (reply.t !== 'ok') throw new HttpError(reply.code === 409 ? 409 : 503, reply.msg ?? 'event not applied');
+  } finally {
+    span.end();
+  }
 }

@@ -10,6 +10,7 @@ import { PortBus } from '../bus/inproc.ts';
 import { NatsBus } from '../bus/nats.ts';
 import type { Config } from '../config.ts';
 import { createLogger } from '../log.ts';
+import { initTracing } from '../tracing.ts';
 import { Metrics } from '../metrics.ts';
 import { createPool, type DbTarget } from '../persist/db.ts';
 import { ConnectionsTable, Store } from '../persist/store.ts';
@@ -34,6 +35,7 @@ type FromMain =
   | { reply: number; value?: unknown; error?: string }
   | { stop: true };
 
+initTracing(workerData.index !== undefined ? String(workerData.index) : 'worker');
 const data = workerData as EdgeThreadData;
 const { config } = data;
 const log = createLogger(config.logLevel).child({ node: config.nodeId, thread: `edge-${data.index}` });

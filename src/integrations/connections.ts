@@ -6,6 +6,7 @@ import { LRUCache } from 'lru-cache';
 import type { ConnectionCheck } from '../../actors/types.ts';
 import type { ConnectionsTable } from '../persist/store.ts';
 import { RetryableError, type Resilient } from './resilience.ts';
+import { startSpan } from '../tracing.ts';
 
 export interface ConnectionsAuthority {
   /** Never rejects: errors and timeouts become `unavailable`. */
@@ -29,7 +30,7 @@ export type ConnectionLookup = (a: string, b: string) => Promise<boolean>;
 export function httpConnectionLookup(baseUrl: string, policy: Resilient): ConnectionLookup {
   const base = baseUrl.replace(/\/+$/, '');
   return (a, b) =>
-    policy.execute(async (signal) => {
+    traced('connections.lookup', () => policy.execute(async (signal) => {
       let res: Response;
       try {
         res = await fetch(`${base}/v1/connections/${encodeURIComponent(a)}/${encodeURIComponent(b)}`, { signal });
@@ -42,7 +43,19 @@ export function httpConnectionLookup(baseUrl: string, policy: Resilient): Connec
       const body = (await res.json()) as { areConnected?: unknown };
       if (typeof body.areConnected !== 'boolean') throw new Error('connections service: areConnected missing');
       return body.areConnected;
-    });
+    }));
+}
+
+async function traced<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const span = startSpan(name);
+  try {
+    return await fn();
+  } catch (e) {
+    span.setStatus({ code: 2, message: e instanceof Error ? e.name : 'error' });
+    throw e;
+  } finally {
+    span.end();
+  }
 }
 
 export function tableConnectionLookup(table: ConnectionsTable): ConnectionLookup {

@@ -10,6 +10,7 @@
  * the failed ones), and the caller reloads the affected actors from the database.
  */
 import { createHash } from 'node:crypto';
+import { spanContextOf, startSpan, tracingEnabled } from '../tracing.ts';
 import type pg from 'pg';
 import type { ConversationRow, MessageRow, WatermarkRow, Write } from '../../actors/types.ts';
 
@@ -51,6 +52,8 @@ export interface Fence {
 interface Entry {
   writes: Write[];
   fence?: Fence;
+  /** Traceparent of the command that produced the writes (tracing on). */
+  tp?: string;
   resolve(): void;
   reject(e: Error): void;
 }
@@ -88,13 +91,23 @@ export class Persister {
   }
 
   /** All writes of one call belong to conversation `conv`; `fence` in cluster mode. */
-  enqueue(conv: string, writes: Write[], fence?: Fence): Promise<void> {
-    return this.lanes[laneOf(conv, this.lanes.length)].enqueue(writes, fence);
+  enqueue(conv: string, writes: Write[], fence?: Fence, tp?: string): Promise<void> {
+    return this.lanes[laneOf(conv, this.lanes.length)].enqueue(writes, fence, tp);
   }
 
   flushAll(): Promise<void> {
     return Promise.all(this.lanes.map((l) => l.flushAll())).then(() => {});
   }
+}
+
+/** One span per batch, linked to the commands whose writes it carries (at most 64 links). */
+function batchSpan(batch: Entry[], rows: number) {
+  if (!tracingEnabled()) return undefined;
+  const links = batch.flatMap((e) => {
+    const ctx = spanContextOf(e.tp);
+    return ctx ? [{ context: ctx }] : [];
+  }).slice(0, 64);
+  return startSpan('persist batch', undefined, { 'chat.rows': rows, 'chat.entries': batch.length }, links);
 }
 
 function fenceKey(f: Fence): string {
@@ -123,12 +136,12 @@ export class PersistLane {
     return this.queuedRows + this.inflightRows;
   }
 
-  enqueue(writes: Write[], fence?: Fence): Promise<void> {
+  enqueue(writes: Write[], fence?: Fence, tp?: string): Promise<void> {
     if (writes.length > 0 && this.depth + writes.length > this.opts.queueMax) {
       return Promise.reject(new PersisterOverloadedError(`persister queue full (${this.opts.queueMax} rows)`));
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ writes, fence, resolve, reject });
+      this.queue.push({ writes, fence, tp, resolve, reject });
       this.queuedRows += writes.length;
       this.schedule();
     });
@@ -169,6 +182,7 @@ export class PersistLane {
     this.inflight = true;
     const batch = this.take();
     const started = performance.now();
+    const span = batchSpan(batch, this.inflightRows);
     try {
       const passed = await this.commit(batch);
       this.onBatch?.({ rows: this.inflightRows, entries: batch.length, ms: performance.now() - started });
@@ -183,7 +197,9 @@ export class PersistLane {
       this.queuedRows = 0;
       const error = new PersistFailedError('database write failed', { cause });
       for (const e of failed) e.reject(error);
+      span?.setStatus({ code: 2, message: 'batch failed' });
     } finally {
+      span?.end();
       this.inflight = false;
       this.inflightRows = 0;
     }

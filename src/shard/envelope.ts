@@ -13,6 +13,17 @@ export interface ShardEnvelope {
   /** A client frame, or — for the order-event intake — `e`. */
   f?: ClientFrame;
   e?: OrderEvent;
+  /** W3C traceparent of the edge's span for this command (tracing on). */
+  tp?: string;
+  /** Correlation id for logs: the trace id when tracing, else minted by the edge. */
+  cid?: string;
+}
+
+let cidSeq = 0;
+const cidPrefix = Math.random().toString(36).slice(2, 8);
+/** A correlation id: the trace id of `traceparent`, or a cheap process-unique id. */
+export function correlationId(traceparent: string | undefined): string {
+  return traceparent ? traceparent.slice(3, 35) : `${cidPrefix}-${(++cidSeq).toString(36)}`;
 }
 
 export function encodeEnvelope(e: ShardEnvelope): Uint8Array {

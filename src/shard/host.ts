@@ -15,6 +15,7 @@ import type { Persister } from '../persist/persister.ts';
 import type { Store } from '../persist/store.ts';
 import { decodeEnvelope, movingMsg, shardOf } from './envelope.ts';
 import { FencedError } from '../persist/persister.ts';
+import { startSpan, traceparentOf } from '../tracing.ts';
 
 export interface HostLimits extends ActorLimits {
   actorIdleMs: number;
@@ -27,6 +28,10 @@ interface Item {
   cmd: ConversationCommand;
   reply?: string;
   rid?: number;
+  /** The edge's traceparent for this command (tracing on). */
+  tp?: string;
+  /** Correlation id carried from the edge, for logs. */
+  cid?: string;
 }
 
 interface Cell {
@@ -50,7 +55,7 @@ export interface HostDeps {
   connections: CachedConnections;
   limits: HostLimits;
   now?: () => number;
-  onError?: (e: unknown, where: string) => void;
+  onError?: (e: unknown, where: string, cid?: string) => void;
   /** Cluster mode: the shards this host owns, with their fencing epochs (mutated by the worker). */
   fences?: Map<number, number>;
   shardCount: number;
@@ -125,10 +130,10 @@ export class ShardHost {
       if (reply) this.deps.bus.publish(reply, encodeFrame({ t: 'err', rid: env.f?.rid, code: 503, msg: movingMsg, retryMs: 100 }));
       return;
     }
-    if (env.e) return this.deliver(env.c, { cmd: { t: 'orderEvent', event: env.e }, reply });
+    if (env.e) return this.deliver(env.c, { cmd: { t: 'orderEvent', event: env.e }, reply, tp: env.tp });
     if (!env.f) return;
     const cmd: ConversationCommand = { t: 'frame', actor: { userId: env.u, roles: env.r }, frame: env.f };
-    this.deliver(env.c, { cmd, reply, rid: env.f.rid });
+    this.deliver(env.c, { cmd, reply, rid: env.f.rid, tp: env.tp, cid: env.cid });
   };
 
   private cell(id: string): Cell {
@@ -212,9 +217,13 @@ export class ShardHost {
 
   private decide(cell: Cell, item: Item): void {
     this.commandsHandled++;
+    const span = item.tp ? startSpan(`actor ${item.cmd.t === 'frame' ? item.cmd.frame.t : item.cmd.t}`, item.tp, { 'chat.conv': cell.id }) : undefined;
+    if (span) item.tp = traceparentOf(span) ?? item.tp; // the persister batch links to the actor's span
     const { state, effects } = decideConversation(cell.state, cell.id, item.cmd, this.now(), this.deps.limits);
     cell.state = state;
     this.execute(cell, item, effects);
+    span?.setAttribute('chat.effects', effects.length);
+    span?.end();
   }
 
   private execute(cell: Cell, item: Item, effects: Effect[]): void {
@@ -252,7 +261,7 @@ export class ShardHost {
     cell.inflight++;
     const shard = shardOf(cell.id, this.deps.shardCount);
     const epoch = this.deps.fences?.get(shard);
-    this.deps.persister.enqueue(cell.id, writes, epoch === undefined ? undefined : { shard, epoch }).then(
+    this.deps.persister.enqueue(cell.id, writes, epoch === undefined ? undefined : { shard, epoch }, item.tp).then(
       () => {
         this.settled(cell);
         this.execute(cell, item, then);
@@ -264,7 +273,7 @@ export class ShardHost {
           this.reply(item, { t: 'err', code: 503, msg: movingMsg, retryMs: 100 });
           return;
         }
-        this.deps.onError?.(e, 'persist');
+        this.deps.onError?.(e, 'persist', item.cid);
         cell.loadedEpoch = -1; // whatever this actor assumed about uncommitted rows is void
         this.reply(item, { t: 'err', code: 503, msg: 'not stored, retry with the same cmid', retryMs: 1000 });
       },
@@ -293,7 +302,7 @@ export class ShardHost {
   }
 
   private failRead(item: Item, e: unknown): void {
-    this.deps.onError?.(e, 'read');
+    this.deps.onError?.(e, 'read', item.cid);
     this.reply(item, { t: 'err', code: 503, msg: 'database unavailable', retryMs: 1000 });
   }
 

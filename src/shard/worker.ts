@@ -7,6 +7,7 @@ import { Subjects } from '../bus/bus.ts';
 import type { Config } from '../config.ts';
 import { CachedConnections, httpConnectionLookup, tableConnectionLookup } from '../integrations/connections.ts';
 import { createLogger } from '../log.ts';
+import { initTracing } from '../tracing.ts';
 import { resilient } from '../integrations/resilience.ts';
 import { createPool, type DbTarget } from '../persist/db.ts';
 import { Persister } from '../persist/persister.ts';
@@ -33,6 +34,7 @@ export type ShardControl =
   | { unassign: { shard: number; flush: boolean } }
   | { stop: true };
 
+initTracing(workerData.index !== undefined ? String(workerData.index) : 'worker');
 const data = workerData as ShardWorkerData;
 const { config } = data;
 const log = createLogger(config.logLevel).child({ thread: `shard-${data.index}` });
@@ -59,7 +61,7 @@ const host = new ShardHost({
   persister,
   connections,
   limits: { ...config.actors, persistQueueMax: config.persist.queueMax },
-  onError: (e, where) => log.warn({ err: e, where }, 'shard error'),
+  onError: (e, where, cid) => log.warn({ err: e, where, cid }, 'shard error'),
   fences: data.natsUrl ? new Map() : undefined,
   shardCount: config.shardCount,
   onFenced: (shard) => {

@@ -26,7 +26,8 @@ export class TestNode {
   readonly env: Record<string, string>;
 
   constructor(opts: NodeOptions = {}) {
-    this.port = 20000 + Math.floor(Math.random() * 20000);
+    // Below Linux's ephemeral range (32768+), so a busy client side cannot have taken it.
+    this.port = 12000 + Math.floor(Math.random() * 20000);
     this.dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'chat-test-'));
     this.schema = opts.schema ?? opts.env?.DATABASE_SCHEMA ?? `t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
     this.env = { ...opts.env };
