@@ -75,7 +75,8 @@ test('a W3C traceparent on an HTTP request becomes the parent of the event’s s
   const sig = createHmac('sha256', secret).update(`${t}.${raw}`).digest('hex');
   const r = await fetch(`${node.http}/api/v1/events`, { method: 'POST', body: raw, headers: { 'x-signature': `t=${t},v1=${sig}`, traceparent: `00-${traceId}-${parent}-01` } });
   assert.equal(r.status, 202);
-  const all = await spansWhere((s) => s.some((x) => x.traceId === traceId && x.name === 'actor orderEvent'));
+  // Threads export on their own schedules: wait for both spans.
+  const all = await spansWhere((s) => ['actor orderEvent', 'event order.accepted'].every((n) => s.some((x) => x.traceId === traceId && x.name === n)));
   const ev = all.find((x) => x.traceId === traceId && x.name === 'event order.accepted');
   assert.equal(ev?.parentSpanId, parent);
 });
