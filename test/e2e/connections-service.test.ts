@@ -23,7 +23,7 @@ let node: TestNode;
 before(async () => {
   await new Promise<void>((r) => service.listen(0, '127.0.0.1', () => r()));
   const port = (service.address() as AddressInfo).port;
-  node = await new TestNode({ env: { CONNECTIONS_URL: `http://127.0.0.1:${port}`, CONNECTIONS_TIMEOUT_MS: '300', CONNECTIONS_CACHE_TTL_MS: '1' } }).start();
+  node = await new TestNode({ env: { CONNECTIONS_URL: `http://127.0.0.1:${port}`, CONNECTIONS_TIMEOUT_MS: '300', CONNECTIONS_CACHE_TTL_MS: '1', CONNECTIONS_RETRIES: '0', CONNECTIONS_BREAKER_THRESHOLD: '3', CONNECTIONS_BREAKER_HALF_OPEN_MS: '700', SHARD_THREADS: '1' } }).start();
 });
 after(async () => {
   await node.kill('SIGTERM');
@@ -69,6 +69,7 @@ test('a failing or hanging service fails closed: err 503 with retryMs, and no me
     assert.deepEqual([openDown.t, openDown.code], ['err', 503]);
   }
   mode = 'ok';
+  await new Promise((r) => setTimeout(r, 800)); // the failures opened the breaker: wait for its probe
   const ok = await ca.request({ t: 'send', conv, cmid: 'back', body: 'service is back' });
   assert.deepEqual([ok.t, ok.seq], ['ack', 1], 'the refused sends consumed no seq');
   const page = await cb.request({ t: 'history', conv });
@@ -82,4 +83,32 @@ test('the embedded connections table is not managed here when CONNECTIONS_URL is
   assert.equal(r.status, 409);
   const forbidden = await fetch(`${node.http}/api/v1/connections/x/y`, { method: 'PUT', headers: { authorization: `Bearer ${await token('joe')}` } });
   assert.equal(forbidden.status, 403);
+});
+
+test('the breaker opens while the service fails (failing fast) and closes once it recovers', async () => {
+  const a = uid('br-a');
+  const b = uid('br-b');
+  link(a, b);
+  mode = 'ok';
+  const c = await TestClient.connect(node.url, await token(a));
+  const conv = (await c.request({ t: 'open', with: b })).conv.id;
+  const breaker = async () => {
+    await new Promise((r) => setTimeout(r, 1200)); // shard threads report once a second
+    const text = await (await fetch(`${node.http}/metrics`)).text();
+    return Number(/^chat_dependency_breaker_state\{dependency="connections",thread="\d+"\} (\S+)$/m.exec(text)?.[1]);
+  };
+  mode = 'error';
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 5)); // let the 1 ms cache entry lapse
+    assert.equal((await c.request({ t: 'send', conv, cmid: `b${i}`, body: 'x' })).code, 503);
+  }
+  const before = calls;
+  assert.equal((await c.request({ t: 'send', conv, cmid: 'fast', body: 'x' })).code, 503);
+  assert.equal(calls, before, 'an open breaker does not call the service');
+  assert.equal(await breaker(), 2, 'open');
+  mode = 'ok';
+  await new Promise((r) => setTimeout(r, 800)); // half-open: the next call is a probe
+  assert.equal((await c.request({ t: 'send', conv, cmid: 'probe', body: 'x' })).t, 'ack');
+  assert.equal(await breaker(), 0, 'closed again');
+  c.close();
 });
