@@ -1,0 +1,297 @@
+/// <reference lib="dom" />
+/**
+ * The web chat: sign in, inbox with unread counts, one open conversation with live messages,
+ * ticks, typing, older history on scroll-up, and the state of ticket/order rooms. Everything
+ * goes through the SDK (sdk/), which reconnects, resumes and resends by itself.
+ */
+import { ChatClient, ChatRequestError, type ConvView, type InboxEntry, type Message } from '../sdk/index.ts';
+import { ConversationView } from './lib/conversation.ts';
+import { $, h } from './lib/dom.ts';
+import { devModeAvailable, devToken, forgetToken, saveToken, subjectOf, tokenFromPage } from './lib/session.ts';
+
+const storageKey = 'chat.token';
+const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
+
+let client: ChatClient;
+let me = '';
+let current: ConversationView | undefined;
+let inbox: InboxEntry[] = [];
+const typingUntil = new Map<string, number>();
+
+const ui = {
+  status: $('status'),
+  list: $<HTMLOListElement>('messages'),
+  input: $<HTMLTextAreaElement>('composer-input'),
+  send: $<HTMLButtonElement>('send'),
+  older: $<HTMLButtonElement>('older'),
+  typing: $('typing'),
+};
+
+function setStatus(state: string, text: string): void {
+  ui.status.dataset.state = state;
+  ui.status.textContent = text;
+}
+
+// ---- sign in --------------------------------------------------------------------------------
+
+async function showSignIn(error = ''): Promise<void> {
+  $('signin').hidden = false;
+  $('chat').hidden = true;
+  $('signin-error').textContent = error;
+  $('dev-form').hidden = !(await devModeAvailable());
+}
+
+$('token-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const t = $<HTMLTextAreaElement>('token-input').value.trim();
+  if (t) start(t);
+});
+
+$('dev-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  devToken($<HTMLInputElement>('dev-user').value.trim()).then(start, (err: Error) => void showSignIn(err.message));
+});
+
+$('signout').addEventListener('click', () => {
+  forgetToken(storageKey);
+  client?.close();
+  location.reload();
+});
+
+function start(token: string): void {
+  saveToken(storageKey, token);
+  me = subjectOf(token) ?? '';
+  $('signin').hidden = true;
+  $('chat').hidden = false;
+  $('signout').hidden = false;
+  $('whoami').textContent = me ? `Signed in as ${me}` : '';
+  client = new ChatClient({ url: wsUrl, token, backoff: { baseMs: 250, maxMs: 3000 } });
+  client.on('connected', (hello) => {
+    me = hello.user;
+    $('whoami').textContent = `Signed in as ${me}`;
+    setStatus('connected', `Connected (node ${hello.node})`);
+    scheduleInbox();
+  });
+  client.on('disconnected', (d) => {
+    if (!d.willReconnect) return setStatus('closed', 'Disconnected');
+    const pending = client.pendingSends;
+    setStatus('reconnecting', `Reconnecting…${pending ? ` ${pending} message(s) waiting to be sent` : ''}`);
+    if (d.code === 1006 && !client.hello) void verifyToken();
+  });
+  client.on('msg', onMsg);
+  client.on('delivered', (d) => current?.id === d.conv && current.watermark(d.user, { delivered: d.seq }));
+  client.on('read', (r) => current?.id === r.conv && current.watermark(r.user, { read: r.seq }));
+  client.on('typing', (t) => {
+    if (t.conv !== current?.id || t.user === me) return;
+    if (t.until === 0) typingUntil.delete(t.user);
+    else typingUntil.set(t.user, t.until);
+    renderTyping();
+  });
+  client.on('state', (s) => {
+    if (current?.id === s.conv) Object.assign(current.view, { state: s.state, readOnly: s.readOnly, participants: s.participants });
+    renderHeader();
+    scheduleInbox();
+  });
+  setStatus('connecting', 'Connecting…');
+  client.connect().catch(() => {});
+}
+
+/** A socket that never opened: tell an expired or wrong token from a down server. */
+async function verifyToken(): Promise<void> {
+  const r = await fetch('/api/v1/conversations/-/messages', { headers: { authorization: `Bearer ${sessionStorage.getItem(storageKey) ?? ''}` } }).catch(() => undefined);
+  if (r?.status === 401) {
+    client.close();
+    forgetToken(storageKey);
+    void showSignIn('The token was refused (401). Sign in again.');
+  }
+}
+
+// ---- inbox ----------------------------------------------------------------------------------
+
+let inboxTimer: ReturnType<typeof setTimeout> | undefined;
+function scheduleInbox(): void {
+  clearTimeout(inboxTimer);
+  inboxTimer = setTimeout(() => void loadInbox(), 150);
+}
+
+async function loadInbox(): Promise<void> {
+  try {
+    inbox = (await client.inbox(undefined, 50)).convs;
+  } catch {
+    return; // the next connect reloads it
+  }
+  renderInbox();
+}
+
+function titleOf(c: { kind: string; id?: string; conv?: string; participants: string[] }): string {
+  const others = c.participants.filter((p) => p !== me);
+  if (c.kind === 'dm') return others.join(', ') || me;
+  return `${c.kind} ${c.id ?? c.conv ?? ''}`.trim();
+}
+
+function renderInbox(): void {
+  const items = inbox.map((c) => {
+    const unread = current?.id === c.conv ? 0 : c.unread;
+    const btn = h(
+      'button',
+      { type: 'button', class: 'conv-link', 'data-conv': c.conv, 'aria-current': current?.id === c.conv ? 'true' : undefined },
+      h('span', { class: 'title' }, titleOf(c)),
+      c.kind !== 'dm' ? h('span', { class: 'state' }, c.state) : '',
+      unread > 0 ? h('span', { class: 'badge' }, String(unread), h('span', { class: 'sr-only' }, ' unread')) : '',
+      h('span', { class: 'preview' }, c.last ? `${c.last.from === me ? 'You: ' : ''}${c.last.body}` : 'No messages yet'),
+    );
+    btn.addEventListener('click', () => void openConv(c.conv));
+    return h('li', {}, btn);
+  });
+  $('inbox').replaceChildren(...(items.length ? items : [h('li', { class: 'empty' }, 'No conversations yet')]));
+}
+
+$('open-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = $<HTMLInputElement>('open-user');
+  $('open-error').textContent = '';
+  client.open(input.value.trim()).then(
+    (view) => {
+      input.value = '';
+      return openConv(view.id);
+    },
+    (err: unknown) => {
+      const code = err instanceof ChatRequestError ? err.code : 0;
+      $('open-error').textContent = code === 403 ? 'You are not connected with that user.' : `Could not open: ${(err as Error).message}`;
+    },
+  );
+});
+
+// ---- one conversation -----------------------------------------------------------------------
+
+async function openConv(conv: string): Promise<void> {
+  if (current?.id === conv) return;
+  const prev = current;
+  typingUntil.clear();
+  renderTyping();
+  if (prev) client.leave(prev.id).catch(() => {});
+  const joined = await client.join(conv);
+  const view = new ConversationView(joined.conv, me, ui.list);
+  current = view;
+  ui.list.dataset.conv = conv;
+  for (const m of joined.msgs) view.add(m);
+  view.hasOlder = view.oldest > 1 && view.oldest !== Infinity;
+  renderHeader();
+  renderInbox();
+  scrollToEnd();
+  markRead();
+  ui.input.focus();
+}
+
+function renderHeader(): void {
+  const c = current;
+  const v: ConvView | undefined = c?.view;
+  $('conv-title').textContent = v ? titleOf(v) : 'No conversation open';
+  $('conv-state').textContent = v && (v.kind !== 'dm' || v.state !== 'open') ? `${v.kind} · ${v.state}` : '';
+  const observer = v !== undefined && !v.participants.includes(me);
+  const readOnly = v !== undefined && (v.readOnly || observer);
+  const banner = $('readonly-banner');
+  banner.hidden = !readOnly;
+  banner.textContent = !readOnly ? '' : observer ? 'You observe this conversation read-only.' : `Read-only: this ${v!.kind} is ${v!.state}.`;
+  ui.input.disabled = !v || readOnly;
+  ui.send.disabled = !v || readOnly;
+  ui.older.hidden = !c?.hasOlder;
+}
+
+function onMsg(m: Message): void {
+  if (current?.id !== m.conv) return scheduleInbox();
+  const atEnd = ui.list.scrollHeight - ui.list.scrollTop - ui.list.clientHeight < 60;
+  current.add(m);
+  if (typingUntil.delete(m.from)) renderTyping();
+  if (atEnd || m.from === me) scrollToEnd();
+  markRead();
+  scheduleInbox();
+}
+
+let readTimer: ReturnType<typeof setTimeout> | undefined;
+const readUpTo = new Map<string, number>();
+/** The open conversation is read while the page is visible. */
+function markRead(): void {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(() => {
+    const c = current;
+    if (!c || document.visibilityState !== 'visible' || !c.view.participants.includes(me)) return;
+    const seq = c.newest;
+    if (seq <= (readUpTo.get(c.id) ?? 0)) return;
+    readUpTo.set(c.id, seq);
+    client.markRead(c.id, seq).then(scheduleInbox, () => readUpTo.delete(c.id));
+  }, 100);
+}
+document.addEventListener('visibilitychange', markRead);
+
+function scrollToEnd(): void {
+  ui.list.scrollTop = ui.list.scrollHeight;
+}
+
+async function loadOlder(): Promise<void> {
+  const c = current;
+  if (!c || !c.hasOlder || ui.older.disabled) return;
+  ui.older.disabled = true;
+  try {
+    const page = await client.history(c.id, c.oldest, 50);
+    const before = ui.list.scrollHeight;
+    for (const m of page.msgs) c.add(m);
+    c.hasOlder = page.next !== undefined && c.oldest > 1;
+    ui.list.scrollTop += ui.list.scrollHeight - before; // keep what the reader was looking at
+  } finally {
+    ui.older.disabled = false;
+    renderHeader();
+  }
+}
+ui.list.addEventListener('scroll', () => ui.list.scrollTop < 40 && void loadOlder());
+ui.older.addEventListener('click', () => void loadOlder());
+
+function renderTyping(): void {
+  const now = Date.now();
+  for (const [u, until] of typingUntil) if (until <= now) typingUntil.delete(u);
+  const users = [...typingUntil.keys()];
+  ui.typing.textContent = users.length ? `${users.join(', ')} ${users.length > 1 ? 'are' : 'is'} typing…` : '';
+  if (users.length) setTimeout(renderTyping, Math.max(50, Math.min(...typingUntil.values()) - now));
+}
+
+// ---- composing ------------------------------------------------------------------------------
+
+function newCmid(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function sendCurrent(): void {
+  const c = current;
+  const body = ui.input.value.trim();
+  if (!c || !body || ui.input.disabled) return;
+  ui.input.value = '';
+  const cmid = newCmid();
+  c.addPending(cmid, body);
+  scrollToEnd();
+  client.send(c.id, body, { cmid }).then(
+    (ack) => {
+      c.confirm(cmid, ack.seq);
+      scheduleInbox();
+    },
+    (err: Error) => c.fail(cmid, err.message),
+  );
+}
+
+$('composer').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sendCurrent();
+});
+ui.input.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    sendCurrent();
+  }
+});
+ui.input.addEventListener('input', () => current && ui.input.value && client.typing(current.id));
+
+// ---- boot -----------------------------------------------------------------------------------
+
+const saved = tokenFromPage(storageKey);
+if (saved) start(saved);
+else void showSignIn();
