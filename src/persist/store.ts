@@ -16,6 +16,18 @@ interface MessageRecord {
   ts_ms: number;
 }
 
+/**
+ * Keyset cursor "<lastActivityMs>:<convId>" of the last entry of a previous page; absent → from
+ * the newest. RangeError when it is not one of ours.
+ */
+function parseActivityCursor(before: string | undefined): { ts: number; id: string } {
+  if (!before) return { ts: Number.MAX_SAFE_INTEGER, id: '\u{10FFFF}' };
+  const i = before.indexOf(':');
+  const ts = Number(before.slice(0, i));
+  if (i < 0 || !Number.isSafeInteger(ts)) throw new RangeError('bad cursor');
+  return { ts, id: before.slice(i + 1) };
+}
+
 /** Which lifecycle states make a conversation read-only, per kind. */
 export function readOnlyState(kind: ConvKind, state: string): boolean {
   if (kind === 'order') return state !== 'open';
@@ -97,14 +109,7 @@ export class Store {
    * Cursor: "<lastActivityMs>:<convId>" of the last entry of the previous page.
    */
   async inbox(user: string, before: string | undefined, limit: number, unreadCap = 999): Promise<{ convs: InboxEntry[]; next?: string }> {
-    let cursorTs = Number.MAX_SAFE_INTEGER;
-    let cursorConv = '';
-    if (before) {
-      const i = before.indexOf(':');
-      cursorTs = Number(before.slice(0, i));
-      cursorConv = before.slice(i + 1);
-      if (i < 0 || !Number.isSafeInteger(cursorTs)) throw new RangeError('bad inbox cursor');
-    }
+    const { ts: cursorTs, id: cursorConv } = parseActivityCursor(before);
     const r = await this.pool.query<{
       conv_id: string; last_activity_ms: number; read_seq: number; kind: ConvKind; state: string; participants: string[];
       last_seq: number; unread: number; m_seq: number | null; m_id: string | null; m_sender: string | null; m_body: string | null; m_cmid: string | null; m_ts: number | null;
@@ -118,7 +123,7 @@ export class Store {
        WHERE m.user_id = $1 AND m.user_id = ANY(c.participants) AND (c.last_activity_ms, c.id) < ($2, $3)
        ORDER BY c.last_activity_ms DESC, c.id DESC
        LIMIT $5`,
-      [user, cursorTs, before ? cursorConv : '\u{10FFFF}', unreadCap, limit + 1]);
+      [user, cursorTs, cursorConv, unreadCap, limit + 1]);
     const convs: InboxEntry[] = r.rows.slice(0, limit).map((x) => ({
       conv: x.conv_id,
       kind: x.kind,
@@ -152,14 +157,7 @@ export async function listConversations(
   before: string | undefined,
   limit: number,
 ): Promise<{ conversations: ConversationSummary[]; next?: string }> {
-  let ts = Number.MAX_SAFE_INTEGER;
-  let id = '\u{10FFFF}';
-  if (before) {
-    const i = before.indexOf(':');
-    ts = Number(before.slice(0, i));
-    id = before.slice(i + 1);
-    if (i < 0 || !Number.isSafeInteger(ts)) throw new RangeError('bad cursor');
-  }
+  const { ts, id } = parseActivityCursor(before);
   const r = await pool.query<{ id: string; kind: ConvKind; state: string; participants: string[]; last_seq: number; last_activity_ms: number; created_ms: number }>(
     `SELECT id, kind, state, participants, last_seq, last_activity_ms, created_ms FROM conversations
      WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR $3 = ANY(participants))

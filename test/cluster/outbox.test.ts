@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, DeliverPolicy, type NatsConnection } from 'nats';
+import { until } from '../helpers/until.ts';
 import { TestClient } from '../helpers/client.ts';
 import { connectUsers, TestNode, token, uid } from '../helpers/node.ts';
 import { sharedDatabase, type SharedDatabase } from '../helpers/shared-database.ts';
@@ -47,15 +48,6 @@ async function events(): Promise<{ id: string; type: string; data: Record<string
   return out;
 }
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 test('conversation and message events are relayed to CHAT_EVENTS in order, once, also across a kill -9', async () => {
   const a = uid('oa');
