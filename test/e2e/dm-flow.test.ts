@@ -163,6 +163,7 @@ describe('dm flow', () => {
     const convY = (await cy.request({ t: 'open', with: me })).conv.id;
     await cx.request({ t: 'send', conv: convX, cmid: '1', body: 'x1' });
     await cx.request({ t: 'send', conv: convX, cmid: '2', body: 'x2' });
+    await new Promise((r) => setTimeout(r, 5)); // distinct activity timestamps: ties order by id
     await cy.request({ t: 'send', conv: convY, cmid: '1', body: 'y1' });
     await cme.request({ t: 'send', conv: convY, cmid: 'mine', body: 'my reply' });
     const page = await cme.request({ t: 'inbox' });
