@@ -5,12 +5,14 @@
 import { appendFileSync } from 'node:fs';
 import { Args, UsageError } from './args.ts';
 import { dmUsage, runDm } from './scenarios/dm.ts';
+import { failoverUsage, runFailover } from './scenarios/failover.ts';
 import { idleUsage, runIdle } from './scenarios/idle.ts';
 
 type Scenario = (args: Args) => Promise<Record<string, unknown>>;
 
 const scenarios: Record<string, { run: Scenario; usage: string }> = {
   dm: { run: runDm, usage: dmUsage },
+  failover: { run: runFailover, usage: failoverUsage },
   idle: { run: runIdle, usage: idleUsage },
 };
 

@@ -124,6 +124,18 @@ export class ServerProcess {
     return openFilesLimit(this.pid);
   }
 
+  /** `kill -9` of the whole process group, no drain: a crash. Resolves once the child has exited. */
+  async kill(): Promise<void> {
+    if (this.exited || this.pid < 0) return;
+    const exited = once(this.child, 'exit');
+    signalGroup(this.pid, 'SIGKILL');
+    await Promise.race([exited, sleep(2_000)]);
+  }
+
+  get hasExited(): boolean {
+    return this.exited;
+  }
+
   async stop(): Promise<void> {
     if (this.exited || this.pid < 0) return;
     signalGroup(this.pid, 'SIGTERM');

@@ -24,6 +24,7 @@ export type ServerFrame =
 export type ClientFrame =
   | { t: 'open'; rid?: number; with: string }
   | { t: 'send'; rid?: number; conv: string; cmid: string; body: string }
+  | { t: 'history'; rid?: number; conv: string; before?: number; limit?: number }
   | { t: 'ping'; rid?: number };
 
 /** Control rids start here so they never collide with the caller's data rids below it. */

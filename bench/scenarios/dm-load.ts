@@ -25,10 +25,10 @@ const DRAIN_POLL_MS = 50;
 export interface UserCredential {
   id: string;
   token: string;
+  wsUrl: string; // ws://host:port/v1/ws of the node this user connects to (the token is appended)
 }
 
 export interface DmLoadConfig {
-  wsUrl: string; // ws://host:port/v1/ws (the token is appended)
   pairs: Array<{ a: UserCredential; b: UserCredential }>;
   ratePerS: number; // this thread's share of the aggregate rate
   warmupMs: number;
@@ -105,7 +105,7 @@ export class DmLoad {
   async prepare(): Promise<void> {
     const users = this.config.pairs.flatMap((p) => [p.a, p.b]);
     this.clients = await mapLimit(users, CONNECT_CONCURRENCY, (user) =>
-      ProtocolClient.connect(`${this.config.wsUrl}?token=${encodeURIComponent(user.token)}`, CONNECT_TIMEOUT_MS),
+      ProtocolClient.connect(`${user.wsUrl}?token=${encodeURIComponent(user.token)}`, CONNECT_TIMEOUT_MS),
     );
     this.clients.forEach((client, index) => {
       client.handlers = {

@@ -8,9 +8,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import type { Args } from '../args.ts';
+import { UsageError, type Args } from '../args.ts';
 import { mapLimit } from '../concurrency.ts';
 import { Histogram } from '../histogram.ts';
+import { Cluster } from '../cluster-nodes.ts';
 import { DEFAULT_SERVER_CMD, externalTarget, progress, releaseTarget, signToken, spawnTarget, type Target } from '../target.ts';
 import { DmLoad, type DmLoadConfig, type DmLoadResult, type UserCredential } from './dm-load.ts';
 import type { ParentToWorker, WorkerToParent } from './dm-worker.ts';
@@ -33,7 +34,7 @@ const WORKER_BOOTSTRAP = `
 `;
 
 export const dmUsage = `dm [--pairs N] [--rate MSGS_PER_S] [--duration S] [--warmup S] [--drain S]
-   [--threads N] [--body-bytes N] [--tick-ms MS] [--port N] [--url ws://host:port]
+   [--nodes N] [--nats] [--lease-ttl-ms MS] [--threads N] [--body-bytes N] [--tick-ms MS] [--port N] [--url ws://host:port]
    [--data-dir DIR] [--server-cmd "node --import tsx src/main.ts"] [--keep-data] [--json-out FILE]`;
 
 interface DmOptions {
@@ -50,6 +51,19 @@ interface DmOptions {
   dataDir?: string;
   serverCmd: string;
   keepData: boolean; // keep the spawned server's DATA_DIR and log for a post-mortem
+  nodes: number; // > 1: cluster mode, clients round-robin over the nodes
+  nats: boolean; // cluster mode (NATS bus, leases) even with one node
+  leaseTtlMs: number;
+}
+
+/** What the load talks to: one node, or a cluster whose nodes the pairs are spread over. */
+interface DmTarget {
+  httpBase: string; // admin HTTP calls (connections) go here
+  secret: string;
+  /** ws URL for side 0 (a) or 1 (b) of pair i. */
+  wsUrlFor(pair: number, side: 0 | 1): string;
+  rssMb(): number | null; // null when the server is external (--url)
+  serverCmd: string;
 }
 
 function parseOptions(args: Args): DmOptions {
@@ -67,17 +81,23 @@ function parseOptions(args: Args): DmOptions {
     dataDir: args.str('data-dir'),
     serverCmd: args.str('server-cmd') ?? DEFAULT_SERVER_CMD,
     keepData: args.flag('keep-data'),
+    nodes: args.int('nodes', 1, { min: 1, max: 16 }),
+    nats: args.flag('nats'),
+    leaseTtlMs: args.int('lease-ttl-ms', Number(process.env.LEASE_TTL_MS ?? 5000), { min: 300, max: 600_000 }),
   };
+  if (options.nodes > 1) options.nats = true;
+  if (options.nats && options.url) throw new UsageError('--url cannot be combined with --nodes > 1 or --nats (the bench starts the cluster)');
   options.threads = Math.min(options.threads, options.pairs); // a thread without pairs sends nothing
   return options;
 }
 
 export async function runDm(args: Args): Promise<Record<string, unknown>> {
   const options = parseOptions(args);
+  if (options.nats) return runDmCluster(options);
   const target = options.url ? externalTarget(options.url, options.dataDir) : await spawnDmTarget(options);
   let failed = true;
   try {
-    const result = await drive(options, target);
+    const result = await drive(options, singleTarget(target, options));
     failed = false;
     return result;
   } finally {
@@ -85,17 +105,55 @@ export async function runDm(args: Args): Promise<Record<string, unknown>> {
   }
 }
 
-async function drive(options: DmOptions, target: Target): Promise<Record<string, unknown>> {
+function singleTarget(target: Target, options: DmOptions): DmTarget {
+  return {
+    httpBase: target.httpBase,
+    secret: target.secret,
+    wsUrlFor: () => target.wsUrl,
+    rssMb: () => (target.server ? target.server.rssMb() : null),
+    serverCmd: target.server ? target.server.command : `external ${options.url}`,
+  };
+}
+
+/** N nodes in cluster mode: pair i's a on node i mod N, its b on node i+1 mod N (cross-node with N > 1). */
+async function runDmCluster(options: DmOptions): Promise<Record<string, unknown>> {
+  const cluster = await Cluster.start({
+    nodes: options.nodes,
+    serverCmd: options.serverCmd,
+    basePort: options.port,
+    shardCount: Number(process.env.SHARD_COUNT ?? 64),
+    leaseTtlMs: options.leaseTtlMs,
+    env: rateLimitEnv(options),
+  });
+  let failed = true;
+  try {
+    const owners = await cluster.waitShardsOwned();
+    progress(`${options.nodes} node(s) ready, ${owners.size} shards owned`);
+    const n = cluster.nodes.length;
+    const result = await drive(options, {
+      httpBase: cluster.nodes[0].httpBase,
+      secret: cluster.secret,
+      wsUrlFor: (pair, side) => cluster.nodes[(pair + side) % n].wsUrl,
+      rssMb: () => cluster.rssMb(),
+      serverCmd: cluster.nodes[0].server.command,
+    });
+    failed = false;
+    return result;
+  } finally {
+    await cluster.stop(failed || options.keepData);
+  }
+}
+
+async function drive(options: DmOptions, target: DmTarget): Promise<Record<string, unknown>> {
   const runTag = randomBytes(4).toString('hex');
   const key = new TextEncoder().encode(target.secret);
-  const pairs = await makePairs(options.pairs, runTag, key);
+  const pairs = await makePairs(options.pairs, runTag, key, target.wsUrlFor);
   const adminToken = await signToken(key, `bench-${runTag}-admin`, ['admin']);
   await mapLimit(pairs, HTTP_CONCURRENCY, (pair) => connectUsers(target.httpBase, adminToken, pair.a.id, pair.b.id));
   progress(`${pairs.length} connections created; opening ${2 * pairs.length} sockets on ${options.threads} thread(s)`);
 
   const slices = splitPairs(pairs, options.threads).map((slice, i) =>
     startSlice(options.threads > 1, {
-      wsUrl: target.wsUrl,
       pairs: slice,
       ratePerS: (options.rate * slice.length) / options.pairs,
       warmupMs: options.warmupS * 1000,
@@ -114,37 +172,49 @@ async function drive(options: DmOptions, target: Target): Promise<Record<string,
   const cpu = process.cpuUsage(cpuBefore);
   const generatorCpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (Date.now() - startEpochMs)) * 100);
   return report(options, merge(results), {
+    nodes: options.nodes,
+    nats: options.nats,
     // Measured at the end of the run, before stopping: the memory the load left resident.
-    serverRssMb: target.server ? target.server.rssMb() : null,
-    serverCmd: target.server ? target.server.command : `external ${options.url}`,
+    serverRssMb: target.rssMb(),
+    serverCmd: target.serverCmd,
     generatorCpuPct,
   });
 }
 
 function spawnDmTarget(options: DmOptions): Promise<Target> {
-  // Per-user rate × headroom, so the bench measures the server and not its limiter. An explicit
-  // RATE_MSGS_PER_S / RATE_BURST in the environment wins: that is someone testing the limiter.
+  return spawnTarget({ serverCmd: options.serverCmd, preferredPort: options.port, env: rateLimitEnv(options) });
+}
+
+/**
+ * Per-user rate × headroom, so the bench measures the server and not its limiter. An explicit
+ * RATE_MSGS_PER_S / RATE_BURST in the environment wins: that is someone testing the limiter.
+ */
+export function rateLimitEnv(options: { rate: number; pairs: number }): Record<string, string> {
   const perUserRate = options.rate / (2 * options.pairs);
   const limit = String(Math.ceil(Math.max(10, perUserRate * RATE_LIMIT_HEADROOM)));
-  return spawnTarget({
-    serverCmd: options.serverCmd,
-    preferredPort: options.port,
-    env: {
-      RATE_MSGS_PER_S: process.env.RATE_MSGS_PER_S ?? limit,
-      RATE_BURST: process.env.RATE_BURST ?? String(2 * Number(limit)),
-      // The per-socket frame limiter must not bite before the message limiter does.
-      RATE_FRAMES_PER_S: process.env.RATE_FRAMES_PER_S ?? String(Math.max(200, 2 * Number(limit))),
-    },
-  });
+  return {
+    RATE_MSGS_PER_S: process.env.RATE_MSGS_PER_S ?? limit,
+    RATE_BURST: process.env.RATE_BURST ?? String(2 * Number(limit)),
+    // The per-socket frame limiter must not bite before the message limiter does.
+    RATE_FRAMES_PER_S: process.env.RATE_FRAMES_PER_S ?? String(Math.max(200, 2 * Number(limit))),
+  };
 }
 
-async function makePairs(count: number, runTag: string, key: Uint8Array): Promise<DmLoadConfig['pairs']> {
-  const user = async (id: string): Promise<UserCredential> => ({ id, token: await signToken(key, id, ['user']) });
+export async function makePairs(
+  count: number,
+  runTag: string,
+  key: Uint8Array,
+  wsUrlFor: (pair: number, side: 0 | 1) => string,
+): Promise<DmLoadConfig['pairs']> {
+  const user = async (id: string, wsUrl: string): Promise<UserCredential> => ({ id, token: await signToken(key, id, ['user']), wsUrl });
   const indexes = Array.from({ length: count }, (_, i) => i);
-  return Promise.all(indexes.map(async (i) => ({ a: await user(`b${runTag}a${i}`), b: await user(`b${runTag}b${i}`) })));
+  return Promise.all(
+    indexes.map(async (i) => ({ a: await user(`b${runTag}a${i}`, wsUrlFor(i, 0)), b: await user(`b${runTag}b${i}`, wsUrlFor(i, 1)) })),
+  );
 }
 
-async function connectUsers(httpBase: string, adminToken: string, a: string, b: string): Promise<void> {
+export async function connectUsers(httpBase: string, adminToken: string, a: string, b: string): Promise<void> {
+
   const url = `${httpBase}/api/v1/connections/${encodeURIComponent(a)}/${encodeURIComponent(b)}`;
   const res = await fetch(url, { method: 'PUT', headers: { authorization: `Bearer ${adminToken}` } });
   const text = await res.text();
@@ -236,6 +306,8 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
 }
 
 interface RunFacts {
+  nodes: number;
+  nats: boolean;
   serverRssMb: number | null; // null when the server is external (--url)
   serverCmd: string;
   generatorCpuPct: number; // the bench's own CPU over the run, 100 = one core
@@ -262,6 +334,8 @@ function report(options: DmOptions, m: Merged, facts: RunFacts): Record<string, 
     throughput: perS(m.acksInWindow),
     deliveredPerS: perS(m.deliveriesInWindow),
     latencyMs: { e2e: m.e2e.percentiles(US_TO_MS), ack: m.ack.percentiles(US_TO_MS) },
+    nodes: facts.nodes,
+    nats: facts.nats,
     serverRssMb: facts.serverRssMb,
     serverCmd: facts.serverCmd,
     generatorLagMsMax: Math.round(m.lagMsMax * 10) / 10,
