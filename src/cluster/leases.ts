@@ -33,6 +33,8 @@ export interface LeaseConfig {
 interface Held {
   epoch: number;
   revision: number;
+  /** When the lease was last known good (acquired or renewed). */
+  renewedAt: number;
 }
 
 export class ShardCountMismatchError extends Error {
@@ -112,16 +114,28 @@ export class LeaseManager {
     await this.nodes.put(this.cfg.nodeId, enc.encode(JSON.stringify({ id: this.cfg.nodeId, ...this.cfg.status() })));
   }
 
+  /**
+   * Renews every lease at once. A renewal refused by the KV (another revision: the lease
+   * lapsed or was taken) ends serving the shard at once; one that merely timed out (NATS
+   * busy) is retried next round until the lease would have lapsed anyway. Serving a little
+   * longer is safe: a new owner's epoch fences our writes out in Postgres.
+   */
   private async renew(): Promise<void> {
-    for (const [shard, h] of [...this.held]) {
-      try {
-        h.revision = await this.leases.update(key(shard), enc.encode(this.cfg.nodeId), h.revision);
-      } catch (e) {
-        this.log.error({ shard, err: e }, 'lease renewal failed: no longer serving the shard');
-        this.held.delete(shard);
-        this.cb.lost(shard);
-      }
-    }
+    const now = Date.now();
+    await Promise.all(
+      [...this.held].map(async ([shard, h]) => {
+        try {
+          h.revision = await this.leases.update(key(shard), enc.encode(this.cfg.nodeId), h.revision);
+          h.renewedAt = now;
+        } catch (e) {
+          const refused = /wrong last sequence|key not found|10071/i.test(e instanceof Error ? e.message : String(e));
+          if (!refused && now - h.renewedAt < this.cfg.ttlMs * 0.8) return;
+          this.log.error({ shard, err: e }, 'lease renewal failed: no longer serving the shard');
+          if (this.held.get(shard) === h) this.held.delete(shard);
+          this.cb.lost(shard);
+        }
+      }),
+    );
   }
 
   /** Live nodes that host shards, from their heartbeats. */
@@ -152,11 +166,14 @@ export class LeaseManager {
       const excess = [...this.held.keys()].sort((a, b) => b - a).slice(0, this.held.size - share);
       for (const shard of excess) await this.release(shard);
     }
-    // Take free shards until we hold our share (a lease that lapsed is free again).
+    // Take free shards until we hold our share (a lease that lapsed is free again), several at
+    // a time: a failover should not take one round trip chain per shard.
     const order = this.cfg.shards === 'auto' ? preferenceOrder(this.cfg.nodeId, this.cfg.shardCount) : this.cfg.shards;
-    for (const shard of order) {
-      if (this.held.size >= share || this.stopping) break;
-      if (!this.held.has(shard)) await this.tryAcquire(shard);
+    const candidates = order.filter((k) => !this.held.has(k));
+    for (let i = 0; i < candidates.length && this.held.size < share && !this.stopping; ) {
+      const batch = candidates.slice(i, i + Math.min(acquireParallelism, share - this.held.size));
+      i += batch.length;
+      await Promise.all(batch.map((k) => this.tryAcquire(k)));
     }
   }
 
@@ -167,7 +184,7 @@ export class LeaseManager {
     } catch {
       return; // owned by a live node
     }
-    this.held.set(shard, { epoch: revision, revision });
+    this.held.set(shard, { epoch: revision, revision, renewedAt: Date.now() });
     try {
       await this.cb.acquired(shard, revision);
       this.log.info({ shard, epoch: revision }, 'shard acquired');
@@ -203,6 +220,9 @@ export class LeaseManager {
     await this.nodes.delete(this.cfg.nodeId).catch(() => {});
   }
 }
+
+/** Shards acquired concurrently per round. */
+const acquireParallelism = 8;
 
 function key(shard: number): string {
   return `s${shard}`;

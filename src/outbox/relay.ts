@@ -55,14 +55,16 @@ export class OutboxRelay {
   async round(): Promise<number> {
     const r = await this.pool.query<{ id: string; event_id: string; type: string; payload: unknown }>(
       'SELECT id, event_id, type, payload FROM outbox ORDER BY id LIMIT $1', [this.cfg.batchMax]);
-    let last: string | undefined;
-    for (const row of r.rows) {
-      const body = new TextEncoder().encode(JSON.stringify({ id: row.event_id, type: row.type, data: row.payload }));
-      await this.js.publish(`${this.cfg.subjectPrefix}.events.${row.type}`, body, { msgID: row.event_id });
-      last = row.id;
-      this.published++;
-    }
-    if (last !== undefined) await this.pool.query('DELETE FROM outbox WHERE id <= $1', [last]);
+    // Published in id order and awaited together: JetStream stores a connection's publishes in
+    // the order sent, and a failure leaves the whole round in the table to be sent again.
+    await Promise.all(
+      r.rows.map((row) => {
+        const body = new TextEncoder().encode(JSON.stringify({ id: row.event_id, type: row.type, data: row.payload }));
+        return this.js.publish(`${this.cfg.subjectPrefix}.events.${row.type}`, body, { msgID: row.event_id });
+      }),
+    );
+    this.published += r.rows.length;
+    if (r.rows.length) await this.pool.query('DELETE FROM outbox WHERE id <= $1', [r.rows[r.rows.length - 1].id]);
     return r.rows.length;
   }
 
