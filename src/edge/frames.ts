@@ -12,7 +12,7 @@ import { type Bus, BusTimeoutError, NoRespondersError, type Subjects } from '../
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../persist/store.ts';
-import { correlationId, encodeEnvelope, movingMsg, shardOf } from '../shard/envelope.ts';
+import { correlationId, encodeEnvelope, movingMsg, overloadedMsg, shardOf } from '../shard/envelope.ts';
 import { TokenBucket } from './rate-limit.ts';
 import type { Metrics } from '../metrics.ts';
 import { startSpan, traceparentOf } from '../tracing.ts';
@@ -33,6 +33,8 @@ export interface FrameDeps {
 export class FrameRouter {
   /** Admin reads are always audited, whatever LOG_LEVEL says. */
   private readonly audit: Logger;
+  /** Shards that answered "overloaded", until when (epoch ms): sends to them are shed here. */
+  private readonly overloadedUntil = new Map<number, number>();
   constructor(private readonly d: FrameDeps) {
     this.audit = d.log.child({ audit: true }, { level: 'info' });
   }
@@ -108,7 +110,11 @@ export class FrameRouter {
         if (!taken.ok) {
           return this.error(ws, frame.rid, 429, 'rate limited', { retryMs: taken.retryMs });
         }
-        return this.request(ws, frame.conv, frame);
+        // Shed here while the shard says it is overloaded: a refusal then costs no bus hop.
+        const shard = shardOf(frame.conv, this.d.config.shardCount);
+        const until = this.overloadedUntil.get(shard);
+        if (until !== undefined && until > now) return this.error(ws, frame.rid, 503, overloadedMsg, { retryMs: until - now });
+        return this.request(ws, frame.conv, frame, (reply) => this.noteOverload(shard, reply));
       }
       case 'join':
         if (data.roles.includes('admin')) this.d.registry.observe(ws, frame.conv); // before the snapshot: no gap
@@ -131,6 +137,11 @@ export class FrameRouter {
 
   private shardSubject(conv: string): string {
     return this.d.subjects.shard(shardOf(conv, this.d.config.shardCount));
+  }
+
+  private noteOverload(shard: number, reply: Uint8Array): void {
+    if (reply.byteLength > 96 || !contains(reply, overloadedMarker)) return;
+    this.overloadedUntil.set(shard, Date.now() + overloadShedMs);
   }
 
   /** Observers stay subscribed to the room only if the join succeeded and they are not a participant. */
@@ -188,15 +199,21 @@ export class FrameRouter {
 }
 
 const shardMovingMarker = new TextEncoder().encode(movingMsg);
+const overloadedMarker = new TextEncoder().encode(overloadedMsg);
+/** How long an edge sheds sends to a shard after it answered "overloaded". */
+const overloadShedMs = 100;
 
-/** Whether a reply is the "shard moving" err (checked on bytes: no decode for ordinary replies). */
-function isMoving(reply: Uint8Array): boolean {
-  if (reply.byteLength > 96) return false;
-  outer: for (let i = 0; i + shardMovingMarker.length <= reply.byteLength; i++) {
-    for (let j = 0; j < shardMovingMarker.length; j++) if (reply[i + j] !== shardMovingMarker[j]) continue outer;
+function contains(bytes: Uint8Array, marker: Uint8Array): boolean {
+  outer: for (let i = 0; i + marker.length <= bytes.byteLength; i++) {
+    for (let j = 0; j < marker.length; j++) if (bytes[i + j] !== marker[j]) continue outer;
     return true;
   }
   return false;
+}
+
+/** Whether a reply is the "shard moving" err (checked on bytes: no decode for ordinary replies). */
+function isMoving(reply: Uint8Array): boolean {
+  return reply.byteLength <= 96 && contains(reply, shardMovingMarker);
 }
 
 /**

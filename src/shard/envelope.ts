@@ -46,3 +46,6 @@ export function shardOf(conv: string, shardCount: number): number {
 
 /** The err message an edge recognises as "retry: the shard is moving between nodes". */
 export const movingMsg = 'shard moving, retry';
+
+/** The err message a shard answers while its persister queue is full (load shedding). */
+export const overloadedMsg = 'overloaded, retry';

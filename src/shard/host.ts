@@ -13,7 +13,7 @@ import type { Bus, Subjects } from '../bus/bus.ts';
 import type { CachedConnections } from '../integrations/connections.ts';
 import type { Persister } from '../persist/persister.ts';
 import type { Store } from '../persist/store.ts';
-import { decodeEnvelope, movingMsg, shardOf } from './envelope.ts';
+import { decodeEnvelope, movingMsg, overloadedMsg, shardOf } from './envelope.ts';
 import { FencedError } from '../persist/persister.ts';
 import { startSpan, traceparentOf } from '../tracing.ts';
 
@@ -199,7 +199,7 @@ export class ShardHost {
     const t = item.cmd.frame.t;
     if (t !== 'send' && t !== 'open' && t !== 'read' && t !== 'recv') return false;
     if (this.deps.persister.depth < this.deps.limits.persistQueueMax) return false;
-    this.reply(item, { t: 'err', code: 503, msg: 'overloaded, retry', retryMs: 200 });
+    this.reply(item, { t: 'err', code: 503, msg: overloadedMsg, retryMs: 200 });
     return true;
   }
 
