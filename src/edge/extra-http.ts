@@ -2,7 +2,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
 import { listConversations } from '../persist/store.ts';
-import { authenticate, HttpError, optUint, route, type HttpDeps } from './http.ts';
+import { authenticate, HttpError, optUint, pageLimit, route, type HttpDeps } from './http.ts';
 import { applyOrderEvent, parseOrderEvent, verifySignature } from './order-events.ts';
 import type pg from 'pg';
 
@@ -44,8 +44,7 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
       const p = await admin(auth, query);
       const q = new URLSearchParams(query);
       const before = optUint(q, 'before');
-      const limit = optUint(q, 'limit', 100) ?? d.config.actors.historyLimitDefault;
-      if (limit < 1) throw new HttpError(400, 'limit: must be between 1 and 100');
+      const limit = pageLimit(q, d.config.actors.historyLimitDefault);
       const conv = await d.store.participants(params[0]);
       audit.info({ admin: p.sub, action: 'read_messages', conversation: params[0], found: conv !== null }, 'admin read');
       if (!conv) throw new HttpError(404, 'no such conversation');
@@ -58,11 +57,11 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
     route(d.log, async ({ auth, query }) => {
       const p = await admin(auth, query);
       const q = new URLSearchParams(query);
-      const limit = optUint(q, 'limit', 100) ?? 50;
+      const limit = pageLimit(q, d.config.actors.historyLimitDefault);
       const filter = { kind: q.get('kind') ?? undefined, state: q.get('state') ?? undefined, participant: q.get('participant') ?? undefined };
       audit.info({ admin: p.sub, action: 'list_conversations', filter }, 'admin read');
       try {
-        return { status: 200, body: await listConversations(d.pool, filter, q.get('before') ?? undefined, Math.max(1, limit)) };
+        return { status: 200, body: await listConversations(d.pool, filter, q.get('before') ?? undefined, limit) };
       } catch (e) {
         if (e instanceof RangeError) throw new HttpError(400, 'before: not a cursor from a previous page');
         throw e;

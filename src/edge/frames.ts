@@ -12,10 +12,10 @@ import { type Bus, BusTimeoutError, NoRespondersError, type Subjects } from '../
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../persist/store.ts';
-import { correlationId, encodeEnvelope, movingMsg, overloadedMsg, shardOf } from '../shard/envelope.ts';
+import { correlationId, encodeEnvelope, overloadedMsg, replyFrame, ReplyStatus, replyStatus, shardOf } from '../shard/envelope.ts';
 import { TokenBucket } from './rate-limit.ts';
 import type { Metrics } from '../metrics.ts';
-import { startSpan, traceparentOf } from '../tracing.ts';
+import { startSpan, traceparentOf, tracingEnabled } from '../tracing.ts';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Socket, SocketRegistry } from './sockets.ts';
 
@@ -114,11 +114,11 @@ export class FrameRouter {
         const shard = shardOf(frame.conv, this.d.config.shardCount);
         const until = this.overloadedUntil.get(shard);
         if (until !== undefined && until > now) return this.error(ws, frame.rid, 503, overloadedMsg, { retryMs: until - now });
-        return this.request(ws, frame.conv, frame, (reply) => this.noteOverload(shard, reply));
+        return this.request(ws, frame.conv, frame, (status) => status === ReplyStatus.overloaded && this.overloadedUntil.set(shard, Date.now() + overloadShedMs));
       }
       case 'join':
         if (data.roles.includes('admin')) this.d.registry.observe(ws, frame.conv); // before the snapshot: no gap
-        return this.request(ws, frame.conv, frame, (reply) => this.afterJoin(ws, frame.conv, reply));
+        return this.request(ws, frame.conv, frame, (_status, reply) => this.afterJoin(ws, frame.conv, reply));
       case 'leave':
         this.d.registry.unobserve(ws, frame.conv);
         return this.send(ws, { t: 'ok', rid: frame.rid });
@@ -139,11 +139,6 @@ export class FrameRouter {
     return this.d.subjects.shard(shardOf(conv, this.d.config.shardCount));
   }
 
-  private noteOverload(shard: number, reply: Uint8Array): void {
-    if (reply.byteLength > 96 || !contains(reply, overloadedMarker)) return;
-    this.overloadedUntil.set(shard, Date.now() + overloadShedMs);
-  }
-
   /** Observers stay subscribed to the room only if the join succeeded and they are not a participant. */
   private afterJoin(ws: Socket, conv: string, reply: Uint8Array): void {
     const data = ws.getUserData();
@@ -153,29 +148,30 @@ export class FrameRouter {
     this.audit.info({ admin: data.user, action: 'observe', conversation: conv }, 'admin read');
   }
 
-  private request(ws: Socket, conv: string, frame: ClientFrame, onReply?: (reply: Uint8Array) => void): void {
+  private request(ws: Socket, conv: string, frame: ClientFrame, onReply?: (status: number, frame: Uint8Array) => void): void {
     const data = ws.getUserData();
     if (data.inflight >= this.d.config.limits.inflightPerSocketMax) {
       return this.error(ws, frame.rid, 429, 'too many requests in flight', { retryMs: 100 });
     }
     data.inflight++;
     const started = performance.now();
-    const span = startSpan(`frame ${frame.t}`, undefined, { 'chat.conv': conv, 'chat.frame': frame.t });
-    const tp = traceparentOf(span);
+    const span = tracingEnabled() ? startSpan(`frame ${frame.t}`, undefined, { 'chat.conv': conv, 'chat.frame': frame.t }) : undefined;
+    const tp = span && traceparentOf(span);
     const cid = correlationId(tp);
     const env = encodeEnvelope({ c: conv, u: data.user, r: data.roles, f: frame, tp, cid });
     requestWithRetry(this.d.bus, this.shardSubject(conv), env, this.d.config.limits.busRequestTimeoutMs).then(
       (reply) => {
-        span.end();
+        span?.end();
         data.inflight--;
         this.d.metrics.busRequests.inc({ outcome: 'ok' });
         if (frame.t === 'send') this.d.metrics.ackLatency.observe((performance.now() - started) / 1000);
-        onReply?.(reply);
-        this.d.registry.write(ws, reply);
+        const clientFrame = replyFrame(reply);
+        onReply?.(replyStatus(reply), clientFrame);
+        this.d.registry.write(ws, clientFrame);
       },
       (e: unknown) => {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.name : 'error' });
-        span.end();
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.name : 'error' });
+        span?.end();
         data.inflight--;
         this.d.metrics.busRequests.inc({ outcome: e instanceof BusTimeoutError ? 'timeout' : e instanceof NoRespondersError ? 'no_responders' : 'error' });
         if (!(e instanceof BusTimeoutError || e instanceof NoRespondersError)) this.d.log.error({ err: e, cid }, 'bus request failed');
@@ -198,28 +194,14 @@ export class FrameRouter {
   }
 }
 
-const shardMovingMarker = new TextEncoder().encode(movingMsg);
-const overloadedMarker = new TextEncoder().encode(overloadedMsg);
 /** How long an edge sheds sends to a shard after it answered "overloaded". */
 const overloadShedMs = 100;
-
-function contains(bytes: Uint8Array, marker: Uint8Array): boolean {
-  outer: for (let i = 0; i + marker.length <= bytes.byteLength; i++) {
-    for (let j = 0; j < marker.length; j++) if (bytes[i + j] !== marker[j]) continue outer;
-    return true;
-  }
-  return false;
-}
-
-/** Whether a reply is the "shard moving" err (checked on bytes: no decode for ordinary replies). */
-function isMoving(reply: Uint8Array): boolean {
-  return reply.byteLength <= 96 && contains(reply, shardMovingMarker);
-}
 
 /**
  * A shard request that rides out a shard moving between nodes (handoff or failover): no
  * responders, or the "moving" reply, are retried with backoff until `timeoutMs` has passed.
- * The shard's actor deduplicates a retried send by its cmid.
+ * The shard's actor deduplicates a retried send by its cmid. Resolves with the shard's reply
+ * (status byte + client frame, see envelope.ts).
  */
 export async function requestWithRetry(bus: Bus, subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
   const deadline = performance.now() + timeoutMs;
@@ -228,7 +210,7 @@ export async function requestWithRetry(bus: Bus, subject: string, data: Uint8Arr
     if (left <= 0) throw new BusTimeoutError(subject);
     try {
       const reply = await bus.request(subject, data, left);
-      if (!isMoving(reply)) return reply;
+      if (replyStatus(reply) !== ReplyStatus.moving) return reply;
     } catch (e) {
       if (!(e instanceof NoRespondersError)) throw e;
     }

@@ -11,6 +11,7 @@ import type { ConnectionsTable, Store } from '../persist/store.ts';
 import { AuthError, type Principal, tokenFrom, type Verifier } from './auth.ts';
 import type pg from 'pg';
 import type { Metrics } from '../metrics.ts';
+import { defaultLimits } from '../../protocol/frames.ts';
 
 export interface HttpDeps {
   config: Config;
@@ -132,6 +133,14 @@ export async function authenticate(verifier: Verifier, auth: string, query: stri
   }
 }
 
+/** `limit` of a paged HTTP route: 1..historyLimitMax, or `fallback` when absent. */
+export function pageLimit(params: URLSearchParams, fallback: number): number {
+  const max = defaultLimits.historyLimitMax;
+  const limit = optUint(params, 'limit', max) ?? fallback;
+  if (limit < 1) throw new HttpError(400, `limit: must be between 1 and ${max}`);
+  return limit;
+}
+
 export function optUint(params: URLSearchParams, key: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const raw = params.get(key);
   if (raw === null || raw === '') return undefined;
@@ -185,8 +194,7 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
       const p = await authenticate(d.verifier, auth, query);
       const q = new URLSearchParams(query);
       const before = optUint(q, 'before');
-      const limit = optUint(q, 'limit', 100) ?? d.config.actors.historyLimitDefault;
-      if (limit < 1) throw new HttpError(400, 'limit: must be between 1 and 100');
+      const limit = pageLimit(q, d.config.actors.historyLimitDefault);
       const conv = await d.store.participants(params[0]);
       if (!conv) throw new HttpError(404, 'no such conversation');
       if (!conv.participants.includes(p.sub) && !p.roles.includes('admin')) throw new HttpError(403, 'not a participant');

@@ -8,7 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { orderEventTypes, type OrderEvent } from '../../actors/order.ts';
 import { decode } from '../../protocol/codec.ts';
 import type { Bus, Subjects } from '../bus/bus.ts';
-import { encodeEnvelope, shardOf } from '../shard/envelope.ts';
+import { encodeEnvelope, replyFrame, shardOf } from '../shard/envelope.ts';
 import { HttpError } from './http.ts';
 import { requestWithRetry } from './frames.ts';
 import { startSpan, traceparentOf } from '../tracing.ts';
@@ -75,7 +75,7 @@ export async function applyOrderEvent(bus: Bus, subjects: Subjects, shardCount: 
   const span = startSpan(`event ${event.type}`, traceparent, { 'chat.conv': conv, 'chat.event.id': event.id });
   try {
     const env = encodeEnvelope({ c: conv, u: 'order-events', r: ['system'], e: event, tp: traceparentOf(span) });
-    const reply = decode(await requestWithRetry(bus, subjects.shard(shardOf(conv, shardCount)), env, timeoutMs)) as { t: string; code?: number; msg?: string };
+    const reply = decode(replyFrame(await requestWithRetry(bus, subjects.shard(shardOf(conv, shardCount)), env, timeoutMs))) as { t: string; code?: number; msg?: string };
     if (reply.t !== 'ok') throw new HttpError(reply.code === 409 ? 409 : 503, reply.msg ?? 'event not applied');
   } finally {
     span.end();

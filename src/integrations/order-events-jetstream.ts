@@ -8,19 +8,12 @@
 import { AckPolicy, connect, type JsMsg, type NatsConnection, RetentionPolicy } from 'nats';
 import type { OrderEvent } from '../../actors/order.ts';
 import type { Logger } from '../log.ts';
+import type { Config } from '../config.ts';
 import { HttpError } from '../edge/http.ts';
 import { parseOrderEvent } from '../edge/order-events.ts';
 
-export interface OrderEventsJetStreamConfig {
-  natsUrl: string;
-  stream: string;
-  subjects: string[];
-  consumer: string;
-  maxDeliver: number;
-  deadLetterSubject: string;
-  /** Redelivery delay after a failed attempt. */
-  retryDelayMs: number;
-}
+/** The `events` section of the node's config (src/config.ts), with NATS present. */
+export type OrderEventsJetStreamConfig = Omit<Config['events'], 'natsUrl' | 'hmacSecret' | 'maxSkewMs'> & { natsUrl: string };
 
 export interface OrderEventsStats {
   applied: number;

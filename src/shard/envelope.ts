@@ -44,8 +44,36 @@ export function shardOf(conv: string, shardCount: number): number {
   return (h >>> 0) % shardCount;
 }
 
-/** The err message an edge recognises as "retry: the shard is moving between nodes". */
+/**
+ * A shard's reply on the bus: one status byte, then the client frame the edge forwards as is.
+ * The status tells the edge what to do without decoding the frame.
+ */
+export const ReplyStatus = {
+  /** Forward the frame to the client. */
+  forward: 0,
+  /** The shard moved to another node: retry the request (the frame is the err for a late client). */
+  moving: 1,
+  /** The shard refuses writes for now (load shedding): forward, and shed its sends for a moment. */
+  overloaded: 2,
+} as const;
+export type ReplyStatusValue = (typeof ReplyStatus)[keyof typeof ReplyStatus];
+
+export function encodeReply(status: ReplyStatusValue, frame: Uint8Array): Uint8Array {
+  const out = new Uint8Array(frame.byteLength + 1);
+  out[0] = status;
+  out.set(frame, 1);
+  return out;
+}
+
+export function replyStatus(reply: Uint8Array): number {
+  return reply[0];
+}
+
+/** The client frame inside a reply (a view, no copy). */
+export function replyFrame(reply: Uint8Array): Uint8Array {
+  return reply.subarray(1);
+}
+
 export const movingMsg = 'shard moving, retry';
 
-/** The err message a shard answers while its persister queue is full (load shedding). */
 export const overloadedMsg = 'overloaded, retry';

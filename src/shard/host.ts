@@ -8,12 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { decideConversation, needsConnectionCheck, type ConversationCommand } from '../../actors/index.ts';
 import type { ActorLimits, ConversationState, Effect, TimerCommand, Write } from '../../actors/types.ts';
 import { encodeFrame } from '../../protocol/codec.ts';
-import type { ConvView, ServerFrame } from '../../protocol/frames.ts';
+import { type ConvView, defaultLimits, type ServerFrame } from '../../protocol/frames.ts';
 import type { Bus, Subjects } from '../bus/bus.ts';
 import type { CachedConnections } from '../integrations/connections.ts';
 import type { Persister } from '../persist/persister.ts';
 import type { Store } from '../persist/store.ts';
-import { decodeEnvelope, movingMsg, overloadedMsg, shardOf } from './envelope.ts';
+import { decodeEnvelope, encodeReply, movingMsg, overloadedMsg, ReplyStatus, type ReplyStatusValue, shardOf } from './envelope.ts';
 import { FencedError } from '../persist/persister.ts';
 import { startSpan, traceparentOf } from '../tracing.ts';
 
@@ -36,6 +36,8 @@ interface Item {
 
 interface Cell {
   id: string;
+  /** The shard the conversation hashes to (computed once). */
+  shard: number;
   state: ConversationState | null;
   /** Persister failure epoch this state was loaded at; stale after any failed batch. */
   loadedEpoch: number;
@@ -91,16 +93,13 @@ export class ShardHost {
 
   /** Forgets every actor of a shard this host no longer owns. */
   dropShard(shard: number): void {
-    for (const id of [...this.cells.keys()]) if (shardOf(id, this.deps.shardCount) === shard) this.cells.delete(id);
-    for (const id of [...this.draining.keys()]) if (shardOf(id, this.deps.shardCount) === shard) this.draining.delete(id);
+    for (const cell of [...this.cells.values()]) if (cell.shard === shard) this.cells.delete(cell.id);
+    for (const cell of [...this.draining.values()]) if (cell.shard === shard) this.draining.delete(cell.id);
   }
 
   actorsByShard(): Record<number, number> {
     const out: Record<number, number> = {};
-    for (const id of this.cells.keys()) {
-      const k = shardOf(id, this.deps.shardCount);
-      out[k] = (out[k] ?? 0) + 1;
-    }
+    for (const cell of this.cells.values()) out[cell.shard] = (out[cell.shard] ?? 0) + 1;
     return out;
   }
 
@@ -127,7 +126,7 @@ export class ShardHost {
     }
     if (this.deps.fences && !this.deps.fences.has(shardOf(env.c, this.deps.shardCount))) {
       // The shard moved away between the edge's request and now: the edge retries elsewhere.
-      if (reply) this.deps.bus.publish(reply, encodeFrame({ t: 'err', rid: env.f?.rid, code: 503, msg: movingMsg, retryMs: 100 }));
+      this.publishReply(reply, env.f?.rid, { t: 'err', code: 503, msg: movingMsg, retryMs: 100 }, ReplyStatus.moving);
       return;
     }
     if (env.e) return this.deliver(env.c, { cmd: { t: 'orderEvent', event: env.e }, reply, tp: env.tp });
@@ -141,7 +140,7 @@ export class ShardHost {
     if (cell) return cell;
     cell = this.draining.get(id);
     if (cell) this.draining.delete(id);
-    else cell = { id, state: null, loadedEpoch: -1, queue: [], running: false, inflight: 0 };
+    else cell = { id, shard: shardOf(id, this.deps.shardCount), state: null, loadedEpoch: -1, queue: [], running: false, inflight: 0 };
     this.cells.set(id, cell);
     return cell;
   }
@@ -199,7 +198,7 @@ export class ShardHost {
     const t = item.cmd.frame.t;
     if (t !== 'send' && t !== 'open' && t !== 'read' && t !== 'recv') return false;
     if (this.deps.persister.depth < this.deps.limits.persistQueueMax) return false;
-    this.reply(item, { t: 'err', code: 503, msg: overloadedMsg, retryMs: 200 });
+    this.reply(item, { t: 'err', code: 503, msg: overloadedMsg, retryMs: 200 }, ReplyStatus.overloaded);
     return true;
   }
 
@@ -259,9 +258,8 @@ export class ShardHost {
 
   private persist(cell: Cell, item: Item, writes: Write[], then: Effect[]): void {
     cell.inflight++;
-    const shard = shardOf(cell.id, this.deps.shardCount);
-    const epoch = this.deps.fences?.get(shard);
-    this.deps.persister.enqueue(cell.id, writes, epoch === undefined ? undefined : { shard, epoch }, item.tp).then(
+    const epoch = this.deps.fences?.get(cell.shard);
+    this.deps.persister.enqueue(cell.id, writes, epoch === undefined ? undefined : { shard: cell.shard, epoch }, item.tp).then(
       () => {
         this.settled(cell);
         this.execute(cell, item, then);
@@ -270,7 +268,7 @@ export class ShardHost {
         this.settled(cell);
         if (e instanceof FencedError) {
           this.deps.onFenced?.(e.shard);
-          this.reply(item, { t: 'err', code: 503, msg: movingMsg, retryMs: 100 });
+          this.reply(item, { t: 'err', code: 503, msg: movingMsg, retryMs: 100 }, ReplyStatus.moving);
           return;
         }
         this.deps.onError?.(e, 'persist', item.cid);
@@ -294,7 +292,7 @@ export class ShardHost {
     const page = this.deps.limits.historyLimitDefault;
     const read = since === undefined
       ? this.deps.store.history(conv.id, undefined, page).then((p) => p.msgs.reverse())
-      : this.deps.store.messagesAfter(conv.id, since, 100);
+      : this.deps.store.messagesAfter(conv.id, since, defaultLimits.historyLimitMax);
     read.then(
       (msgs) => this.reply(item, { t: 'conv', conv, msgs }),
       (e) => this.failRead(item, e),
@@ -306,9 +304,13 @@ export class ShardHost {
     this.reply(item, { t: 'err', code: 503, msg: 'database unavailable', retryMs: 1000 });
   }
 
-  private reply(item: Item, frame: ServerFrame): void {
-    if (item.reply === undefined) return;
-    this.deps.bus.publish(item.reply, encodeFrame(item.rid === undefined ? frame : ({ ...frame, rid: item.rid } as ServerFrame)));
+  private reply(item: Item, frame: ServerFrame, status: ReplyStatusValue = ReplyStatus.forward): void {
+    this.publishReply(item.reply, item.rid, frame, status);
+  }
+
+  private publishReply(to: string | undefined, rid: number | undefined, frame: ServerFrame, status: ReplyStatusValue): void {
+    if (to === undefined) return;
+    this.deps.bus.publish(to, encodeReply(status, encodeFrame(rid === undefined ? frame : ({ ...frame, rid } as ServerFrame))));
   }
 
   private fanout(conv: string, users: string[], frame: ServerFrame): void {
