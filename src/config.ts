@@ -32,7 +32,13 @@ export interface Config {
   edgeThreads: number;
   subjectPrefix: string;
   logLevel: string;
-  jwt: { secret?: string; publicKeyPem?: string; algorithm?: string; issuer?: string; audience?: string };
+  jwt: {
+    secret?: string; publicKeyPem?: string; algorithm?: string; issuer?: string; audience?: string;
+    /** ES256/RS256 verify-pool worker threads; 0 = verify inline on the edge's event loop. HS256 is always inline. */
+    verifyThreads: number;
+    /** Tokens waiting for the verify pool; over → HTTP 503 at upgrade (retry), never an unbounded queue. */
+    verifyQueueMax: number;
+  };
   connections: { url?: string; cacheTtlMs: number; cacheMax: number; timeoutMs: number; retries: number; breakerThreshold: number; breakerHalfOpenAfterMs: number };
   limits: {
     /** Larger frame → close 1009. */
@@ -76,8 +82,14 @@ export interface Config {
     flushMs: number;
     /** Rows per batch; a full batch flushes at once. */
     batchMax: number;
-    /** Rows queued per shard thread (pending + in flight); over → err 503 (load shedding). */
+    /** Rows queued per shard thread (pending + in flight); over → err 503. A memory backstop: shedding is by delay. */
     queueMax: number;
+    /** Estimated drain time of a persister lane (queued rows / measured commit rate) beyond which the shard refuses writes → err 503. */
+    queueDelayMaxMs: number;
+    /** Estimated drain time above which edges refuse a growing share of sends (err 503, no bus hop), reaching shedShareMaxPct at queueDelayMaxMs. */
+    shedDelayTargetMs: number;
+    /** Largest share of sends an edge refuses on a shard's word (%): the rest still reaches the shard and keeps its signal fresh. */
+    shedShareMaxPct: number;
     /** Batches in flight at once per shard thread (a conversation always uses the same lane). */
     lanes: number;
   };
@@ -151,6 +163,12 @@ export function loadConfig(env: Env = process.env): Config {
       algorithm: str(env, 'JWT_ALGORITHM'),
       issuer: str(env, 'JWT_ISSUER'),
       audience: str(env, 'JWT_AUDIENCE'),
+      // One verify thread beside the edge's event loop and the shard threads: an ES256 verify is
+      // ≈ 105 µs of CPU, so one thread checks ≈ 9000 tokens/s, more than one edge accepts.
+      verifyThreads: int(env, 'JWT_VERIFY_THREADS', 1, 0, 64),
+      // 2048 tokens ≈ 0.25 s of ES256 work on one thread: a handshake that would wait longer is
+      // better refused (503, retry) than left to time out while the queue keeps growing.
+      verifyQueueMax: int(env, 'JWT_VERIFY_QUEUE_MAX', 2048, 1, 1_000_000),
     },
     connections: {
       url: str(env, 'CONNECTIONS_URL'),
@@ -186,9 +204,19 @@ export function loadConfig(env: Env = process.env): Config {
     persist: {
       flushMs: int(env, 'PERSIST_FLUSH_MS', 2, 0, 1000),
       batchMax: int(env, 'PERSIST_BATCH_MAX', 1_000, 1, 10_000),
-      // Large on purpose: shedding at a queue of ~2 s (8000 rows) was measured to collapse goodput
-      // at 8000 msg/s (shed/accept oscillation) where this bound sustains 8300 msg/s, 0 lost.
+      // A memory backstop only (≈ 6 s of durable throughput here): shedding by a row count was
+      // measured to collapse goodput (8000 rows → 742–1753 acked/s at 8000 msg/s); the time bounds
+      // below do the shedding.
       queueMax: int(env, 'PERSIST_QUEUE_MAX', 50_000, 1),
+      // Drain time, not rows: the same backlog is 50 ms on a fast disk and 5 s on a slow one. An
+      // accepted send waits at most about this long for its batch, far inside the edge's
+      // BUS_REQUEST_TIMEOUT_MS, so overload shows up as quick refusals instead of timeouts.
+      queueDelayMaxMs: int(env, 'PERSIST_QUEUE_DELAY_MAX_MS', 500, 1, 60_000),
+      // Early, probabilistic shedding (RED on the estimated delay) instead of an on/off gate:
+      // the refused share grows smoothly with the backlog, so admissions settle where they match
+      // the commit rate rather than oscillating between "all" and "none".
+      shedDelayTargetMs: int(env, 'SHED_DELAY_TARGET_MS', 100, 0, 60_000),
+      shedShareMaxPct: int(env, 'SHED_SHARE_MAX_PCT', 95, 0, 99),
       lanes: int(env, 'PERSIST_LANES', 2, 1, 64),
     },
     events: {
@@ -232,6 +260,8 @@ function parseShards(raw: string, shardCount: number): 'auto' | number[] {
 /** Relations between bounds that must hold for the node to behave as documented. */
 function assertRelations(c: Config): void {
   if (c.persist.queueMax < c.persist.batchMax) throw new ConfigError('PERSIST_QUEUE_MAX must be >= PERSIST_BATCH_MAX');
+  if (c.persist.shedDelayTargetMs >= c.persist.queueDelayMaxMs) throw new ConfigError('SHED_DELAY_TARGET_MS must be below PERSIST_QUEUE_DELAY_MAX_MS');
+  if (c.persist.queueDelayMaxMs >= c.limits.busRequestTimeoutMs) throw new ConfigError('PERSIST_QUEUE_DELAY_MAX_MS must be below BUS_REQUEST_TIMEOUT_MS: an accepted send must not time out');
   if (c.limits.rateBurst < 1) throw new ConfigError('RATE_BURST must be >= 1');
   if (c.persist.lanes >= c.dbPoolMax && c.dbPoolMax > 1) throw new ConfigError('PERSIST_LANES must be below DB_POOL_MAX: reads need a connection too');
   if (c.jwt.secret && c.jwt.publicKeyPem) throw new ConfigError('set JWT_SECRET or JWT_PUBLIC_KEY, not both');

@@ -11,7 +11,7 @@ import { registerHttp, respond, type HttpDeps } from './http.ts';
 import { TokenBucket } from './rate-limit.ts';
 import type { Socket, SocketData, SocketRegistry } from './sockets.ts';
 import { loadUws } from './uws.ts';
-import { tokenFrom } from './auth.ts';
+import { tokenFrom, VerifierUnavailableError } from './auth.ts';
 import { registerAdmin, registerOrderEvents } from './extra-http.ts';
 import { registerStatic } from './static.ts';
 
@@ -72,6 +72,8 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
         },
         (e: unknown) => {
           if (aborted) return;
+          // The token was not judged (verify queue full, pool failed): refuse for now, not for good.
+          if (e instanceof VerifierUnavailableError) return respond(res, 503, { code: 503, message: e.message, retryMs: e.retryMs });
           respond(res, 401, { code: 401, message: e instanceof Error ? e.message : 'invalid token' });
         },
       );
