@@ -13,7 +13,8 @@
 import { performance } from 'node:perf_hooks';
 import { Histogram, type HistogramSnapshot } from '../histogram.ts';
 import { mapLimit } from '../concurrency.ts';
-import { CONTROL_RID_BASE, ProtocolClient, type ServerFrame } from '../ws-client.ts';
+import { CONTROL_RID_BASE, type ServerFrame } from '../ws-client.ts';
+import { connectDmClient, type DmClient, type DmTargetKind } from './dm-client.ts';
 
 /** Sockets opened at once: enough to set up 1000 clients quickly, few enough not to look like a SYN flood. */
 const CONNECT_CONCURRENCY = 64;
@@ -25,7 +26,7 @@ const DRAIN_POLL_MS = 50;
 export interface UserCredential {
   id: string;
   token: string;
-  wsUrl: string; // ws://host:port/v1/ws of the node this user connects to (the token is appended)
+  wsUrl: string; // ws://host:port/v1/ws of the node this user connects to (the token is appended); socketio: http://host:port
 }
 
 export interface DmLoadConfig {
@@ -37,6 +38,7 @@ export interface DmLoadConfig {
   tickMs: number;
   bodyBytes: number;
   cmidPrefix: string; // unique per run and thread so idempotency never merges two runs' messages
+  target?: DmTargetKind; // which client speaks to the server (default 'ours': PROTOCOL.md)
 }
 
 export interface DmLoadResult {
@@ -79,7 +81,7 @@ interface PairSession {
 }
 
 export class DmLoad {
-  private clients: ProtocolClient[] = []; // pair i: a at 2i, b at 2i+1
+  private clients: DmClient[] = []; // pair i: a at 2i, b at 2i+1
   private sessions: PairSession[] = [];
   private readonly pending = new Map<number, Pending>();
   private rejectedUndelivered = 0; // entries of `pending` the drain must not wait for
@@ -105,7 +107,7 @@ export class DmLoad {
   async prepare(): Promise<void> {
     const users = this.config.pairs.flatMap((p) => [p.a, p.b]);
     this.clients = await mapLimit(users, CONNECT_CONCURRENCY, (user) =>
-      ProtocolClient.connect(`${user.wsUrl}?token=${encodeURIComponent(user.token)}`, CONNECT_TIMEOUT_MS),
+      connectDmClient(this.config.target ?? 'ours', user.wsUrl, user.token, CONNECT_TIMEOUT_MS),
     );
     this.clients.forEach((client, index) => {
       client.handlers = {

@@ -15,6 +15,8 @@ import { Cluster } from '../cluster-nodes.ts';
 import { DEFAULT_SERVER_CMD, externalTarget, progress, releaseTarget, signToken, spawnTarget, type Target } from '../target.ts';
 import { DmLoad, type DmLoadConfig, type DmLoadResult, type UserCredential } from './dm-load.ts';
 import type { ParentToWorker, WorkerToParent } from './dm-worker.ts';
+import { DM_TARGET_KINDS, type DmTargetKind } from './dm-client.ts';
+import { startSession } from './dm-targets.ts';
 
 /** Admin HTTP calls in flight while creating connections. */
 const HTTP_CONCURRENCY = 32;
@@ -33,11 +35,12 @@ const WORKER_BOOTSTRAP = `
     .catch((error) => { require('node:worker_threads').parentPort.postMessage({ type: 'failed', message: String(error && error.stack || error) }); });
 `;
 
-export const dmUsage = `dm [--pairs N] [--rate MSGS_PER_S] [--duration S] [--warmup S] [--drain S]
+export const dmUsage = `dm [--target ours|socketio|uws] [--pairs N] [--rate MSGS_PER_S] [--duration S] [--warmup S] [--drain S]
    [--nodes N] [--nats] [--lease-ttl-ms MS] [--threads N] [--body-bytes N] [--tick-ms MS] [--port N] [--url ws://host:port]
    [--data-dir DIR] [--server-cmd "node --import tsx src/main.ts"] [--keep-data] [--json-out FILE]`;
 
-interface DmOptions {
+export interface DmOptions {
+  target: DmTargetKind; // ours, or a baseline peer from bench/peers/ (always spawned by the bench)
   pairs: number;
   rate: number;
   durationS: number;
@@ -57,17 +60,22 @@ interface DmOptions {
 }
 
 /** What the load talks to: one node, or a cluster whose nodes the pairs are spread over. */
-interface DmTarget {
-  httpBase: string; // admin HTTP calls (connections) go here
+export interface DmTarget {
+  kind: DmTargetKind;
+  httpBase: string; // admin HTTP calls (connections) go here (ours only: the peers have no graph)
   secret: string;
   /** ws URL for side 0 (a) or 1 (b) of pair i. */
   wsUrlFor(pair: number, side: 0 | 1): string;
   rssMb(): number | null; // null when the server is external (--url)
+  cpuSeconds?(): number | null; // CPU used so far by the server's process tree(s); null when external
   serverCmd: string;
 }
 
-function parseOptions(args: Args): DmOptions {
+export function parseOptions(args: Args): DmOptions {
+  const target = args.str('target') ?? 'ours';
+  if (!(DM_TARGET_KINDS as readonly string[]).includes(target)) throw new UsageError(`--target: expected one of ${DM_TARGET_KINDS.join(', ')}, got ${target}`);
   const options: DmOptions = {
+    target: target as DmTargetKind,
     pairs: args.int('pairs', 100, { min: 1, max: 100_000 }),
     rate: args.num('rate', 2000, { min: 1, max: 10_000_000 }),
     durationS: args.num('duration', 10, { min: 0.1, max: 86_400 }),
@@ -87,12 +95,16 @@ function parseOptions(args: Args): DmOptions {
   };
   if (options.nodes > 1) options.nats = true;
   if (options.nats && options.url) throw new UsageError('--url cannot be combined with --nodes > 1 or --nats (the bench starts the cluster)');
+  if (options.target !== 'ours' && (options.nats || options.url || args.str('server-cmd'))) {
+    throw new UsageError('--target socketio|uws: the bench starts the peer itself (no --url, --server-cmd, --nodes or --nats)');
+  }
   options.threads = Math.min(options.threads, options.pairs); // a thread without pairs sends nothing
   return options;
 }
 
 export async function runDm(args: Args): Promise<Record<string, unknown>> {
   const options = parseOptions(args);
+  if (options.target !== 'ours') return runDmPeer(options);
   if (options.nats) return runDmCluster(options);
   const target = options.url ? externalTarget(options.url, options.dataDir) : await spawnDmTarget(options);
   let failed = true;
@@ -105,12 +117,29 @@ export async function runDm(args: Args): Promise<Record<string, unknown>> {
   }
 }
 
+/** A baseline peer from bench/peers/ (the Socket.IO stack runs as two processes on one Redis). */
+async function runDmPeer(options: DmOptions): Promise<Record<string, unknown>> {
+  const session = await startSession(options.target, {
+    port: options.port, keepData: options.keepData, env: {}, ownSchema: false,
+  });
+  let failed = true;
+  try {
+    const result = await drive(options, session.target);
+    failed = false;
+    return result;
+  } finally {
+    await session.stop(failed);
+  }
+}
+
 function singleTarget(target: Target, options: DmOptions): DmTarget {
   return {
+    kind: 'ours',
     httpBase: target.httpBase,
     secret: target.secret,
     wsUrlFor: () => target.wsUrl,
     rssMb: () => (target.server ? target.server.rssMb() : null),
+    cpuSeconds: () => (target.server ? target.server.cpuSeconds() : null),
     serverCmd: target.server ? target.server.command : `external ${options.url}`,
   };
 }
@@ -131,6 +160,7 @@ async function runDmCluster(options: DmOptions): Promise<Record<string, unknown>
     progress(`${options.nodes} node(s) ready, ${owners.size} shards owned`);
     const n = cluster.nodes.length;
     const result = await drive(options, {
+      kind: 'ours',
       httpBase: cluster.nodes[0].httpBase,
       secret: cluster.secret,
       wsUrlFor: (pair, side) => cluster.nodes[(pair + side) % n].wsUrl,
@@ -144,13 +174,17 @@ async function runDmCluster(options: DmOptions): Promise<Record<string, unknown>
   }
 }
 
-async function drive(options: DmOptions, target: DmTarget): Promise<Record<string, unknown>> {
+/** One measured run against a started target (fresh users and conversations every call). */
+export async function drive(options: DmOptions, target: DmTarget): Promise<Record<string, unknown>> {
   const runTag = randomBytes(4).toString('hex');
   const key = new TextEncoder().encode(target.secret);
   const pairs = await makePairs(options.pairs, runTag, key, target.wsUrlFor);
-  const adminToken = await signToken(key, `bench-${runTag}-admin`, ['admin']);
-  await mapLimit(pairs, HTTP_CONCURRENCY, (pair) => connectUsers(target.httpBase, adminToken, pair.a.id, pair.b.id));
-  progress(`${pairs.length} connections created; opening ${2 * pairs.length} sockets on ${options.threads} thread(s)`);
+  if (target.kind === 'ours') {
+    const adminToken = await signToken(key, `bench-${runTag}-admin`, ['admin']);
+    await mapLimit(pairs, HTTP_CONCURRENCY, (pair) => connectUsers(target.httpBase, adminToken, pair.a.id, pair.b.id));
+    progress(`${pairs.length} connections created`);
+  }
+  progress(`${target.kind}: opening ${2 * pairs.length} sockets on ${options.threads} thread(s)`);
 
   const slices = splitPairs(pairs, options.threads).map((slice, i) =>
     startSlice(options.threads > 1, {
@@ -162,16 +196,23 @@ async function drive(options: DmOptions, target: DmTarget): Promise<Record<strin
       tickMs: options.tickMs,
       bodyBytes: options.bodyBytes,
       cmidPrefix: `b${runTag}t${i}-`,
+      target: target.kind,
     }),
   );
   await Promise.all(slices.map((s) => s.ready));
   const startEpochMs = Date.now() + START_DELAY_MS;
   progress(`sending ${options.rate} msg/s: ${options.warmupS} s warm-up, ${options.durationS} s measured, ≤ ${options.drainS} s drain`);
   const cpuBefore = process.cpuUsage(); // whole process, all load threads included
+  const serverCpuBefore = target.cpuSeconds?.() ?? null;
   const results = await Promise.all(slices.map((s) => s.run(startEpochMs)));
   const cpu = process.cpuUsage(cpuBefore);
-  const generatorCpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (Date.now() - startEpochMs)) * 100);
+  const elapsedMs = Date.now() - startEpochMs;
+  const generatorCpuPct = Math.round(((cpu.user + cpu.system) / 1000 / elapsedMs) * 100);
+  const serverCpuAfter = target.cpuSeconds?.() ?? null;
+  const serverCpuPct = serverCpuBefore === null || serverCpuAfter === null ? null : Math.round(((serverCpuAfter - serverCpuBefore) * 1000 * 100) / elapsedMs);
   return report(options, merge(results), {
+    target: target.kind,
+    serverCpuPct,
     nodes: options.nodes,
     nats: options.nats,
     // Measured at the end of the run, before stopping: the memory the load left resident.
@@ -306,6 +347,8 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
 }
 
 interface RunFacts {
+  target: DmTargetKind;
+  serverCpuPct: number | null; // the server's process tree(s) over warm-up + window + drain, 100 = one core
   nodes: number;
   nats: boolean;
   serverRssMb: number | null; // null when the server is external (--url)
@@ -338,6 +381,8 @@ function report(options: DmOptions, m: Merged, facts: RunFacts): Record<string, 
     nats: facts.nats,
     serverRssMb: facts.serverRssMb,
     serverCmd: facts.serverCmd,
+    target: facts.target,
+    serverCpuPct: facts.serverCpuPct,
     generatorLagMsMax: Math.round(m.lagMsMax * 10) / 10,
     generatorCpuPct: facts.generatorCpuPct,
     clientBufferedBytesMax: m.bufferedBytesMax,

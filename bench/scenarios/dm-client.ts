@@ -1,0 +1,27 @@
+/**
+ * What the `dm` load talks through, per target: our server and the bare uWS relay speak
+ * PROTOCOL.md (ProtocolClient); the Socket.IO peer gets a translating client. All three have
+ * the same surface, so DmLoad's schedule, matching and counting are identical for every target.
+ */
+import { SocketIoClient } from '../peers/socketio-client.ts';
+import { ProtocolClient, type ClientFrame, type ClientHandlers, type ServerFrame } from '../ws-client.ts';
+
+export const DM_TARGET_KINDS = ['ours', 'socketio', 'uws'] as const;
+export type DmTargetKind = (typeof DM_TARGET_KINDS)[number];
+
+export interface DmClient {
+  handlers: ClientHandlers;
+  /** Control frame (`open`); resolves with its reply, `err` included. */
+  request(frame: ClientFrame, timeoutMs: number): Promise<ServerFrame>;
+  /** Hot path, fire-and-forget; false when the socket is closed. */
+  post(frame: ClientFrame): boolean;
+  readonly isOpen: boolean;
+  readonly bufferedAmount: number;
+  close(): void;
+}
+
+/** `url` is the ws URL (`ws://host:port/v1/ws`) for ours/uws, the http base for socketio. */
+export function connectDmClient(kind: DmTargetKind, url: string, token: string, timeoutMs: number): Promise<DmClient> {
+  if (kind === 'socketio') return SocketIoClient.connect(url, token, timeoutMs);
+  return ProtocolClient.connect(`${url}?token=${encodeURIComponent(token)}`, timeoutMs);
+}
