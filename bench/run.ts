@@ -5,6 +5,8 @@
 import { appendFileSync } from 'node:fs';
 import { Args, UsageError } from './args.ts';
 import { dmUsage, runDm } from './scenarios/dm.ts';
+import { compareUsage, runCompare } from './scenarios/compare.ts';
+import { runSweep, sweepUsage } from './scenarios/sweep.ts';
 import { failoverUsage, runFailover } from './scenarios/failover.ts';
 import { idleUsage, runIdle } from './scenarios/idle.ts';
 
@@ -12,6 +14,8 @@ type Scenario = (args: Args) => Promise<Record<string, unknown>>;
 
 const scenarios: Record<string, { run: Scenario; usage: string }> = {
   dm: { run: runDm, usage: dmUsage },
+  compare: { run: runCompare, usage: compareUsage },
+  sweep: { run: runSweep, usage: sweepUsage },
   failover: { run: runFailover, usage: failoverUsage },
   idle: { run: runIdle, usage: idleUsage },
 };

@@ -1,0 +1,170 @@
+/**
+ * Scenario `sweep`: the `dm` load against one target at rising rates until a step is no longer
+ * sustained (p99 send → recipient > --p99-max-ms or < --delivery-min delivered/acked), then a few
+ * geometric midpoints between the best pass and the lowest fail. Reports the max sustained rate.
+ *
+ * One server (or peer) for the whole sweep, fresh users and conversations every step; after a
+ * failed step the server is restarted, so its backlog does not count against the next step.
+ * Every step prints its `dm` line (plus a `sweep` field) on stdout as it ends; the summary is the
+ * last line. The rules themselves are pure functions in ../sweep-rule.ts.
+ */
+import { appendFileSync } from 'node:fs';
+import type { Args } from '../args.ts';
+import { UsageError } from '../args.ts';
+import { fileStamp, throughputP99Svg, writeChart, type ChartPoint } from '../charts.ts';
+import { judgeStep, maxSustainedRate, nextRate, SWEEP_LIMITS_DEFAULT, type StepMeasurement, type SweepLimits, type SweepPlan } from '../sweep-rule.ts';
+import { progress } from '../target.ts';
+import { sleep } from '../server-process.ts';
+import { drive, parseOptions, rateLimitEnv, type DmOptions } from './dm.ts';
+import type { DmTargetKind } from './dm-client.ts';
+import { startSession, type DmSession } from './dm-targets.ts';
+
+export const sweepUsage = `sweep [--target ours|socketio|uws] [--start MSGS_PER_S] [--factor F] [--max-rate R] [--min-rate R] [--refine N]
+   [--p99-max-ms MS] [--delivery-min F] [--settle S] [--pairs N] [--duration S] [--warmup S] [--drain S] [--threads N]
+   [--body-bytes N] [--port N] [--server-cmd CMD] [--keep-data] [--no-chart] [--json-out FILE]`;
+
+export interface SweepConfig {
+  plan: SweepPlan;
+  limits: SweepLimits;
+  settleS: number; // pause between sustained steps
+}
+
+export interface SweepOutcome {
+  target: DmTargetKind;
+  maxSustainedRate: number | null;
+  /** The step at the max sustained rate (its throughput, p99, RSS). */
+  atMax: Record<string, unknown> | null;
+  steps: Array<Record<string, unknown>>;
+  points: ChartPoint[];
+}
+
+export function parseSweep(args: Args): SweepConfig {
+  const plan: SweepPlan = {
+    startRate: args.num('start', 1000, { min: 1, max: 10_000_000 }),
+    factor: args.num('factor', 1.5, { min: 1.05, max: 16 }),
+    rateMax: args.num('max-rate', 100_000, { min: 1, max: 10_000_000 }),
+    rateMin: args.num('min-rate', 50, { min: 1, max: 10_000_000 }),
+    refineSteps: args.int('refine', 1, { min: 0, max: 10 }),
+    refineRatioMin: 1.1,
+  };
+  if (plan.startRate > plan.rateMax) throw new UsageError('--start must not exceed --max-rate');
+  const limits: SweepLimits = {
+    p99E2eMsMax: args.num('p99-max-ms', SWEEP_LIMITS_DEFAULT.p99E2eMsMax, { min: 0.1, max: 600_000 }),
+    deliveryMin: args.num('delivery-min', SWEEP_LIMITS_DEFAULT.deliveryMin, { min: 0, max: 1 }),
+  };
+  return { plan, limits, settleS: args.num('settle', 2, { min: 0, max: 600 }) };
+}
+
+/** Prints a per-step (or per-target) line on stdout, and appends it to --json-out. */
+export function emitLine(args: Args, line: Record<string, unknown>): void {
+  const text = JSON.stringify(line);
+  process.stdout.write(`${text}\n`);
+  const jsonOut = args.str('json-out');
+  if (jsonOut) appendFileSync(jsonOut, `${text}\n`);
+}
+
+async function startFor(kind: DmTargetKind, options: DmOptions, rateMax: number): Promise<DmSession> {
+  return startSession(kind, {
+    port: options.port,
+    serverCmd: kind === 'ours' ? options.serverCmd : undefined,
+    keepData: options.keepData,
+    // The limiter is sized for the highest rate the sweep may reach, so it never bites.
+    env: rateLimitEnv({ rate: rateMax, pairs: options.pairs }),
+    ownSchema: true,
+  });
+}
+
+/** One measured step; a run that throws (server died, sockets refused) is a failed step. */
+async function step(options: DmOptions, session: DmSession, rate: number): Promise<Record<string, unknown>> {
+  try {
+    return await drive({ ...options, rate }, session.target);
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    progress(`step at ${rate} msg/s failed: ${message}`);
+    return { scenario: 'dm', target: session.target.kind, targetRate: rate, sent: 0, acked: 0, delivered: 0, throughput: 0, latencyMs: { e2e: { p99: 0 }, ack: { p99: 0 } }, error: message };
+  }
+}
+
+export async function sweepTarget(kind: DmTargetKind, options: DmOptions, config: SweepConfig, emit: (line: Record<string, unknown>) => void): Promise<SweepOutcome> {
+  const records: Array<{ rate: number; sustained: boolean }> = [];
+  const steps: Array<Record<string, unknown>> = [];
+  const points: ChartPoint[] = [];
+  let session = await startFor(kind, options, config.plan.rateMax);
+  let failed = true;
+  try {
+    for (let rate = nextRate(config.plan, records); rate !== null; rate = nextRate(config.plan, records)) {
+      progress(`sweep ${kind}: step ${records.length + 1} at ${rate} msg/s`);
+      const result = await step(options, session, rate);
+      const verdict = judgeStep(result as unknown as StepMeasurement, config.limits);
+      const line = { ...result, sweep: { target: kind, step: records.length + 1, rate, ...verdict } };
+      emit(line);
+      steps.push(line);
+      records.push({ rate, sustained: verdict.sustained });
+      const p99Ms = (result as unknown as StepMeasurement).latencyMs.e2e.p99;
+      points.push({ rate, throughput: Number(result.throughput ?? 0), p99Ms, sustained: verdict.sustained });
+      progress(`sweep ${kind}: ${rate} msg/s ${verdict.sustained ? 'sustained' : `NOT sustained (${verdict.reasons.join('; ')})`}`);
+      if (nextRate(config.plan, records) === null) break;
+      if (!verdict.sustained) {
+        await session.stop(false);
+        session = await startFor(kind, options, config.plan.rateMax);
+      } else {
+        await sleep(config.settleS * 1000);
+      }
+    }
+    failed = false;
+  } finally {
+    await session.stop(failed);
+  }
+  const best = maxSustainedRate(records);
+  const atMax = best === null ? null : (steps.find((s) => (s.sweep as { rate: number }).rate === best) ?? null);
+  return { target: kind, maxSustainedRate: best, atMax, steps, points };
+}
+
+/** A compact row for summaries: what a step measured. */
+export function stepSummary(line: Record<string, unknown>): Record<string, unknown> {
+  const lat = line.latencyMs as { e2e: { p50?: number; p99: number }; ack: { p99: number } } | undefined;
+  const sweep = line.sweep as { rate: number; sustained: boolean; reasons: string[] } | undefined;
+  return {
+    rate: sweep?.rate ?? line.targetRate,
+    throughput: line.throughput,
+    sent: line.sent,
+    acked: line.acked,
+    delivered: line.delivered,
+    p50E2eMs: lat?.e2e.p50,
+    p99E2eMs: lat?.e2e.p99,
+    p99AckMs: lat?.ack.p99,
+    serverRssMb: line.serverRssMb,
+    serverCpuPct: line.serverCpuPct,
+    generatorCpuPct: line.generatorCpuPct,
+    sustained: sweep?.sustained,
+    reasons: sweep?.reasons,
+    ...(line.error ? { error: line.error } : {}),
+  };
+}
+
+export async function runSweep(args: Args): Promise<Record<string, unknown>> {
+  const options = parseOptions(args);
+  const config = parseSweep(args);
+  const outcome = await sweepTarget(options.target, options, config, (line) => emitLine(args, line));
+  const chart = args.flag('no-chart')
+    ? null
+    : writeChart(
+        `sweep-${options.target}-${fileStamp()}.svg`,
+        throughputP99Svg([{ name: options.target, points: outcome.points }], {
+          title: `dm sweep (${options.pairs} pairs): ${options.target}`,
+          referenceMs: [config.limits.p99E2eMsMax],
+        }),
+      );
+  return {
+    scenario: 'sweep',
+    target: options.target,
+    pairs: options.pairs,
+    durationS: options.durationS,
+    limits: config.limits,
+    plan: config.plan,
+    maxSustainedRate: outcome.maxSustainedRate,
+    steps: outcome.steps.map(stepSummary),
+    chart,
+    at: new Date().toISOString(),
+  };
+}
