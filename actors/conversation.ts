@@ -64,8 +64,11 @@ function done(state: ConversationState, ...effects: Effect[]): Decision<Conversa
 
 /** Participants see the room; admins observe any room read-only. */
 export function decideJoin(state: ConversationState, actor: Actor, since: number | undefined): Decision<ConversationState> {
-  if (!isParticipant(state, actor.userId) && !isAdmin(actor)) return done(state, err(403, 'not a participant'));
-  return done(state, { type: 'replyWithMessages', conv: view(state), since });
+  const participant = isParticipant(state, actor.userId);
+  if (!participant && !isAdmin(actor)) return done(state, err(403, 'not a participant'));
+  const v = view(state);
+  if (!participant) v.readOnly = true; // for an observer the room is read-only, whatever its state
+  return done(state, { type: 'replyWithMessages', conv: v, since });
 }
 
 export function decideHistory(

@@ -2,9 +2,10 @@
 import { decideTypingExpire, type FrameCommand } from './conversation.ts';
 import { decideDm } from './dm.ts';
 import { decideOrderEvent, decideOrderFrame, type OrderCommand } from './order.ts';
+import { decideTicket, decideTicketFrame, type TicketCommand } from './ticket.ts';
 import type { ActorLimits, ConversationState, Decision, TimerCommand } from './types.ts';
 
-export type ConversationCommand = FrameCommand | TimerCommand | OrderCommand;
+export type ConversationCommand = FrameCommand | TimerCommand | OrderCommand | TicketCommand;
 
 export function decideConversation(
   state: ConversationState | null,
@@ -17,10 +18,13 @@ export function decideConversation(
     case 'orderEvent':
       if (state && state.kind !== 'order') return { state, effects: [{ type: 'reply', frame: { t: 'err', code: 409, msg: `${convId} is not an order room` } }] };
       return decideOrderEvent(state, convId, cmd.event, now);
+    case 'ticket':
+      return decideTicket(state, convId, cmd, now);
     case 'typingExpire':
       return state ? decideTypingExpire(state, cmd.user, now) : { state, effects: [] };
     case 'frame':
       if (state?.kind === 'order') return decideOrderFrame(state, cmd, now, limits);
+      if (state?.kind === 'ticket') return decideTicketFrame(state, cmd, now, limits);
       return decideDm(state, convId, cmd, now, limits);
   }
 }

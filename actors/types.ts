@@ -51,8 +51,34 @@ export interface EventRow {
   ts: number;
 }
 
+/** One status change of a ticket (its history; `seq` counts changes from 1). */
+export interface TicketHistoryRow {
+  kind: 'ticketHistory';
+  conv: string;
+  seq: number;
+  from: string | null;
+  to: string;
+  by: string;
+  reason?: string;
+  ts: number;
+}
+
+/**
+ * A domain event announced with the state it describes: written to the outbox in the same
+ * statement (cluster mode), or published on the bus after commit (single node).
+ */
+export interface DomainEventRow {
+  kind: 'domainEvent';
+  conv: string;
+  /** Stable id: a re-committed row announces the same id. */
+  id: string;
+  type: string;
+  payload: Record<string, unknown>;
+  ts: number;
+}
+
 /** A `conversation` write creates the conversation or updates its state, participants and meta. */
-export type Write = MessageRow | WatermarkRow | ConversationRow | EventRow;
+export type Write = MessageRow | WatermarkRow | ConversationRow | EventRow | TicketHistoryRow | DomainEventRow;
 
 export type Effect =
   /** Reply to the request that carried this command (the host adds the rid). */
@@ -69,7 +95,9 @@ export type Effect =
   /** Reply with the conversation view plus the committed messages after `since`. */
   | { type: 'replyWithMessages'; conv: ConvView; since: number | undefined }
   /** Reply with a page of history read from the store. */
-  | { type: 'replyHistory'; before: number | undefined; limit: number };
+  | { type: 'replyHistory'; before: number | undefined; limit: number }
+  /** Reply to an internal (HTTP API) request with plain data, not a client frame. */
+  | { type: 'replyData'; data: Record<string, unknown> };
 
 export type TimerCommand = { t: 'typingExpire'; user: string };
 

@@ -105,6 +105,24 @@ export interface Config {
     deadLetterSubject: string;
     retryDelayMs: number;
   };
+  /** Service-request tickets: their outside dependencies and bounds (seed 000). */
+  tickets: {
+    /** Product/warranty service; else the embedded table of productsFile; neither → creation 503. */
+    productsUrl?: string;
+    productsFile?: string;
+    /** Service-center service; else the embedded table of serviceCentersFile; neither → creation 503. */
+    serviceCentersUrl?: string;
+    serviceCentersFile?: string;
+    /** Per attempt, for each remote ticket dependency. */
+    timeoutMs: number;
+    retries: number;
+    breakerThreshold: number;
+    breakerHalfOpenAfterMs: number;
+    /** Largest signature PNG; more → 413. */
+    signatureMaxBytes: number;
+    /** Where the embedded blob store keeps signatures. */
+    blobDir: string;
+  };
   /** Domain events (outbox → JetStream), cluster mode only. */
   outbox: { enabled: boolean; stream: string; batchMax: number; idleMs: number };
   shutdownTimeoutMs: number;
@@ -229,6 +247,19 @@ export function loadConfig(env: Env = process.env): Config {
       maxDeliver: int(env, 'ORDER_EVENTS_MAX_DELIVER', 5, 1, 1000),
       deadLetterSubject: str(env, 'ORDER_EVENTS_DLQ_SUBJECT') ?? 'dlq.orders',
       retryDelayMs: int(env, 'ORDER_EVENTS_RETRY_DELAY_MS', 1_000, 0),
+    },
+    tickets: {
+      productsUrl: str(env, 'PRODUCTS_URL'),
+      productsFile: str(env, 'PRODUCTS_FILE'),
+      serviceCentersUrl: str(env, 'SERVICE_CENTERS_URL'),
+      serviceCentersFile: str(env, 'SERVICE_CENTERS_FILE'),
+      timeoutMs: int(env, 'TICKET_DEPS_TIMEOUT_MS', 2_000, 1),
+      retries: int(env, 'TICKET_DEPS_RETRIES', 2, 0, 10),
+      breakerThreshold: int(env, 'TICKET_DEPS_BREAKER_THRESHOLD', 5, 1),
+      breakerHalfOpenAfterMs: int(env, 'TICKET_DEPS_BREAKER_HALF_OPEN_MS', 10_000, 100),
+      // A signature drawn on a phone is tens of KB; 1 MiB leaves room without inviting uploads of photos.
+      signatureMaxBytes: int(env, 'SIGNATURE_MAX_BYTES', 1024 * 1024, 1024, 16 * 1024 * 1024),
+      blobDir: resolve(str(env, 'BLOB_DIR') ?? resolve(str(env, 'DATA_DIR') ?? './data', 'blobs')),
     },
     outbox: {
       enabled: natsUrl !== undefined && str(env, 'OUTBOX') !== 'off',

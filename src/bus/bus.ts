@@ -55,6 +55,10 @@ export class Subjects {
   room(conv: string): string {
     return `${this.prefix}.room.${conv}`;
   }
+  /** Domain events published after commit when there is no outbox (`ticket.created`, …). */
+  event(type: string): string {
+    return `${this.prefix}.events.${type}`;
+  }
   /** Embedded connections table changed: shard hosts drop their cached answer. */
   connectionsChanged(): string {
     return `${this.prefix}.conn.changed`;

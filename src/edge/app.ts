@@ -14,6 +14,7 @@ import { loadUws } from './uws.ts';
 import { tokenFrom, VerifierUnavailableError } from './auth.ts';
 import { registerAdmin, registerOrderEvents } from './extra-http.ts';
 import { registerStatic } from './static.ts';
+import { registerTickets } from './tickets-http.ts';
 
 export interface Edge {
   app: TemplatedApp;
@@ -121,6 +122,7 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
   registerStatic(app, deps);
   registerOrderEvents(app, deps);
   registerAdmin(app, deps);
+  registerTickets(app, deps);
   app.any('/*', (res) => respond(res, 404, { code: 404, message: 'no such route' }));
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {

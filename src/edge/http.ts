@@ -32,7 +32,7 @@ export interface HttpDeps {
 
 const statusText: Record<number, string> = {
   200: '200 OK', 201: '201 Created', 202: '202 Accepted', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
-  403: '403 Forbidden', 404: '404 Not Found', 409: '409 Conflict', 413: '413 Payload Too Large', 422: '422 Unprocessable Entity',
+  403: '403 Forbidden', 404: '404 Not Found', 409: '409 Conflict', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity',
   429: '429 Too Many Requests', 500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
 
@@ -41,7 +41,8 @@ export const httpBodyMaxBytes = 256 * 1024;
 
 export class HttpError extends Error {
   override name = 'HttpError';
-  constructor(readonly status: number, message: string) {
+  /** `extra` joins the JSON error body (e.g. a ticket's current `state`). */
+  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
     super(message);
   }
 }
@@ -75,8 +76,8 @@ function readBody(res: HttpResponse, max: number): Promise<Buffer> {
  */
 export function route(
   log: Logger,
-  handler: (ctx: RouteContext) => Promise<{ status: number; body?: unknown }>,
-  opts: { body?: boolean; headers?: string[] } = {},
+  handler: (ctx: RouteContext) => Promise<RouteResult>,
+  opts: { body?: boolean; headers?: string[]; bodyMaxBytes?: number } = {},
 ) {
   return (res: HttpResponse, req: HttpRequest): void => {
     let aborted = false;
@@ -84,12 +85,12 @@ export function route(
     const headers: Record<string, string> = {};
     for (const h of opts.headers ?? []) headers[h] = req.getHeader(h);
     const base = { auth: req.getHeader('authorization'), query: req.getQuery() ?? '', params: [0, 1, 2].map((i) => safeDecode(req.getParameter(i) ?? '')), headers };
-    const body = opts.body ? readBody(res, httpBodyMaxBytes) : Promise.resolve(Buffer.alloc(0));
+    const body = opts.body ? readBody(res, opts.bodyMaxBytes ?? httpBodyMaxBytes) : Promise.resolve(Buffer.alloc(0));
     body.then((b) => handler({ ...base, body: b })).then(
-      (out) => !aborted && respond(res, out.status, out.body),
+      (out) => !aborted && respond(res, out.status, out.body, out.contentType),
       (e: unknown) => {
         if (aborted) return;
-        if (e instanceof HttpError) return respond(res, e.status, { code: e.status, message: e.message });
+        if (e instanceof HttpError) return respond(res, e.status, { code: e.status, message: e.message, ...e.extra });
         log.error({ err: e }, 'http handler failed');
         respond(res, 503, { code: 503, message: 'dependency unavailable' });
       },
@@ -119,8 +120,16 @@ export function respond(res: HttpResponse, status: number, body?: unknown, conte
   res.cork(() => {
     res.writeStatus(statusText[status] ?? `${status} Status`);
     if (body === undefined) return void res.end(undefined, closeAfterResponse);
-    res.writeHeader('content-type', contentType).end(typeof body === 'string' ? body : JSON.stringify(body), closeAfterResponse);
+    const bytes = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+    res.writeHeader('content-type', contentType).end(bytes, closeAfterResponse);
   });
+}
+
+/** A handler's answer: JSON by default, or raw bytes with their content type. */
+export interface RouteResult {
+  status: number;
+  body?: unknown;
+  contentType?: string;
 }
 
 export async function authenticate(verifier: Verifier, auth: string, query: string): Promise<Principal> {

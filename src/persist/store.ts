@@ -98,6 +98,28 @@ export class Store {
     return more ? { msgs: rows, next: rows[rows.length - 1].seq } : { msgs: rows };
   }
 
+  /** Tickets routed so far, by brand and center: the router actor's counters after a restart. */
+  async routedCounts(): Promise<{ brand: string; centerId: string; count: number }[]> {
+    const r = await this.pool.query<{ brand: string; center_id: string; n: number }>(
+      `SELECT meta->>'brand' AS brand, meta->>'serviceCenterId' AS center_id, count(*)::int AS n
+       FROM conversations WHERE kind = 'ticket' AND meta ? 'serviceCenterId' GROUP BY 1, 2`);
+    return r.rows.map((x) => ({ brand: x.brand, centerId: x.center_id, count: x.n }));
+  }
+
+  /** A ticket as committed, with its status history (oldest first); null when there is none. */
+  async loadTicket(id: string): Promise<TicketRecord | null> {
+    const c = await this.pool.query<{ state: string; participants: string[]; meta: Record<string, string>; created_ms: number }>(
+      `SELECT state, participants, meta, created_ms FROM conversations WHERE id = $1 AND kind = 'ticket'`, [id]);
+    if (c.rowCount === 0) return null;
+    const h = await this.pool.query<{ seq: number; from_status: string | null; to_status: string; by_user: string; reason: string | null; ts_ms: number }>(
+      'SELECT seq, from_status, to_status, by_user, reason, ts_ms FROM ticket_history WHERE ticket_id = $1 ORDER BY seq', [id]);
+    const row = c.rows[0];
+    return {
+      id, status: row.state, participants: row.participants, meta: row.meta, createdAt: Number(row.created_ms),
+      history: h.rows.map((x) => ({ seq: x.seq, from: x.from_status, to: x.to_status, by: x.by_user, ...(x.reason === null ? {} : { reason: x.reason }), at: new Date(Number(x.ts_ms)).toISOString() })),
+    };
+  }
+
   async participants(conv: string): Promise<{ kind: ConvKind; participants: string[] } | null> {
     const r = await this.pool.query<{ kind: ConvKind; participants: string[] }>('SELECT kind, participants FROM conversations WHERE id = $1', [conv]);
     return r.rows[0] ?? null;
@@ -138,6 +160,15 @@ export class Store {
     const tail = convs[convs.length - 1];
     return { convs, next: `${tail.lastActivity}:${tail.conv}` };
   }
+}
+
+export interface TicketRecord {
+  id: string;
+  status: string;
+  participants: string[];
+  meta: Record<string, string>;
+  createdAt: number;
+  history: { seq: number; from: string | null; to: string; by: string; reason?: string; at: string }[];
 }
 
 export interface ConversationSummary {

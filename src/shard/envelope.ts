@@ -2,6 +2,8 @@
 import { decode, encode } from '../../protocol/codec.ts';
 import type { ClientFrame } from '../../protocol/frames.ts';
 import type { OrderEvent } from '../../actors/order.ts';
+import type { CandidateRef } from '../../actors/routing.ts';
+import type { TicketOp } from '../../actors/ticket.ts';
 
 export interface ShardEnvelope {
   /** Conversation id (for `open`, the DM id derived from the pair). */
@@ -13,11 +15,33 @@ export interface ShardEnvelope {
   /** A client frame, or — for the order-event intake — `e`. */
   f?: ClientFrame;
   e?: OrderEvent;
+  /** A ticket lifecycle command from the HTTP API (the user is `u`, with roles `r`). */
+  tk?: TicketOp;
+  /** A pick request for the router actor (`c` = routerActorId). */
+  rt?: RoutePickRequest;
   /** W3C traceparent of the edge's span for this command (tracing on). */
   tp?: string;
   /** Correlation id for logs: the trace id when tracing, else minted by the edge. */
   cid?: string;
+  /**
+   * Epoch ms at which the edge sent the request: the shard measures how long commands wait
+   * before it decides them (bus, port and mailbox queues), its load-shedding signal beside the
+   * persister backlog. Across nodes this assumes clocks agree well within SHED_DELAY_TARGET_MS.
+   */
+  at?: number;
 }
+
+export interface RoutePickRequest {
+  brand: string;
+  /** Eligible centers, ordered by id. */
+  candidates: CandidateRef[];
+}
+
+/**
+ * The router actor's id: a control character (not NUL, which Postgres text refuses) keeps it out
+ * of reach of client frames (ids with control characters are refused by the protocol validator).
+ */
+export const routerActorId = '\u001frouter';
 
 let cidSeq = 0;
 const cidPrefix = Math.random().toString(36).slice(2, 8);
@@ -46,27 +70,40 @@ export function shardOf(conv: string, shardCount: number): number {
 
 /**
  * A shard's reply on the bus: one status byte, then the client frame the edge forwards as is.
- * The status tells the edge what to do without decoding the frame.
+ * The status (low 2 bits) tells the edge what to do without decoding the frame; the high 6
+ * bits carry the shard's current shed level (see `shedShareOf`).
  */
 export const ReplyStatus = {
   /** Forward the frame to the client. */
   forward: 0,
   /** The shard moved to another node: retry the request (the frame is the err for a late client). */
   moving: 1,
-  /** The shard refuses writes for now (load shedding): forward, and shed its sends for a moment. */
+  /** The shard refused the write (load shedding): forward the err 503. */
   overloaded: 2,
 } as const;
 export type ReplyStatusValue = (typeof ReplyStatus)[keyof typeof ReplyStatus];
 
-export function encodeReply(status: ReplyStatusValue, frame: Uint8Array): Uint8Array {
+/** Shed levels 0…shedLevelMax fit the 6 high bits of the status byte. */
+export const shedLevelMax = 63;
+
+/**
+ * `shedLevel`: the share of sends the shard asks edges to refuse before the bus hop, in
+ * 1/shedLevelMax steps (0 = admit everything).
+ */
+export function encodeReply(status: ReplyStatusValue, frame: Uint8Array, shedLevel = 0): Uint8Array {
   const out = new Uint8Array(frame.byteLength + 1);
-  out[0] = status;
+  out[0] = status | (Math.min(shedLevelMax, Math.max(0, Math.round(shedLevel))) << 2);
   out.set(frame, 1);
   return out;
 }
 
 export function replyStatus(reply: Uint8Array): number {
-  return reply[0];
+  return reply[0] & 3;
+}
+
+/** The share (0…1) of sends to refuse at the edge that the replying shard asked for. */
+export function shedShareOf(reply: Uint8Array): number {
+  return (reply[0] >> 2) / shedLevelMax;
 }
 
 /** The client frame inside a reply (a view, no copy). */
@@ -77,3 +114,11 @@ export function replyFrame(reply: Uint8Array): Uint8Array {
 export const movingMsg = 'shard moving, retry';
 
 export const overloadedMsg = 'overloaded, retry';
+
+/**
+ * retryMs of a load-shedding refusal: about the time the shard needs to drain its backlog
+ * (`delayMaxMs`), jittered ×0.5–1.5 so refused clients do not come back in one wave.
+ */
+export function shedRetryMs(delayMaxMs: number): number {
+  return Math.max(1, Math.round(delayMaxMs * (0.5 + Math.random())));
+}

@@ -13,25 +13,43 @@ import type { Bus, Subjects } from '../bus/bus.ts';
 import type { CachedConnections } from '../integrations/connections.ts';
 import type { Persister } from '../persist/persister.ts';
 import type { Store } from '../persist/store.ts';
-import { decodeEnvelope, encodeReply, movingMsg, overloadedMsg, ReplyStatus, type ReplyStatusValue, shardOf } from './envelope.ts';
+import { decodeEnvelope, encodeReply, movingMsg, overloadedMsg, ReplyStatus, type ReplyStatusValue, shardOf, shedLevelMax, shedRetryMs } from './envelope.ts';
 import { FencedError } from '../persist/persister.ts';
+import { type RoutePickRequest, routerActorId } from './envelope.ts';
+import { encode } from '../../protocol/codec.ts';
+import { newRouterState, pickRoute, type Location, type RoutePick, type RouterState, type ServiceCenter } from '../../actors/routing.ts';
+import { productAccepts, ticketNeeds, type RoutingOutcome, type TicketCommand } from '../../actors/ticket.ts';
+import type { ProductsPort } from '../tickets/products.ts';
+import type { ServiceCentersPort } from '../tickets/service-centers.ts';
 import { startSpan, traceparentOf } from '../tracing.ts';
 
 export interface HostLimits extends ActorLimits {
   actorIdleMs: number;
   actorsPerThreadMax: number;
   mailboxDepthMax: number;
-  persistQueueMax: number;
+  /** Estimated persister drain time beyond which writes are refused (err 503). */
+  persistQueueDelayMaxMs: number;
+  /** Estimated drain time above which edges are asked to refuse a growing share of sends. */
+  shedDelayTargetMs: number;
+  /** Largest share (%) of sends edges are asked to refuse. */
+  shedShareMaxPct: number;
+}
+
+/** The router actor's one command: pick a center (and technician) among candidates. */
+interface RoutePickCommand extends RoutePickRequest {
+  t: 'routePick';
 }
 
 interface Item {
-  cmd: ConversationCommand;
+  cmd: ConversationCommand | RoutePickCommand;
   reply?: string;
   rid?: number;
   /** The edge's traceparent for this command (tracing on). */
   tp?: string;
   /** Correlation id carried from the edge, for logs. */
   cid?: string;
+  /** Epoch ms the edge sent it (load-shedding signal: time spent queued before the decision). */
+  at?: number;
 }
 
 interface Cell {
@@ -44,10 +62,34 @@ interface Cell {
   queue: Item[];
   running: boolean;
   inflight: number;
+  /** The router actor's counters (only on the router's cell). */
+  router?: RouterState;
+  /** Waiting for `inflight` to reach 0 (a reload must see every write this actor issued). */
+  idle?: (() => void)[];
 }
 
 /** Commands handled per actor before yielding, so one hot conversation cannot starve others. */
 const turnMax = 64;
+
+/**
+ * Rows one command may add to the persister (a send: its message; an open: the conversation
+ * and its members). Admission keeps this much room under PERSIST_QUEUE_MAX, so the lane's own
+ * bound is a backstop that admitted commands do not reach.
+ */
+const commandRowsMax = 8;
+
+/** Weight of each command's wait in the moving average of waits (about the last 100 count). */
+const waitSmoothing = 0.01;
+
+/** The outside calls ticket commands need, resolved by the host before the pure decision. */
+export interface TicketPorts {
+  products: ProductsPort;
+  centers: ServiceCentersPort;
+  /** Asks the router actor (wherever it lives) for a pick; null = no candidate. */
+  pick(request: RoutePickRequest): Promise<RoutePick | null>;
+  /** The router's counters as recovered from the tickets routed so far. */
+  loadRouterState(): Promise<RouterState>;
+}
 
 export interface HostDeps {
   bus: Bus;
@@ -63,6 +105,9 @@ export interface HostDeps {
   shardCount: number;
   /** A write was refused because another node now owns the shard. */
   onFenced?: (shard: number) => void;
+  tickets?: TicketPorts;
+  /** Publish domain events on the bus after commit (single node; with an outbox the relay does). */
+  publishEvents?: boolean;
 }
 
 export class ShardHost {
@@ -73,6 +118,14 @@ export class ShardHost {
   commandsHandled = 0;
   /** Sends acknowledged (after commit) since start. */
   acked = 0;
+  /** Writes refused by load shedding since start. */
+  shedCount = 0;
+  /**
+   * Moving average of how long commands waited between the edge and their decision: queues in
+   * front of the actors (bus, thread port, mailboxes) that the persister's backlog does not see,
+   * e.g. when this thread's CPU is the bottleneck rather than Postgres.
+   */
+  private waitMs = 0;
 
   constructor(private readonly deps: HostDeps) {
     this.now = deps.now ?? Date.now;
@@ -130,9 +183,11 @@ export class ShardHost {
       return;
     }
     if (env.e) return this.deliver(env.c, { cmd: { t: 'orderEvent', event: env.e }, reply, tp: env.tp });
+    if (env.tk) return this.deliver(env.c, { cmd: { t: 'ticket', actor: { userId: env.u, roles: env.r }, op: env.tk }, reply, tp: env.tp, cid: env.cid });
+    if (env.rt && env.c === routerActorId) return this.deliver(env.c, { cmd: { t: 'routePick', ...env.rt }, reply, tp: env.tp });
     if (!env.f) return;
     const cmd: ConversationCommand = { t: 'frame', actor: { userId: env.u, roles: env.r }, frame: env.f };
-    this.deliver(env.c, { cmd, reply, rid: env.f.rid, tp: env.tp, cid: env.cid });
+    this.deliver(env.c, { cmd, reply, rid: env.f.rid, tp: env.tp, cid: env.cid, at: env.at });
   };
 
   private cell(id: string): Cell {
@@ -162,9 +217,14 @@ export class ShardHost {
       while (cell.queue.length > 0) {
         if (cell.loadedEpoch !== this.deps.persister.failureEpoch && !(await this.load(cell))) break;
         const item = cell.queue.shift()!;
-        if (this.shed(item)) continue;
+        if (item.cmd.t === 'routePick') {
+          await this.routePick(cell, item, item.cmd);
+          continue;
+        }
+        if (this.shed(cell, item)) continue;
         await this.resolveConnection(cell, item.cmd);
-        this.decide(cell, item);
+        if (item.cmd.t === 'ticket') await this.resolveTicket(cell, item.cmd);
+        this.decide(cell, item as Item & { cmd: ConversationCommand });
         if (++turn >= turnMax) {
           turn = 0;
           await new Promise<void>((r) => setImmediate(r));
@@ -180,6 +240,8 @@ export class ShardHost {
   }
 
   private async load(cell: Cell): Promise<boolean> {
+    // Writes of this actor still queued would be missing from what we read (their seqs reused).
+    if (cell.inflight > 0) await new Promise<void>((r) => (cell.idle ??= []).push(r));
     const epoch = this.deps.persister.failureEpoch;
     try {
       cell.state = await this.deps.store.loadConversation(cell.id, this.deps.limits.dedupeWindowMax);
@@ -192,14 +254,39 @@ export class ShardHost {
     }
   }
 
-  /** Load shedding: refuse writes up front while the persister queue is full. */
-  private shed(item: Item): boolean {
+  /**
+   * Load shedding: refuse a write up front when the time it already waited plus its batch's
+   * wait (estimated from the lane's backlog and commit rate) exceeds PERSIST_QUEUE_DELAY_MAX_MS,
+   * or the lane is near its row bound. Edges refuse most of the excess before the bus hop (`shedLevel`);
+   * this is the exact bound behind them.
+   */
+  private shed(cell: Cell, item: Item): boolean {
     if (item.cmd.t !== 'frame') return false;
     const t = item.cmd.frame.t;
     if (t !== 'send' && t !== 'open' && t !== 'read' && t !== 'recv') return false;
-    if (this.deps.persister.depth < this.deps.limits.persistQueueMax) return false;
-    this.reply(item, { t: 'err', code: 503, msg: overloadedMsg, retryMs: 200 }, ReplyStatus.overloaded);
+    const p = this.deps.persister;
+    const waited = item.at === undefined ? 0 : Math.max(0, this.now() - item.at);
+    this.waitMs += waitSmoothing * (waited - this.waitMs);
+    if (waited + p.delayMsOf(cell.id) <= this.deps.limits.persistQueueDelayMaxMs && p.fits(cell.id, commandRowsMax)) return false;
+    this.refuse(item);
     return true;
+  }
+
+  private refuse(item: Item): void {
+    this.shedCount++;
+    this.reply(item, { t: 'err', code: 503, msg: overloadedMsg, retryMs: shedRetryMs(this.deps.limits.persistQueueDelayMaxMs) }, ReplyStatus.overloaded);
+  }
+
+  /**
+   * The share of sends edges should refuse, in shed levels: 0 up to SHED_DELAY_TARGET_MS of
+   * estimated backlog, rising linearly to SHED_SHARE_MAX_PCT at PERSIST_QUEUE_DELAY_MAX_MS (RED
+   * on delay). Carried on every reply, so edges follow the backlog at the rate replies arrive.
+   */
+  private shedLevel(): number {
+    const { shedDelayTargetMs: lo, persistQueueDelayMaxMs: hi, shedShareMaxPct } = this.deps.limits;
+    const d = this.waitMs + this.deps.persister.delayMsMax;
+    if (d <= lo) return 0;
+    return Math.min(1, (d - lo) / (hi - lo)) * (shedShareMaxPct / 100) * shedLevelMax;
   }
 
   private async resolveConnection(cell: Cell, cmd: ConversationCommand): Promise<void> {
@@ -214,7 +301,59 @@ export class ShardHost {
     cmd.connection = this.deps.connections.peek(me, other) ?? (await this.deps.connections.check(me, other));
   }
 
-  private decide(cell: Cell, item: Item): void {
+  /** The router actor: counters recovered once, then advanced in memory, one pick at a time. */
+  private async routePick(cell: Cell, item: Item, cmd: RoutePickCommand): Promise<void> {
+    try {
+      cell.router ??= this.deps.tickets ? await this.deps.tickets.loadRouterState() : newRouterState();
+    } catch (e) {
+      this.deps.onError?.(e, 'router load');
+      return this.replyData(item, { t: 'err', code: 503, msg: 'database unavailable' });
+    }
+    this.replyData(item, { t: 'routed', pick: pickRoute(cell.router, cmd.brand, cmd.candidates) });
+  }
+
+  /**
+   * Ticket creation and re-routing call outside services (product warranty, service centers,
+   * the router actor) before the pure decision; the answers ride in the command. Failures
+   * become `unavailable` outcomes, never exceptions: the actor answers 503 and creates nothing.
+   */
+  private async resolveTicket(cell: Cell, cmd: TicketCommand): Promise<void> {
+    const need = ticketNeeds(cell.state, cmd);
+    if (!need) return;
+    const ports = this.deps.tickets;
+    const op = cmd.op;
+    if (op.op === 'create') {
+      op.product = ports ? await ports.products.check(op.request.productId) : { kind: 'unavailable', detail: 'tickets are not served here' };
+      if (!productAccepts(op.request, op.product)) return;
+      op.routing = await this.routeFor(op.request.brand, op.request.location);
+    } else if (op.op === 'route' && cell.state?.meta) {
+      const m = cell.state.meta;
+      op.routing = await this.routeFor(m.brand, { lat: Number(m.lat), lon: Number(m.lon) });
+    }
+  }
+
+  private async routeFor(brand: string, at: Location): Promise<RoutingOutcome> {
+    const ports = this.deps.tickets;
+    if (!ports) return { kind: 'unavailable', detail: 'tickets are not served here' };
+    let centers: ServiceCenter[];
+    try {
+      centers = await ports.centers.candidates(at, brand);
+    } catch (e) {
+      return { kind: 'unavailable', detail: e instanceof Error ? e.message : String(e) };
+    }
+    if (centers.length === 0) return { kind: 'none', reason: `no service center serving ${brand} covers (${at.lat}, ${at.lon})` };
+    let pick: RoutePick | null;
+    try {
+      pick = await ports.pick({ brand, candidates: centers.map((c) => ({ id: c.id, technicians: c.technicians })) });
+    } catch (e) {
+      return { kind: 'unavailable', detail: `router: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    const center = pick && centers.find((c) => c.id === pick.centerId);
+    if (!pick || !center) return { kind: 'none', reason: 'no candidate' };
+    return { kind: 'assigned', centerId: center.id, agents: center.agents, technicianId: pick.technicianId };
+  }
+
+  private decide(cell: Cell, item: Item & { cmd: ConversationCommand }): void {
     this.commandsHandled++;
     const span = item.tp ? startSpan(`actor ${item.cmd.t === 'frame' ? item.cmd.frame.t : item.cmd.t}`, item.tp, { 'chat.conv': cell.id }) : undefined;
     if (span) item.tp = traceparentOf(span) ?? item.tp; // the persister batch links to the actor's span
@@ -244,6 +383,9 @@ export class ShardHost {
         case 'replyWithMessages':
           this.replyWithMessages(item, effect.conv, effect.since);
           break;
+        case 'replyData':
+          this.replyData(item, effect.data);
+          break;
         case 'replyHistory':
           this.deps.store.history(cell.id, effect.before, effect.limit).then(
             (page) => this.reply(item, { t: 'page', ...page }),
@@ -257,11 +399,19 @@ export class ShardHost {
   }
 
   private persist(cell: Cell, item: Item, writes: Write[], then: Effect[]): void {
+    if (!this.deps.persister.fits(cell.id, writes.length)) {
+      // The lane's row bound, reached between admission and decision (rare: admission keeps
+      // room). Nothing is queued, but the actor's new state assumed it: reload before the next
+      // command (synchronously marked, so no later write can build on the lost one).
+      cell.loadedEpoch = -1;
+      return this.refuse(item);
+    }
     cell.inflight++;
     const epoch = this.deps.fences?.get(cell.shard);
     this.deps.persister.enqueue(cell.id, writes, epoch === undefined ? undefined : { shard: cell.shard, epoch }, item.tp).then(
       () => {
         this.settled(cell);
+        if (this.deps.publishEvents) this.publishEvents(writes);
         this.execute(cell, item, then);
       },
       (e: unknown) => {
@@ -278,8 +428,15 @@ export class ShardHost {
     );
   }
 
+  private publishEvents(writes: Write[]): void {
+    for (const w of writes) {
+      if (w.kind === 'domainEvent') this.deps.bus.publish(this.deps.subjects.event(w.type), encode({ id: w.id, type: w.type, payload: w.payload, ts: w.ts }));
+    }
+  }
+
   private settled(cell: Cell): void {
     cell.inflight--;
+    if (cell.inflight === 0 && cell.idle) for (const r of cell.idle.splice(0)) r();
     if (cell.inflight === 0 && !cell.running && this.draining.get(cell.id) === cell) this.draining.delete(cell.id);
   }
 
@@ -304,13 +461,18 @@ export class ShardHost {
     this.reply(item, { t: 'err', code: 503, msg: 'database unavailable', retryMs: 1000 });
   }
 
+  /** Replies to an internal request (HTTP API, router) with plain data. */
+  private replyData(item: Item, data: Record<string, unknown>): void {
+    if (item.reply !== undefined) this.deps.bus.publish(item.reply, encodeReply(ReplyStatus.forward, encode(data)));
+  }
+
   private reply(item: Item, frame: ServerFrame, status: ReplyStatusValue = ReplyStatus.forward): void {
     this.publishReply(item.reply, item.rid, frame, status);
   }
 
   private publishReply(to: string | undefined, rid: number | undefined, frame: ServerFrame, status: ReplyStatusValue): void {
     if (to === undefined) return;
-    this.deps.bus.publish(to, encodeReply(status, encodeFrame(rid === undefined ? frame : ({ ...frame, rid } as ServerFrame))));
+    this.deps.bus.publish(to, encodeReply(status, encodeFrame(rid === undefined ? frame : ({ ...frame, rid } as ServerFrame)), this.shedLevel()));
   }
 
   private fanout(conv: string, users: string[], frame: ServerFrame): void {

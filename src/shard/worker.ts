@@ -13,6 +13,7 @@ import { createPool, type DbTarget } from '../persist/db.ts';
 import { Persister } from '../persist/persister.ts';
 import { ConnectionsTable, Store } from '../persist/store.ts';
 import { ShardHost } from './host.ts';
+import { createTicketPorts } from '../tickets/ports.ts';
 import type { ShardReport } from '../metrics.ts';
 import { decode } from '../../protocol/codec.ts';
 
@@ -54,13 +55,19 @@ const lookup = config.connections.url
   ? httpConnectionLookup(config.connections.url, connectionsPolicy)
   : tableConnectionLookup(new ConnectionsTable(pool));
 const connections = new CachedConnections(lookup, config.connections.cacheTtlMs, config.connections.cacheMax);
+const tickets = createTicketPorts(config, bus, subjects, store);
 const host = new ShardHost({
+  tickets: tickets.ports,
+  publishEvents: !config.outbox.enabled,
   bus,
   subjects,
   store,
   persister,
   connections,
-  limits: { ...config.actors, persistQueueMax: config.persist.queueMax },
+  limits: {
+    ...config.actors, persistQueueDelayMaxMs: config.persist.queueDelayMaxMs,
+    shedDelayTargetMs: config.persist.shedDelayTargetMs, shedShareMaxPct: config.persist.shedShareMaxPct,
+  },
   onError: (e, where, cid) => log.warn({ err: e, where, cid }, 'shard error'),
   fences: data.natsUrl ? new Map() : undefined,
   shardCount: config.shardCount,
@@ -83,7 +90,10 @@ setInterval(() => {
     index: data.index, actors: host.actorCount, mailboxDepth: host.mailboxDepth, persistDepth: persister.depth,
     commands: host.commandsHandled, batches, batchFailures: failures, acked: host.acked - ackedReported,
     shardActors: host.actorsByShard(),
-    dependencies: config.connections.url ? { connections: connectionsPolicy.state() } : {},
+    dependencies: {
+      ...(config.connections.url ? { connections: connectionsPolicy.state() } : {}),
+      ...Object.fromEntries(Object.entries(tickets.breakers).map(([name, p]) => [name, p.state()])),
+    },
   };
   ackedReported = host.acked;
   if (batches.length) log.debug({ batches: batches.length, rows: batches.reduce((a, b) => a + b[0], 0), depth: persister.depth }, 'persister');

@@ -55,9 +55,9 @@ test('the joined view is a snapshot, not a live reference to the state', () => {
   assert.deepEqual(effect.conv, busyView);
 });
 
-test('join by an admin who is not a participant is allowed (observer)', () => {
+test('join by an admin who is not a participant is allowed, and the view says read-only (observer)', () => {
   const rig = busyDm();
-  assert.deepEqual(rig.join(admin, later), [{ type: 'replyWithMessages', conv: busyView, since: undefined }]);
+  assert.deepEqual(rig.join(admin, later), [{ type: 'replyWithMessages', conv: { ...busyView, readOnly: true }, since: undefined }]);
 });
 
 test('join by a stranger is refused with 403', () => {

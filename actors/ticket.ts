@@ -1,0 +1,342 @@
+/**
+ * Service-request tickets (seed 000): one actor per ticket owns its state machine AND its chat,
+ * so status changes and messages are ordered together. The ticket id is the conversation id.
+ *
+ *   created → assigned → in_progress → resolved → closed
+ *   resolved → disputed → in_progress
+ *   created | assigned → cancelled
+ *
+ * Who moves it: the customer creates, cancels and disputes; routing assigns; the assigned
+ * center's agents or the assigned technician start and resolve (resolving needs a signature);
+ * the customer or an admin closes. A move by the wrong role is 403 (even if it is also
+ * invalid); an invalid move is 409; both carry the current status.
+ *
+ * Ticket facts live in the conversation's `meta` (strings, stored as JSON): customerId,
+ * productId, brand, lat, lon, description, serviceCenterId, technicianId, agents (JSON array),
+ * signatureUrl, signatureBlob (blob-store key), requestHash and response (the original create response, for idempotent
+ * replays), routingReason, transitions (count), reason (of the last change).
+ */
+import { decideChatFrame, err, type FrameCommand, isAdmin, newConversation, stateFrame } from './conversation.ts';
+import type { Location } from './routing.ts';
+import type { Actor, ActorLimits, ConversationState, Decision, Effect, Write } from './types.ts';
+
+export const ticketStatuses = ['created', 'assigned', 'in_progress', 'resolved', 'closed', 'disputed', 'cancelled'] as const;
+export type TicketStatus = (typeof ticketStatuses)[number];
+
+/** Allowed moves by current status. */
+const moves: Record<TicketStatus, readonly TicketStatus[]> = {
+  created: ['assigned', 'cancelled'],
+  assigned: ['in_progress', 'cancelled'],
+  in_progress: ['resolved'],
+  resolved: ['closed', 'disputed'],
+  disputed: ['in_progress'],
+  closed: [],
+  cancelled: [],
+};
+
+export function isTicketStatus(s: string): s is TicketStatus {
+  return (ticketStatuses as readonly string[]).includes(s);
+}
+
+export function canMove(from: TicketStatus, to: TicketStatus): boolean {
+  return moves[from].includes(to);
+}
+
+export function isFinal(status: string): boolean {
+  return status === 'closed' || status === 'cancelled';
+}
+
+export interface TicketRequest {
+  productId: string;
+  brand: string;
+  location: Location;
+  description: string;
+}
+
+/** The product/warranty port's answer, resolved by the host before `create`. */
+export type ProductCheck =
+  | { kind: 'valid'; brand: string }
+  | { kind: 'unknown' }
+  | { kind: 'expired'; until?: string }
+  | { kind: 'unavailable'; detail: string };
+
+/** The routing outcome (service-center port + router actor), resolved by the host. */
+export type RoutingOutcome =
+  | { kind: 'assigned'; centerId: string; agents: string[]; technicianId?: string }
+  | { kind: 'none'; reason: string }
+  | { kind: 'unavailable'; detail: string };
+
+export type TicketOp =
+  | { op: 'create'; request: TicketRequest; requestHash: string; product?: ProductCheck; routing?: RoutingOutcome }
+  | { op: 'status'; to: string; reason?: string }
+  | { op: 'route'; routing?: RoutingOutcome }
+  | { op: 'signature'; url: string; blob: string };
+
+export interface TicketCommand {
+  t: 'ticket';
+  actor: Actor;
+  op: TicketOp;
+}
+
+/** The ticket as the HTTP API shows it. */
+export interface TicketView {
+  id: string;
+  status: string;
+  customerId: string;
+  productId: string;
+  brand: string;
+  location: Location;
+  description: string;
+  serviceCenterId: string | null;
+  technicianId?: string;
+  signatureUrl?: string;
+  routingReason?: string;
+  createdAt: string;
+}
+
+export function ticketView(id: string, status: string, createdAt: number, meta: Record<string, string>): TicketView {
+  const v: TicketView = {
+    id,
+    status,
+    customerId: meta.customerId,
+    productId: meta.productId,
+    brand: meta.brand,
+    location: { lat: Number(meta.lat), lon: Number(meta.lon) },
+    description: meta.description,
+    serviceCenterId: meta.serviceCenterId ?? null,
+    createdAt: new Date(createdAt).toISOString(),
+  };
+  if (meta.technicianId) v.technicianId = meta.technicianId;
+  if (meta.signatureUrl) v.signatureUrl = meta.signatureUrl;
+  if (meta.routingReason && status === 'created') v.routingReason = meta.routingReason;
+  return v;
+}
+
+/** Whether the product answer lets creation go on to routing. */
+export function productAccepts(request: TicketRequest, product: ProductCheck): boolean {
+  return product.kind === 'valid' && sameBrand(product.brand, request.brand);
+}
+
+function sameBrand(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
+}
+
+/** What the host must resolve (outside calls) before deciding `cmd`. */
+export function ticketNeeds(state: ConversationState | null, cmd: TicketCommand): 'create' | 'route' | null {
+  if (cmd.op.op === 'create') return state ? null : 'create';
+  if (cmd.op.op === 'route' && state?.kind === 'ticket' && state.state === 'created' && mayRoute(state, cmd.actor)) return 'route';
+  return null;
+}
+
+function agentsOf(meta: Record<string, string>): string[] {
+  return meta.agents ? (JSON.parse(meta.agents) as string[]) : [];
+}
+
+/** Customer, the assigned center's agents, the assigned technician; each once. */
+function participantsOf(meta: Record<string, string>): string[] {
+  return [...new Set([meta.customerId, ...agentsOf(meta), meta.technicianId].filter((p): p is string => Boolean(p)))];
+}
+
+function isCustomer(state: ConversationState, actor: Actor): boolean {
+  return state.meta?.customerId === actor.userId;
+}
+
+/** The assigned center's agents (role `agent`) and the assigned technician (role `technician`). */
+function isStaff(state: ConversationState, actor: Actor): boolean {
+  const meta = state.meta ?? {};
+  if (actor.roles.includes('agent') && agentsOf(meta).includes(actor.userId)) return true;
+  return actor.roles.includes('technician') && meta.technicianId === actor.userId;
+}
+
+function mayRoute(state: ConversationState, actor: Actor): boolean {
+  return isCustomer(state, actor) || isAdmin(actor);
+}
+
+/** Who may ask for a move to `to`, whatever the current status. */
+function mayRequest(state: ConversationState, actor: Actor, to: TicketStatus): boolean {
+  switch (to) {
+    case 'cancelled':
+    case 'disputed':
+      return isCustomer(state, actor);
+    case 'closed':
+      return isCustomer(state, actor) || isAdmin(actor);
+    case 'in_progress':
+    case 'resolved':
+      return isStaff(state, actor);
+    case 'created':
+    case 'assigned':
+      return false; // creation and routing only
+  }
+}
+
+function reply(status: number, body: Record<string, unknown>): Effect {
+  return { type: 'replyData', data: { status, body } };
+}
+
+function fail(state: ConversationState | null, code: number, msg: string): Decision<ConversationState | null> {
+  return { state, effects: [err(code, msg, state ? { state: state.state } : {})] };
+}
+
+interface Change {
+  to: TicketStatus;
+  by: string;
+  reason?: string;
+}
+
+/**
+ * Applies status changes: state, participants, read-only, a history row and a
+ * `ticket.status_changed` event per change. Returns the writes; the caller adds the effects.
+ */
+function applyChanges(state: ConversationState, changes: Change[], now: number): Write[] {
+  const meta = state.meta!;
+  const writes: Write[] = [];
+  for (const c of changes) {
+    const from = state.state;
+    const seq = Number(meta.transitions ?? '0') + 1;
+    meta.transitions = String(seq);
+    if (c.reason !== undefined) meta.reason = c.reason;
+    state.state = c.to;
+    writes.push({ kind: 'ticketHistory', conv: state.id, seq, from, to: c.to, by: c.by, reason: c.reason, ts: now });
+    writes.push({
+      kind: 'domainEvent', conv: state.id, id: `ticket.status_changed:${state.id}:${seq}`, type: 'ticket.status_changed', ts: now,
+      payload: { id: state.id, from, to: c.to, by: c.by, reason: c.reason, at: now },
+    });
+  }
+  state.readOnly = isFinal(state.state);
+  state.participants = participantsOf(meta);
+  writes.unshift(conversationRow(state));
+  return writes;
+}
+
+function conversationRow(state: ConversationState): Write {
+  return { kind: 'conversation', conv: state.id, convKind: 'ticket', state: state.state, participants: state.participants, createdAt: state.createdAt, meta: state.meta };
+}
+
+function assign(meta: Record<string, string>, routing: Extract<RoutingOutcome, { kind: 'assigned' }>): void {
+  meta.serviceCenterId = routing.centerId;
+  meta.agents = JSON.stringify(routing.agents);
+  if (routing.technicianId) meta.technicianId = routing.technicianId;
+  delete meta.routingReason;
+}
+
+function viewOf(state: ConversationState): TicketView {
+  return ticketView(state.id, state.state, state.createdAt, state.meta ?? {});
+}
+
+function decideCreate(state: ConversationState | null, convId: string, actor: Actor, op: Extract<TicketOp, { op: 'create' }>, now: number): Decision<ConversationState | null> {
+  if (state) {
+    // The id derives from (customer, Idempotency-Key): a replay, or the key reused with another body.
+    if (state.kind !== 'ticket' || state.meta?.customerId !== actor.userId) return fail(state, 409, 'ticket id already taken');
+    if (state.meta.requestHash !== op.requestHash) return fail(state, 422, 'Idempotency-Key already used with a different body');
+    return { state, effects: [{ type: 'persist', writes: [], then: [reply(201, JSON.parse(state.meta.response) as Record<string, unknown>)] }] };
+  }
+  const { request, product, routing } = op;
+  if (!product) return fail(null, 500, 'product check missing');
+  if (product.kind === 'unavailable') return { state, effects: [err(503, `product service unavailable: ${product.detail}`, { retryMs: 1000 })] };
+  if (product.kind === 'unknown') return fail(null, 422, `unknown product ${request.productId}`);
+  if (product.kind === 'expired') return fail(null, 422, `the warranty of product ${request.productId} has expired${product.until ? ` (${product.until})` : ''}`);
+  if (!productAccepts(request, product)) return fail(null, 422, `product ${request.productId} is of brand ${product.brand}, not ${request.brand}`);
+  if (!routing) return fail(null, 500, 'routing outcome missing');
+  if (routing.kind === 'unavailable') return { state, effects: [err(503, `service-center service unavailable: ${routing.detail}`, { retryMs: 1000 })] };
+
+  const meta: Record<string, string> = {
+    customerId: actor.userId, productId: request.productId, brand: product.brand, lat: String(request.location.lat), lon: String(request.location.lon),
+    description: request.description, requestHash: op.requestHash, transitions: '1',
+  };
+  const created = newConversation({ id: convId, kind: 'ticket', state: 'created', readOnly: false, participants: [actor.userId], createdAt: now });
+  created.meta = meta;
+  const history: Write = { kind: 'ticketHistory', conv: convId, seq: 1, from: null, to: 'created', by: actor.userId, ts: now };
+  let writes: Write[];
+  if (routing.kind === 'assigned') {
+    assign(meta, routing);
+    writes = applyChanges(created, [{ to: 'assigned', by: 'routing' }], now);
+  } else {
+    meta.routingReason = routing.reason;
+    writes = [conversationRow(created)];
+  }
+  const view = viewOf(created);
+  meta.response = JSON.stringify(view);
+  // The conversation row is the first write and carries meta by reference: it includes `response`.
+  writes.splice(1, 0, history, { kind: 'domainEvent', conv: convId, id: `ticket.created:${convId}`, type: 'ticket.created', ts: now, payload: { ...view } });
+  return {
+    state: created,
+    effects: [{ type: 'persist', writes, then: [reply(201, { ...view }), { type: 'fanout', users: created.participants, frame: stateFrame(created) }] }],
+  };
+}
+
+function decideStatus(state: ConversationState, actor: Actor, op: Extract<TicketOp, { op: 'status' }>, now: number): Decision<ConversationState | null> {
+  if (!isTicketStatus(op.to)) return fail(state, 400, `status: one of ${ticketStatuses.join(', ')}`);
+  if (!mayRequest(state, actor, op.to)) return fail(state, 403, `${actor.userId} may not move this ticket to ${op.to}`);
+  const from = state.state as TicketStatus;
+  if (!canMove(from, op.to)) return fail(state, 409, `invalid transition ${from} → ${op.to}`);
+  if (op.to === 'resolved' && !state.meta?.signatureUrl) return fail(state, 409, 'resolving needs the customer signature: upload it first');
+  const before = state.participants;
+  const writes = applyChanges(state, [{ to: op.to, by: actor.userId, reason: op.reason }], now);
+  const audience = [...new Set([...before, ...state.participants])];
+  return {
+    state,
+    effects: [{ type: 'persist', writes, then: [reply(200, { ...viewOf(state) }), { type: 'fanout', users: audience, frame: stateFrame(state) }] }],
+  };
+}
+
+function decideRoute(state: ConversationState, actor: Actor, op: Extract<TicketOp, { op: 'route' }>, now: number): Decision<ConversationState | null> {
+  if (!mayRoute(state, actor)) return fail(state, 403, 'only the customer or an admin may ask for routing');
+  if (state.state !== 'created') return fail(state, 409, `already routed (status ${state.state})`);
+  const routing = op.routing;
+  if (!routing) return fail(state, 500, 'routing outcome missing');
+  if (routing.kind === 'unavailable') return { state, effects: [err(503, `service-center service unavailable: ${routing.detail}`, { retryMs: 1000, state: state.state })] };
+  if (routing.kind === 'none') {
+    state.meta!.routingReason = routing.reason;
+    return { state, effects: [{ type: 'persist', writes: [conversationRow(state)], then: [reply(200, { ...viewOf(state) })] }] };
+  }
+  const before = state.participants;
+  assign(state.meta!, routing);
+  const writes = applyChanges(state, [{ to: 'assigned', by: 'routing' }], now);
+  const audience = [...new Set([...before, ...state.participants])];
+  return {
+    state,
+    effects: [{ type: 'persist', writes, then: [reply(200, { ...viewOf(state) }), { type: 'fanout', users: audience, frame: stateFrame(state) }] }],
+  };
+}
+
+function decideSignature(state: ConversationState, actor: Actor, op: Extract<TicketOp, { op: 'signature' }>): Decision<ConversationState | null> {
+  if (!isStaff(state, actor)) return fail(state, 403, 'only the assigned technician or an agent of the assigned center may upload the signature');
+  if (state.state !== 'in_progress') return fail(state, 409, `a signature is taken while in_progress (status ${state.state})`);
+  state.meta!.signatureUrl = op.url;
+  state.meta!.signatureBlob = op.blob;
+  return { state, effects: [{ type: 'persist', writes: [conversationRow(state)], then: [reply(201, { signatureUrl: op.url })] }] };
+}
+
+/** The ticket actor's lifecycle commands (from the HTTP API). */
+export function decideTicket(state: ConversationState | null, convId: string, cmd: TicketCommand, now: number): Decision<ConversationState | null> {
+  if (cmd.op.op === 'create') return decideCreate(state, convId, cmd.actor, cmd.op, now);
+  if (!state || state.kind !== 'ticket') return fail(state, 404, 'no such service request');
+  switch (cmd.op.op) {
+    case 'status':
+      return decideStatus(state, cmd.actor, cmd.op, now);
+    case 'route':
+      return decideRoute(state, cmd.actor, cmd.op, now);
+    case 'signature':
+      return decideSignature(state, cmd.actor, cmd.op);
+  }
+}
+
+/**
+ * Chat in a ticket: its participants write until it is closed or cancelled; admins observe.
+ * Every new message is also announced as `ticket.message_posted`.
+ */
+export function decideTicketFrame(state: ConversationState | null, cmd: FrameCommand, now: number, limits: ActorLimits): Decision<ConversationState | null> {
+  if (cmd.frame.t === 'open') return { state, effects: [err(400, 'open is for direct messages')] };
+  const decision = decideChatFrame(state, cmd, now, limits);
+  for (const effect of decision.effects) {
+    if (effect.type !== 'persist') continue;
+    for (const w of [...effect.writes]) {
+      if (w.kind !== 'message') continue;
+      effect.writes.push({
+        kind: 'domainEvent', conv: w.conv, id: `ticket.message_posted:${w.id}`, type: 'ticket.message_posted', ts: w.ts,
+        payload: { id: state!.id, messageId: w.id, seq: w.seq, from: w.from, at: w.ts },
+      });
+    }
+  }
+  return decision;
+}

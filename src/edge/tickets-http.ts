@@ -1,0 +1,176 @@
+/**
+ * Service-request HTTP API (seed 000), on the edge. Requests are validated here and handed to
+ * the ticket's actor over the bus; the actor's answer (after commit) becomes the response.
+ * Errors are JSON `{code, message}`, with the ticket's current `state` where one exists.
+ */
+import { createHash } from 'node:crypto';
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { TicketOp, TicketRequest } from '../../actors/ticket.ts';
+import { ticketView } from '../../actors/ticket.ts';
+import { decode } from '../../protocol/codec.ts';
+import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
+import { encodeEnvelope, replyFrame, shardOf } from '../shard/envelope.ts';
+import { FileBlobStore, isPng, type BlobStore } from '../tickets/blobs.ts';
+import { authenticate, HttpError, route, type HttpDeps, type RouteResult } from './http.ts';
+import type { Principal } from './auth.ts';
+import { requestWithRetry } from './frames.ts';
+import { openApiDocument } from './openapi.ts';
+import { loadUws } from './uws.ts';
+
+/** Idempotency keys are client-chosen (UUIDs, ULIDs); 200 printable characters is ample. */
+export const idempotencyKeyMaxChars = 200;
+/** Ids and brands: the same bound as conversation ids. */
+const idMaxChars = 128;
+const descriptionMaxChars = 2000;
+const reasonMaxChars = 500;
+/** Multipart framing around the file (boundaries, part headers). */
+const multipartOverheadBytes = 16 * 1024;
+
+/** Roles that may open a service request: end users. */
+const customerRoles = ['customer', 'user'];
+
+/** The ticket id for (customer, Idempotency-Key): a replay of the key reaches the same actor. */
+export function ticketIdFor(user: string, key: string): string {
+  const h = createHash('sha256').update(`${user.length}:${user}`).update(key).digest('base64url');
+  return `sr_${h.slice(0, 24)}`;
+}
+
+function parseJson(body: Buffer): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'malformed JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'expected a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function text(v: unknown, name: string, max: number): string {
+  if (typeof v !== 'string' || v.trim().length === 0 || v.length > max || /[\u0000-\u0008\u000b-\u001f]/.test(v)) {
+    throw new HttpError(400, `${name}: expected a non-empty string of at most ${max} characters`);
+  }
+  return v;
+}
+
+function coordinate(v: unknown, name: string, limit: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > limit) throw new HttpError(400, `${name}: expected a number in [-${limit}, ${limit}]`);
+  return v;
+}
+
+export function parseTicketRequest(body: Buffer): TicketRequest {
+  const b = parseJson(body);
+  const loc = b.location as Record<string, unknown> | undefined;
+  if (typeof loc !== 'object' || loc === null || Array.isArray(loc)) throw new HttpError(400, 'location: expected {lat, lon}');
+  return {
+    productId: text(b.productId, 'productId', idMaxChars),
+    brand: text(b.brand, 'brand', idMaxChars),
+    location: { lat: coordinate(loc.lat, 'location.lat', 90), lon: coordinate(loc.lon, 'location.lon', 180) },
+    description: text(b.description, 'description', descriptionMaxChars),
+  };
+}
+
+/** Hash of the validated request: "the same body" means the same fields, whatever the JSON layout. */
+function requestHash(r: TicketRequest): string {
+  const canonical = JSON.stringify([r.productId, r.brand, r.location.lat, r.location.lon, r.description]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function idempotencyKey(raw: string): string {
+  if (!raw) throw new HttpError(400, 'Idempotency-Key header required');
+  if (raw.length > idempotencyKeyMaxChars || !/^[\u0021-\u007e]+$/.test(raw)) {
+    throw new HttpError(400, `Idempotency-Key: at most ${idempotencyKeyMaxChars} printable ASCII characters`);
+  }
+  return raw;
+}
+
+/** Sends a ticket command to the ticket's actor; its reply becomes the response. */
+async function askTicket(d: HttpDeps, id: string, p: Principal, op: TicketOp, traceparent?: string): Promise<RouteResult> {
+  const env = encodeEnvelope({ c: id, u: p.sub, r: p.roles, tk: op, tp: traceparent || undefined });
+  let raw: Uint8Array;
+  try {
+    raw = await requestWithRetry(d.bus, d.subjects.shard(shardOf(id, d.config.shardCount)), env, d.config.limits.busRequestTimeoutMs);
+  } catch (e) {
+    if (e instanceof BusTimeoutError || e instanceof NoRespondersError) throw new HttpError(503, 'shard unavailable, retry');
+    throw e;
+  }
+  const reply = decode(replyFrame(raw)) as { t?: string; code?: number; msg?: string; state?: string; retryMs?: number; status?: number; body?: unknown };
+  if (reply.t === 'err') {
+    const extra: Record<string, unknown> = {};
+    if (reply.state !== undefined) extra.state = reply.state;
+    if (reply.retryMs !== undefined) extra.retryMs = reply.retryMs;
+    throw new HttpError(reply.code ?? 503, reply.msg ?? 'not applied', extra);
+  }
+  return { status: reply.status ?? 200, body: reply.body };
+}
+
+/** The committed ticket, visible to its participants and admins. */
+async function readableTicket(d: HttpDeps, id: string, p: Principal) {
+  const t = await d.store.loadTicket(id);
+  if (!t) throw new HttpError(404, 'no such service request');
+  if (!t.participants.includes(p.sub) && !p.roles.includes('admin')) throw new HttpError(403, 'not a participant of this service request');
+  return t;
+}
+
+/** The `file` part of a multipart/form-data body. */
+function filePart(body: Buffer, contentType: string): Uint8Array {
+  if (!/^multipart\/form-data;/i.test(contentType)) throw new HttpError(415, 'expected multipart/form-data with a PNG in the field "file"');
+  const parts = loadUws().getParts(body, contentType);
+  if (!parts) throw new HttpError(400, 'malformed multipart body');
+  const file = parts.find((part) => part.name === 'file');
+  if (!file) throw new HttpError(400, 'multipart field "file" missing');
+  return new Uint8Array(file.data.slice(0));
+}
+
+export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore = new FileBlobStore(d.config.tickets.blobDir)): void {
+  const base = '/api/v1/service-requests';
+  const maxSig = d.config.tickets.signatureMaxBytes;
+
+  app.get('/api/v1/openapi.json', route(d.log, async () => ({ status: 200, body: openApiDocument })));
+
+  app.post(base, route(d.log, async ({ auth, query, headers, body }) => {
+    const p = await authenticate(d.verifier, auth, query);
+    if (!p.roles.some((r) => customerRoles.includes(r))) throw new HttpError(403, 'only customers open service requests');
+    const key = idempotencyKey(headers['idempotency-key']);
+    const request = parseTicketRequest(body);
+    return askTicket(d, ticketIdFor(p.sub, key), p, { op: 'create', request, requestHash: requestHash(request) }, headers.traceparent);
+  }, { body: true, headers: ['idempotency-key', 'traceparent'] }));
+
+  app.get(`${base}/:id`, route(d.log, async ({ auth, query, params }) => {
+    const p = await authenticate(d.verifier, auth, query);
+    const t = await readableTicket(d, params[0], p);
+    return { status: 200, body: { ...ticketView(t.id, t.status, t.createdAt, t.meta), history: t.history } };
+  }));
+
+  app.patch(`${base}/:id/status`, route(d.log, async ({ auth, query, params, headers, body }) => {
+    const p = await authenticate(d.verifier, auth, query);
+    const b = parseJson(body);
+    const status = text(b.status, 'status', 32);
+    const reason = b.reason === undefined ? undefined : text(b.reason, 'reason', reasonMaxChars);
+    return askTicket(d, params[0], p, { op: 'status', to: status, reason }, headers.traceparent);
+  }, { body: true, headers: ['traceparent'] }));
+
+  app.post(`${base}/:id/route`, route(d.log, async ({ auth, query, params, headers }) => {
+    const p = await authenticate(d.verifier, auth, query);
+    return askTicket(d, params[0], p, { op: 'route' }, headers.traceparent);
+  }, { headers: ['traceparent'] }));
+
+  app.post(`${base}/:id/signature`, route(d.log, async ({ auth, query, params, headers, body }) => {
+    const p = await authenticate(d.verifier, auth, query);
+    const file = filePart(body, headers['content-type']);
+    if (file.byteLength > maxSig) throw new HttpError(413, `signature larger than ${maxSig} bytes`);
+    if (!isPng(file)) throw new HttpError(415, 'the signature must be a PNG image');
+    // Only participants get to store bytes; the actor then checks role and status for good.
+    await readableTicket(d, params[0], p);
+    const blob = await blobs.put(file);
+    return askTicket(d, params[0], p, { op: 'signature', url: `${base}/${encodeURIComponent(params[0])}/signature`, blob }, headers.traceparent);
+  }, { body: true, headers: ['content-type', 'traceparent'], bodyMaxBytes: maxSig + multipartOverheadBytes }));
+
+  app.get(`${base}/:id/signature`, route(d.log, async ({ auth, query, params }) => {
+    const p = await authenticate(d.verifier, auth, query);
+    const t = await readableTicket(d, params[0], p);
+    const bytes = t.meta.signatureBlob ? await blobs.get(t.meta.signatureBlob) : null;
+    if (!bytes) throw new HttpError(404, 'no signature for this service request');
+    return { status: 200, body: new Uint8Array(bytes), contentType: 'image/png' };
+  }));
+}

@@ -1,0 +1,59 @@
+/**
+ * Builds a shard thread's ticket ports from the configuration: product and service-center
+ * ports (remote through the resilience policy, or the embedded tables), and the router client
+ * that asks the router actor for picks over the bus.
+ */
+import { decode } from '../../protocol/codec.ts';
+import { newRouterState, type RouterState, brandKey } from '../../actors/routing.ts';
+import type { Bus, Subjects } from '../bus/bus.ts';
+import type { Config } from '../config.ts';
+import { requestWithRetry } from '../edge/frames.ts';
+import { resilient, type Resilient } from '../integrations/resilience.ts';
+import type { Store } from '../persist/store.ts';
+import { encodeEnvelope, replyFrame, routerActorId, shardOf } from '../shard/envelope.ts';
+import type { TicketPorts } from '../shard/host.ts';
+import { fileProducts, httpProducts, unconfiguredProducts } from './products.ts';
+import { fileServiceCenters, httpServiceCenters, unconfiguredServiceCenters } from './service-centers.ts';
+
+export interface TicketDependencies {
+  ports: TicketPorts;
+  /** Breaker state per remote dependency, for /metrics. */
+  breakers: Record<string, Resilient>;
+}
+
+export function createTicketPorts(config: Config, bus: Bus, subjects: Subjects, store: Store): TicketDependencies {
+  const t = config.tickets;
+  const policy = () => resilient({ timeoutMs: t.timeoutMs, retries: t.retries, breakerThreshold: t.breakerThreshold, breakerHalfOpenAfterMs: t.breakerHalfOpenAfterMs });
+  const breakers: Record<string, Resilient> = {};
+  let products = unconfiguredProducts;
+  if (t.productsUrl) products = httpProducts(t.productsUrl, (breakers.products = policy()));
+  else if (t.productsFile) products = fileProducts(t.productsFile);
+  let centers = unconfiguredServiceCenters;
+  if (t.serviceCentersUrl) centers = httpServiceCenters(t.serviceCentersUrl, (breakers.serviceCenters = policy()));
+  else if (t.serviceCentersFile) centers = fileServiceCenters(t.serviceCentersFile);
+  const routerSubject = subjects.shard(shardOf(routerActorId, config.shardCount));
+  return {
+    breakers,
+    ports: {
+      products,
+      centers,
+      async pick(request) {
+        const env = encodeEnvelope({ c: routerActorId, u: 'routing', r: ['system'], rt: request });
+        const reply = decode(replyFrame(await requestWithRetry(bus, routerSubject, env, config.limits.busRequestTimeoutMs))) as {
+          t: string; pick?: { centerId: string; technicianId?: string } | null; msg?: string;
+        };
+        if (reply.t !== 'routed') throw new Error(reply.msg ?? 'router refused');
+        return reply.pick ?? null;
+      },
+      async loadRouterState(): Promise<RouterState> {
+        const state = newRouterState();
+        for (const r of await store.routedCounts()) {
+          const b = brandKey(r.brand);
+          state.brandCounters.set(b, (state.brandCounters.get(b) ?? 0) + r.count);
+          state.centerCounters.set(r.centerId, (state.centerCounters.get(r.centerId) ?? 0) + r.count);
+        }
+        return state;
+      },
+    },
+  };
+}
