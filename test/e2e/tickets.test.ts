@@ -107,7 +107,7 @@ const move = (id: string, user: string, roles: string[], status: string, reason?
 
 async function uploadSignature(id: string, user: string, roles: string[], bytes: Buffer, type = 'image/png') {
   const form = new FormData();
-  form.append('file', new Blob([bytes], { type }), 'signature.png');
+  form.append('file', new Blob([new Uint8Array(bytes)], { type }), 'signature.png');
   const res = await fetch(api(`/${id}/signature`), { method: 'POST', body: form, headers: { authorization: `Bearer ${await token(user, roles)}` } });
   return { status: res.status, body: await res.json() };
 }
