@@ -26,7 +26,7 @@ export const sweepUsage = `sweep [--target ours|socketio|uws] [--start MSGS_PER_
 export interface SweepConfig {
   plan: SweepPlan;
   limits: SweepLimits;
-  settleS: number; // pause between sustained steps
+  settleS: number; // pause between steps (after the restart, if the step failed)
 }
 
 export interface SweepOutcome {
@@ -107,9 +107,8 @@ export async function sweepTarget(kind: DmTargetKind, options: DmOptions, config
       if (!verdict.sustained) {
         await session.stop(false);
         session = await startFor(kind, options, config.plan.rateMax);
-      } else {
-        await sleep(config.settleS * 1000);
       }
+      await sleep(config.settleS * 1000); // let Postgres finish the last step's writes
     }
     failed = false;
   } finally {
