@@ -41,16 +41,39 @@ export function brandKey(brand: string): string {
   return brand.trim().toLowerCase();
 }
 
+/** Kilometres per degree of latitude (a lower bound over the ellipsoid is not needed: the sphere is the model). */
+const kmPerDegreeLat = (Math.PI / 180) * earthRadiusKm;
+
 export function covers(center: ServiceCenter, at: Location): boolean {
+  // The latitude difference alone bounds the distance from below: most far centers stop here, without trigonometry.
+  if (Math.abs(center.lat - at.lat) * kmPerDegreeLat > center.radiusKm) return false;
   return distanceKm(center, at) <= center.radiusKm;
+}
+
+function byId(x: ServiceCenter, y: ServiceCenter): number {
+  return x.id < y.id ? -1 : x.id > y.id ? 1 : 0;
 }
 
 /** Eligible centers for a request, ordered by id (the order round-robin counts in). */
 export function candidatesFor(centers: readonly ServiceCenter[], at: Location, brand: string): ServiceCenter[] {
   const key = brandKey(brand);
-  return centers
-    .filter((c) => c.brands.some((b) => brandKey(b) === key) && covers(c, at))
-    .sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  return centers.filter((c) => c.brands.some((b) => brandKey(b) === key) && covers(c, at)).sort(byId);
+}
+
+/**
+ * The same answer as `candidatesFor` from a table indexed once by brand: a lookup then scans only
+ * the centers of that brand.
+ */
+export function brandIndex(centers: readonly ServiceCenter[]): (at: Location, brand: string) => ServiceCenter[] {
+  const byBrand = new Map<string, ServiceCenter[]>();
+  for (const c of [...centers].sort(byId)) {
+    for (const b of new Set(c.brands.map(brandKey))) {
+      let list = byBrand.get(b);
+      if (!list) byBrand.set(b, (list = []));
+      list.push(c);
+    }
+  }
+  return (at, brand) => (byBrand.get(brandKey(brand)) ?? []).filter((c) => covers(c, at));
 }
 
 /** What the router needs of a candidate: its id and its technicians. */

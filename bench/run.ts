@@ -9,6 +9,7 @@ import { compareUsage, runCompare } from './scenarios/compare.ts';
 import { runSweep, sweepUsage } from './scenarios/sweep.ts';
 import { failoverUsage, runFailover } from './scenarios/failover.ts';
 import { idleUsage, runIdle } from './scenarios/idle.ts';
+import { runTickets, ticketsUsage } from './scenarios/tickets.ts';
 
 type Scenario = (args: Args) => Promise<Record<string, unknown>>;
 
@@ -18,6 +19,7 @@ const scenarios: Record<string, { run: Scenario; usage: string }> = {
   sweep: { run: runSweep, usage: sweepUsage },
   failover: { run: runFailover, usage: failoverUsage },
   idle: { run: runIdle, usage: idleUsage },
+  tickets: { run: runTickets, usage: ticketsUsage },
 };
 
 function usage(): string {

@@ -6,7 +6,7 @@
  * the answer cannot be had. Failure mode: fail closed — creation (or re-routing) answers 503.
  */
 import { readFileSync } from 'node:fs';
-import { candidatesFor, type Location, type ServiceCenter } from '../../actors/routing.ts';
+import { brandIndex, type Location, type ServiceCenter } from '../../actors/routing.ts';
 import { RetryableError, type Resilient } from '../integrations/resilience.ts';
 import { startSpan } from '../tracing.ts';
 
@@ -39,7 +39,8 @@ export function parseServiceCenters(json: string, source: string): ServiceCenter
 
 /** Embedded table (SERVICE_CENTERS_FILE, read once at start); filtering is the routing engine's. */
 export function tableServiceCenters(centers: readonly ServiceCenter[]): ServiceCentersPort {
-  return { candidates: async (at, brand) => candidatesFor(centers, at, brand) };
+  const lookup = brandIndex(centers);
+  return { candidates: async (at, brand) => lookup(at, brand) };
 }
 
 export function fileServiceCenters(path: string): ServiceCentersPort {

@@ -53,3 +53,17 @@ test('no candidate: no pick, and no counter advances', () => {
   assert.equal(pickRoute(state, 'Acme', []), null);
   assert.equal(state.brandCounters.size, 0);
 });
+
+test('the brand index answers exactly as the plain scan', async () => {
+  const { brandIndex } = await import('../../actors/routing.ts');
+  let seed = 3;
+  const r = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const brands = ['Acme', 'acme', 'Other', 'Third'];
+  const centers = Array.from({ length: 500 }, (_, i) => center(`c${(i * 7919) % 500}`, r() * 10, r() * 10, 10 + r() * 200, brands.filter(() => r() < 0.5)));
+  const indexed = brandIndex(centers);
+  for (let i = 0; i < 200; i++) {
+    const at = { lat: r() * 10, lon: r() * 10 };
+    const brand = brands[i % brands.length];
+    assert.deepEqual(indexed(at, brand).map((c) => c.id), candidatesFor(centers, at, brand).map((c) => c.id));
+  }
+});
