@@ -20,6 +20,9 @@ import { connectDmClient, type DmClient, type DmTargetKind } from './dm-client.t
 const CONNECT_CONCURRENCY = 64;
 const CONNECT_TIMEOUT_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 15_000;
+/** `open` answered 429/503 during setup is retried this many times, waiting retryMs (at most OPEN_RETRY_MS_MAX). */
+const OPEN_ATTEMPTS_MAX = 10;
+const OPEN_RETRY_MS_MAX = 1_000;
 /** How often the drain checks whether everything has arrived and it can stop early. */
 const DRAIN_POLL_MS = 50;
 
@@ -122,12 +125,25 @@ export class DmLoad {
 
   // a opens first, then b: both must land on the same conversation ("get or create").
   private async openPair(pair: DmLoadConfig['pairs'][number], i: number): Promise<PairSession> {
-    const fromA = await this.clients[2 * i].request({ t: 'open', with: pair.b.id }, REQUEST_TIMEOUT_MS);
-    const fromB = await this.clients[2 * i + 1].request({ t: 'open', with: pair.a.id }, REQUEST_TIMEOUT_MS);
+    const fromA = await this.open(this.clients[2 * i], pair.b.id);
+    const fromB = await this.open(this.clients[2 * i + 1], pair.a.id);
     const convA = convId(fromA, pair.a.id);
     const convB = convId(fromB, pair.b.id);
     if (convA !== convB) throw new Error(`open: ${pair.a.id} got ${convA}, ${pair.b.id} got ${convB}`);
     return { conv: convA };
+  }
+
+  /**
+   * Setup is not measured, so it behaves like a polite client: `err 429/503` (a cold server
+   * shedding the opening burst) is retried after its `retryMs`, a bounded number of times.
+   */
+  private async open(client: DmClient, withUser: string): Promise<ServerFrame> {
+    for (let attempt = 1; ; attempt++) {
+      const reply = await client.request({ t: 'open', with: withUser }, REQUEST_TIMEOUT_MS);
+      const err = reply.t === 'err' ? (reply as Extract<ServerFrame, { t: 'err' }>) : undefined;
+      if (!err || (err.code !== 429 && err.code !== 503) || attempt >= OPEN_ATTEMPTS_MAX) return reply;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(OPEN_RETRY_MS_MAX, err.retryMs ?? OPEN_RETRY_MS_MAX)));
+    }
   }
 
   /** Runs warm-up, window and drain against a start time shared by all threads. */
