@@ -90,6 +90,10 @@ export interface Config {
     shedDelayTargetMs: number;
     /** Largest share of sends an edge refuses on a shard's word (%): the rest still reaches the shard and keeps its signal fresh. */
     shedShareMaxPct: number;
+    /** Edge event-loop lag above which the edge refuses a growing share of sends itself (its own queue: uWS cannot pause reading). */
+    edgeLagTargetMs: number;
+    /** Edge event-loop lag at which that share reaches shedShareMaxPct. */
+    edgeLagMaxMs: number;
     /** Batches in flight at once per shard thread (a conversation always uses the same lane). */
     lanes: number;
   };
@@ -235,6 +239,11 @@ export function loadConfig(env: Env = process.env): Config {
       // the commit rate rather than oscillating between "all" and "none".
       shedDelayTargetMs: int(env, 'SHED_DELAY_TARGET_MS', 100, 0, 60_000),
       shedShareMaxPct: int(env, 'SHED_SHARE_MAX_PCT', 95, 0, 99),
+      // The edge thread is a queue the shard cannot see (frames wait in socket buffers, replies in
+      // its port): when its loop lags, a refusal (decode + err) costs it far less than an
+      // admission (envelope, bus hop, ack, fan-out), so it sheds on its own lag too.
+      edgeLagTargetMs: int(env, 'EDGE_LAG_SHED_TARGET_MS', 20, 0, 60_000),
+      edgeLagMaxMs: int(env, 'EDGE_LAG_SHED_MAX_MS', 200, 1, 60_000),
       lanes: int(env, 'PERSIST_LANES', 2, 1, 64),
     },
     events: {
@@ -291,6 +300,7 @@ function parseShards(raw: string, shardCount: number): 'auto' | number[] {
 /** Relations between bounds that must hold for the node to behave as documented. */
 function assertRelations(c: Config): void {
   if (c.persist.queueMax < c.persist.batchMax) throw new ConfigError('PERSIST_QUEUE_MAX must be >= PERSIST_BATCH_MAX');
+  if (c.persist.edgeLagTargetMs >= c.persist.edgeLagMaxMs) throw new ConfigError('EDGE_LAG_SHED_TARGET_MS must be below EDGE_LAG_SHED_MAX_MS');
   if (c.persist.shedDelayTargetMs >= c.persist.queueDelayMaxMs) throw new ConfigError('SHED_DELAY_TARGET_MS must be below PERSIST_QUEUE_DELAY_MAX_MS');
   if (c.persist.queueDelayMaxMs >= c.limits.busRequestTimeoutMs) throw new ConfigError('PERSIST_QUEUE_DELAY_MAX_MS must be below BUS_REQUEST_TIMEOUT_MS: an accepted send must not time out');
   if (c.limits.rateBurst < 1) throw new ConfigError('RATE_BURST must be >= 1');

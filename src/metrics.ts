@@ -31,6 +31,10 @@ export class Metrics {
   readonly framesOut = new Counter({ name: 'chat_frames_out_total', help: 'Frames written to sockets', registers: [this.registry] });
   readonly rejected = new Counter({ name: 'chat_frames_rejected_total', help: 'Frames answered with an error, by code', labelNames: ['code'], registers: [this.registry] });
   readonly closes = new Counter({ name: 'chat_socket_closes_total', help: 'Sockets closed by the server, by close code', labelNames: ['code'], registers: [this.registry] });
+  readonly shed = new Counter({
+    name: 'chat_sends_shed_total', help: 'Writes refused by load shedding (err 503 "overloaded"), by where: edge (early, no bus hop) or shard (its delay bound)',
+    labelNames: ['where'], registers: [this.registry],
+  });
   readonly acked = new Counter({ name: 'chat_messages_acked_total', help: 'Messages committed and acknowledged', registers: [this.registry] });
   readonly ackLatency = new Histogram({
     name: 'chat_send_ack_seconds', help: 'Edge-measured time from a send frame to its ack',

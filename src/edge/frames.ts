@@ -12,7 +12,7 @@ import { type Bus, BusTimeoutError, NoRespondersError, type Subjects } from '../
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../persist/store.ts';
-import { correlationId, encodeEnvelope, overloadedMsg, replyFrame, ReplyStatus, replyStatus, shardOf } from '../shard/envelope.ts';
+import { correlationId, encodeEnvelope, overloadedMsg, replyFrame, ReplyStatus, replyStatus, shardOf, shedRetryMs, shedShareOf } from '../shard/envelope.ts';
 import { TokenBucket } from './rate-limit.ts';
 import type { Metrics } from '../metrics.ts';
 import { startSpan, traceparentOf, tracingEnabled } from '../tracing.ts';
@@ -33,10 +33,30 @@ export interface FrameDeps {
 export class FrameRouter {
   /** Admin reads are always audited, whatever LOG_LEVEL says. */
   private readonly audit: Logger;
-  /** Shards that answered "overloaded", until when (epoch ms): sends to them are shed here. */
-  private readonly overloadedUntil = new Map<number, number>();
+  /**
+   * Per shard, the share of sends to refuse here before the bus hop: the shed level of the
+   * shard's latest reply (it follows the shard's estimated backlog, see host.ts).
+   */
+  private readonly shedShare: Float32Array;
+  /** Share of sends to refuse for this thread's own event-loop lag (see EDGE_LAG_SHED_*). */
+  private lagShare = 0;
   constructor(private readonly d: FrameDeps) {
     this.audit = d.log.child({ audit: true }, { level: 'info' });
+    this.shedShare = new Float32Array(d.config.shardCount);
+    this.watchLoopLag();
+  }
+
+  /** Samples the event loop's lag every lagProbeMs (moving average) into `lagShare` (RED on lag). */
+  private watchLoopLag(): void {
+    const { edgeLagTargetMs: lo, edgeLagMaxMs: hi, shedShareMaxPct } = this.d.config.persist;
+    let due = performance.now() + lagProbeMs;
+    let lagMs = 0;
+    setInterval(() => {
+      const now = performance.now();
+      lagMs += lagSmoothing * (Math.max(0, now - due) - lagMs);
+      due = now + lagProbeMs;
+      this.lagShare = lagMs <= lo ? 0 : Math.min(1, (lagMs - lo) / (hi - lo)) * (shedShareMaxPct / 100);
+    }, lagProbeMs).unref();
   }
 
   send(ws: Socket, frame: ServerFrame): void {
@@ -110,11 +130,15 @@ export class FrameRouter {
         if (!taken.ok) {
           return this.error(ws, frame.rid, 429, 'rate limited', { retryMs: taken.retryMs });
         }
-        // Shed here while the shard says it is overloaded: a refusal then costs no bus hop.
-        const shard = shardOf(frame.conv, this.d.config.shardCount);
-        const until = this.overloadedUntil.get(shard);
-        if (until !== undefined && until > now) return this.error(ws, frame.rid, 503, overloadedMsg, { retryMs: until - now });
-        return this.request(ws, frame.conv, frame, (status) => status === ReplyStatus.overloaded && this.overloadedUntil.set(shard, Date.now() + overloadShedMs));
+        // Early shedding, probabilistic: the share the shard asked for is refused here at the cost
+        // of a decoded frame and an err, no bus hop; the rest goes on (the shard's exact bound
+        // stands behind this).
+        const share = Math.max(this.lagShare, this.shedShare[shardOf(frame.conv, this.d.config.shardCount)]);
+        if (share > 0 && Math.random() < share) {
+          this.d.metrics.shed.inc({ where: 'edge' });
+          return this.error(ws, frame.rid, 503, overloadedMsg, { retryMs: shedRetryMs(this.d.config.persist.queueDelayMaxMs) });
+        }
+        return this.request(ws, frame.conv, frame, (status) => status === ReplyStatus.overloaded && this.d.metrics.shed.inc({ where: 'shard' }));
       }
       case 'join':
         if (data.roles.includes('admin')) this.d.registry.observe(ws, frame.conv); // before the snapshot: no gap
@@ -158,11 +182,13 @@ export class FrameRouter {
     const span = tracingEnabled() ? startSpan(`frame ${frame.t}`, undefined, { 'chat.conv': conv, 'chat.frame': frame.t }) : undefined;
     const tp = span && traceparentOf(span);
     const cid = correlationId(tp);
-    const env = encodeEnvelope({ c: conv, u: data.user, r: data.roles, f: frame, tp, cid });
-    requestWithRetry(this.d.bus, this.shardSubject(conv), env, this.d.config.limits.busRequestTimeoutMs).then(
+    const env = encodeEnvelope({ c: conv, u: data.user, r: data.roles, f: frame, tp, cid, at: Date.now() });
+    const shard = shardOf(conv, this.d.config.shardCount);
+    requestWithRetry(this.d.bus, this.d.subjects.shard(shard), env, this.d.config.limits.busRequestTimeoutMs).then(
       (reply) => {
         span?.end();
         data.inflight--;
+        this.shedShare[shard] = shedShareOf(reply);
         this.d.metrics.busRequests.inc({ outcome: 'ok' });
         if (frame.t === 'send') this.d.metrics.ackLatency.observe((performance.now() - started) / 1000);
         const clientFrame = replyFrame(reply);
@@ -194,8 +220,9 @@ export class FrameRouter {
   }
 }
 
-/** How long an edge sheds sends to a shard after it answered "overloaded". */
-const overloadShedMs = 100;
+/** How often the edge samples its event-loop lag, and the weight of each sample in the average. */
+const lagProbeMs = 10;
+const lagSmoothing = 0.2;
 
 /**
  * A shard request that rides out a shard moving between nodes (handoff or failover): no

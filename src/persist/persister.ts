@@ -153,6 +153,8 @@ export class PersistLane {
    * capacity; 0 until the first batch committed.
    */
   private rowsPerMs = 0;
+  /** When the previous batch finished, if rows were already waiting then (backlog: the gap counts). */
+  private backloggedSince: number | undefined;
   onBatch: ((s: BatchStats) => void) | undefined;
 
   constructor(private readonly pool: pg.Pool, private readonly opts: PersisterOptions, private readonly onFailure: () => void = () => {}) {}
@@ -226,7 +228,8 @@ export class PersistLane {
     try {
       const passed = await this.commit(batch);
       const ms = performance.now() - started;
-      this.measure(this.inflightRows, ms);
+      // Under backlog the time between batches (this thread busy elsewhere) drains nothing either.
+      this.measure(this.inflightRows, performance.now() - (this.backloggedSince ?? started));
       this.onBatch?.({ rows: this.inflightRows, entries: batch.length, ms });
       for (const e of batch) {
         if (!e.fence || e.writes.length === 0 || passed.has(fenceKey(e.fence))) e.resolve();
@@ -245,6 +248,7 @@ export class PersistLane {
       this.inflight = false;
       this.inflightRows = 0;
     }
+    this.backloggedSince = this.queue.length > 0 ? performance.now() : undefined;
     if (this.queue.length > 0) void this.flush();
     else this.notifyDrained();
   }
