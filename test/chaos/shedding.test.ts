@@ -43,7 +43,12 @@ test('a burst past the bound is refused with err 503 {retryMs}; acked sends are 
     const b = uid('shed-b');
     await connectUsers(node, a, b);
     const c = await TestClient.connect(node.url, await token(a));
-    const opened = await c.request({ t: 'open', with: b });
+    // Setup is not under test: on a loaded machine an open may itself be shed; retry as told.
+    let opened = await c.request({ t: 'open', with: b });
+    for (let tries = 0; opened.t === 'err' && opened.code === 503 && tries < 50; tries++) {
+      await new Promise((r) => setTimeout(r, opened.retryMs ?? 100));
+      opened = await c.request({ t: 'open', with: b });
+    }
     assert.equal(opened.t, 'conv', JSON.stringify(opened));
     senders.push({ c, conv: opened.conv.id });
   }
