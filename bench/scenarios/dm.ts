@@ -7,6 +7,7 @@
  * connect and open → one shared start time → warm-up → window → drain → merge.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { UsageError, type Args } from '../args.ts';
 import { mapLimit } from '../concurrency.ts';
@@ -204,15 +205,19 @@ export async function drive(options: DmOptions, target: DmTarget): Promise<Recor
   progress(`sending ${options.rate} msg/s: ${options.warmupS} s warm-up, ${options.durationS} s measured, ≤ ${options.drainS} s drain`);
   const cpuBefore = process.cpuUsage(); // whole process, all load threads included
   const serverCpuBefore = target.cpuSeconds?.() ?? null;
+  const hostCpuBefore = hostCpuSeconds();
   const results = await Promise.all(slices.map((s) => s.run(startEpochMs)));
   const cpu = process.cpuUsage(cpuBefore);
   const elapsedMs = Date.now() - startEpochMs;
   const generatorCpuPct = Math.round(((cpu.user + cpu.system) / 1000 / elapsedMs) * 100);
   const serverCpuAfter = target.cpuSeconds?.() ?? null;
   const serverCpuPct = serverCpuBefore === null || serverCpuAfter === null ? null : Math.round(((serverCpuAfter - serverCpuBefore) * 1000 * 100) / elapsedMs);
+  const hostCpuAfter = hostCpuSeconds();
+  const hostCpuPct = hostCpuBefore === null || hostCpuAfter === null ? null : Math.round(((hostCpuAfter - hostCpuBefore) * 1000 * 100) / elapsedMs);
   return report(options, merge(results), {
     target: target.kind,
     serverCpuPct,
+    hostCpuPct,
     nodes: options.nodes,
     nats: options.nats,
     // Measured at the end of the run, before stopping: the memory the load left resident.
@@ -342,6 +347,18 @@ function merge(results: DmLoadResult[]): Merged {
   return merged;
 }
 
+/** Busy CPU seconds of the whole machine (all cores) from /proc/stat; null off Linux. */
+function hostCpuSeconds(): number | null {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0); // idle + iowait
+    const total = cpu.slice(0, 8).reduce((sum, v) => sum + v, 0); // guest time is already in user
+    return (total - idle) / 100; // USER_HZ
+  } catch {
+    return null;
+  }
+}
+
 function addCounts(into: Record<string, number>, from: Record<string, number>): void {
   for (const [key, n] of Object.entries(from)) into[key] = (into[key] ?? 0) + n;
 }
@@ -349,6 +366,7 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
 interface RunFacts {
   target: DmTargetKind;
   serverCpuPct: number | null; // the server's process tree(s) over warm-up + window + drain, 100 = one core
+  hostCpuPct: number | null; // the whole machine (every process, Postgres and other users included), same scale
   nodes: number;
   nats: boolean;
   serverRssMb: number | null; // null when the server is external (--url)
@@ -383,6 +401,7 @@ function report(options: DmOptions, m: Merged, facts: RunFacts): Record<string, 
     serverCmd: facts.serverCmd,
     target: facts.target,
     serverCpuPct: facts.serverCpuPct,
+    hostCpuPct: facts.hostCpuPct,
     generatorLagMsMax: Math.round(m.lagMsMax * 10) / 10,
     generatorCpuPct: facts.generatorCpuPct,
     clientBufferedBytesMax: m.bufferedBytesMax,

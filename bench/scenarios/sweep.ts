@@ -134,6 +134,7 @@ export function stepSummary(line: Record<string, unknown>): Record<string, unkno
     p99AckMs: lat?.ack.p99,
     serverRssMb: line.serverRssMb,
     serverCpuPct: line.serverCpuPct,
+    hostCpuPct: line.hostCpuPct,
     generatorCpuPct: line.generatorCpuPct,
     sustained: sweep?.sustained,
     reasons: sweep?.reasons,
