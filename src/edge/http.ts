@@ -132,6 +132,18 @@ export interface RouteResult {
   contentType?: string;
 }
 
+/** A request body that must be one JSON object; HttpError 400 otherwise (never a crash). */
+export function parseJsonObject(body: Buffer): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'malformed JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'expected a JSON object');
+  return v as Record<string, unknown>;
+}
+
 export async function authenticate(verifier: Verifier, auth: string, query: string): Promise<Principal> {
   const token = tokenFrom(auth, '') ?? tokenFrom('', query);
   if (!token) throw new HttpError(401, 'missing bearer token');

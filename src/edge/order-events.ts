@@ -9,7 +9,7 @@ import { orderEventTypes, type OrderEvent } from '../../actors/order.ts';
 import { decode } from '../../protocol/codec.ts';
 import type { Bus, Subjects } from '../bus/bus.ts';
 import { encodeEnvelope, replyFrame, shardOf } from '../shard/envelope.ts';
-import { HttpError } from './http.ts';
+import { HttpError, parseJsonObject } from './http.ts';
 import { requestWithRetry } from './frames.ts';
 import { startSpan, traceparentOf } from '../tracing.ts';
 
@@ -39,14 +39,7 @@ function str(v: unknown, name: string, required: boolean): string | undefined {
 
 /** Parses and validates one event `{id, type, occurredAt, data}`; HttpError 400 otherwise. */
 export function parseOrderEvent(raw: Buffer): OrderEvent {
-  let body: unknown;
-  try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'malformed JSON');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'expected a JSON object');
-  const e = body as Record<string, unknown>;
+  const e = parseJsonObject(raw);
   const type = e.type;
   if (typeof type !== 'string' || !(orderEventTypes as readonly string[]).includes(type)) {
     throw new HttpError(400, `type: one of ${orderEventTypes.join(', ')}`);

@@ -11,7 +11,7 @@ import { decode } from '../../protocol/codec.ts';
 import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
 import { encodeEnvelope, replyFrame, shardOf } from '../shard/envelope.ts';
 import { FileBlobStore, isPng, type BlobStore } from '../tickets/blobs.ts';
-import { authenticate, HttpError, route, type HttpDeps, type RouteResult } from './http.ts';
+import { authenticate, HttpError, parseJsonObject, route, type HttpDeps, type RouteResult } from './http.ts';
 import type { Principal } from './auth.ts';
 import { requestWithRetry } from './frames.ts';
 import { openApiDocument } from './openapi.ts';
@@ -35,17 +35,6 @@ export function ticketIdFor(user: string, key: string): string {
   return `sr_${h.slice(0, 24)}`;
 }
 
-function parseJson(body: Buffer): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'malformed JSON');
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'expected a JSON object');
-  return v as Record<string, unknown>;
-}
-
 function text(v: unknown, name: string, max: number): string {
   if (typeof v !== 'string' || v.trim().length === 0 || v.length > max || /[\u0000-\u0008\u000b-\u001f]/.test(v)) {
     throw new HttpError(400, `${name}: expected a non-empty string of at most ${max} characters`);
@@ -59,7 +48,7 @@ function coordinate(v: unknown, name: string, limit: number): number {
 }
 
 export function parseTicketRequest(body: Buffer): TicketRequest {
-  const b = parseJson(body);
+  const b = parseJsonObject(body);
   const loc = b.location as Record<string, unknown> | undefined;
   if (typeof loc !== 'object' || loc === null || Array.isArray(loc)) throw new HttpError(400, 'location: expected {lat, lon}');
   return {
@@ -144,7 +133,7 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
 
   app.patch(`${base}/:id/status`, route(d.log, async ({ auth, query, params, headers, body }) => {
     const p = await authenticate(d.verifier, auth, query);
-    const b = parseJson(body);
+    const b = parseJsonObject(body);
     const status = text(b.status, 'status', 32);
     const reason = b.reason === undefined ? undefined : text(b.reason, 'reason', reasonMaxChars);
     return askTicket(d, params[0], p, { op: 'status', to: status, reason }, headers.traceparent);
