@@ -9,6 +9,8 @@ import { compareUsage, runCompare } from './scenarios/compare.ts';
 import { runSweep, sweepUsage } from './scenarios/sweep.ts';
 import { failoverUsage, runFailover } from './scenarios/failover.ts';
 import { idleUsage, runIdle } from './scenarios/idle.ts';
+import { runStorm, stormUsage } from './scenarios/storm.ts';
+import { roomUsage, runRoom } from './scenarios/room.ts';
 import { runTickets, ticketsUsage } from './scenarios/tickets.ts';
 
 type Scenario = (args: Args) => Promise<Record<string, unknown>>;
@@ -19,6 +21,8 @@ const scenarios: Record<string, { run: Scenario; usage: string }> = {
   sweep: { run: runSweep, usage: sweepUsage },
   failover: { run: runFailover, usage: failoverUsage },
   idle: { run: runIdle, usage: idleUsage },
+  storm: { run: runStorm, usage: stormUsage },
+  room: { run: runRoom, usage: roomUsage },
   tickets: { run: runTickets, usage: ticketsUsage },
 };
 

@@ -34,7 +34,7 @@ export interface Config {
   logLevel: string;
   jwt: {
     secret?: string; publicKeyPem?: string; algorithm?: string; issuer?: string; audience?: string;
-    /** ES256/RS256 verify-pool worker threads; 0 = verify inline on the edge's event loop. HS256 is always inline. */
+    /** ES256/RS256 verify-pool worker threads; 0 (default) = verify inline on the edge's event loop. HS256 is always inline. */
     verifyThreads: number;
     /** Tokens waiting for the verify pool; over → HTTP 503 at upgrade (retry), never an unbounded queue. */
     verifyQueueMax: number;
@@ -185,9 +185,10 @@ export function loadConfig(env: Env = process.env): Config {
       algorithm: str(env, 'JWT_ALGORITHM'),
       issuer: str(env, 'JWT_ISSUER'),
       audience: str(env, 'JWT_AUDIENCE'),
-      // One verify thread beside the edge's event loop and the shard threads: an ES256 verify is
-      // ≈ 105 µs of CPU, so one thread checks ≈ 9000 tokens/s, more than one edge accepts.
-      verifyThreads: int(env, 'JWT_VERIFY_THREADS', 1, 0, 64),
+      // Off (inline) by default, measured: an upgrade completed after an await cannot be corked
+      // in uWS v20.30 (#1928) and costs the event loop ≈ 400 µs instead of ≈ 50 µs, more than the
+      // ≈ 105 µs ES256 verify the pool saves it — `bench storm`: 3818 conn/s inline vs 1000 pooled.
+      verifyThreads: int(env, 'JWT_VERIFY_THREADS', 0, 0, 64),
       // 2048 tokens ≈ 0.25 s of ES256 work on one thread: a handshake that would wait longer is
       // better refused (503, retry) than left to time out while the queue keeps growing.
       verifyQueueMax: int(env, 'JWT_VERIFY_QUEUE_MAX', 2048, 1, 1_000_000),
