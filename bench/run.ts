@@ -11,6 +11,7 @@ import { failoverUsage, runFailover } from './scenarios/failover.ts';
 import { idleUsage, runIdle } from './scenarios/idle.ts';
 import { runStorm, stormUsage } from './scenarios/storm.ts';
 import { roomUsage, runRoom } from './scenarios/room.ts';
+import { runSoak, soakUsage } from './scenarios/soak.ts';
 import { runTickets, ticketsUsage } from './scenarios/tickets.ts';
 
 type Scenario = (args: Args) => Promise<Record<string, unknown>>;
@@ -23,6 +24,7 @@ const scenarios: Record<string, { run: Scenario; usage: string }> = {
   idle: { run: runIdle, usage: idleUsage },
   storm: { run: runStorm, usage: stormUsage },
   room: { run: runRoom, usage: roomUsage },
+  soak: { run: runSoak, usage: soakUsage },
   tickets: { run: runTickets, usage: ticketsUsage },
 };
 

@@ -1,0 +1,154 @@
+/**
+ * Scenario `soak`: the dm load (dm-load.ts, same pairs and open-loop schedule) held for
+ * --minutes at --rate (default: half of --max), sampling the server's RSS (whole process tree)
+ * and main-thread V8 heap (`nodejs_heap_size_used_bytes` from GET /metrics) every --sample-s.
+ * Memory is judged on the last two thirds of the run (the first third is warm-up: caches, JIT,
+ * pools filling): the least-squares slope of RSS over time must stay ≤ --growth-max-mb-per-min.
+ */
+import { randomBytes } from 'node:crypto';
+import { type Args } from '../args.ts';
+import { mapLimit } from '../concurrency.ts';
+import { Histogram } from '../histogram.ts';
+import { DEFAULT_SERVER_CMD, progress, releaseTarget, signToken, spawnTarget, type Target } from '../target.ts';
+import { DmLoad } from './dm-load.ts';
+import { connectUsers, makePairs, rateLimitEnv } from './dm.ts';
+
+const HTTP_CONCURRENCY = 32;
+const US_TO_MS = 1 / 1000;
+
+export const soakUsage = `soak [--minutes M] [--rate MSGS_PER_S | --max MSGS_PER_S] [--pairs N] [--sample-s S]
+   [--growth-max-mb-per-min MB] [--port N] [--server-cmd "..."] [--keep-data] [--json-out FILE]`;
+
+interface SoakOptions {
+  minutes: number;
+  rate: number;
+  pairs: number;
+  sampleS: number;
+  growthMaxMbPerMin: number;
+  port: number;
+  serverCmd: string;
+  keepData: boolean;
+}
+
+function parseOptions(args: Args): SoakOptions {
+  const max = args.num('max', 4000, { min: 2, max: 10_000_000 });
+  return {
+    minutes: args.num('minutes', 10, { min: 0.1, max: 24 * 60 }),
+    rate: args.num('rate', max / 2, { min: 1, max: 10_000_000 }),
+    pairs: args.int('pairs', 200, { min: 1, max: 100_000 }),
+    sampleS: args.num('sample-s', 10, { min: 1, max: 3_600 }),
+    growthMaxMbPerMin: args.num('growth-max-mb-per-min', 1, { min: 0, max: 10_000 }),
+    port: args.int('port', 9105, { min: 1, max: 65_535 }),
+    serverCmd: args.str('server-cmd') ?? DEFAULT_SERVER_CMD,
+    keepData: args.flag('keep-data'),
+  };
+}
+
+interface Sample {
+  tS: number; // since the load started
+  rssMb: number;
+  heapUsedMb: number | null;
+}
+
+export async function runSoak(args: Args): Promise<Record<string, unknown>> {
+  const options = parseOptions(args);
+  const target = await spawnTarget({ serverCmd: options.serverCmd, preferredPort: options.port, env: rateLimitEnv(options) });
+  let failed = true;
+  try {
+    const result = await drive(options, target);
+    failed = false;
+    return result;
+  } finally {
+    await releaseTarget(target, failed || options.keepData);
+  }
+}
+
+async function drive(options: SoakOptions, target: Target): Promise<Record<string, unknown>> {
+  const server = target.server!;
+  const runTag = randomBytes(4).toString('hex');
+  const key = new TextEncoder().encode(target.secret);
+  const pairs = await makePairs(options.pairs, runTag, key, () => target.wsUrl);
+  const adminToken = await signToken(key, `bench-${runTag}-admin`, ['admin']);
+  await mapLimit(pairs, HTTP_CONCURRENCY, (pair) => connectUsers(target.httpBase, adminToken, pair.a.id, pair.b.id));
+  const durationMs = options.minutes * 60_000;
+  const load = new DmLoad({
+    pairs, ratePerS: options.rate, warmupMs: 0, durationMs, drainMs: 5_000, tickMs: 5, bodyBytes: 100, cmidPrefix: `s${runTag}-`,
+  });
+  await load.prepare();
+  progress(`soak: ${options.rate} msg/s over ${options.pairs} pairs for ${options.minutes} min, sampling every ${options.sampleS} s`);
+
+  const samples: Sample[] = [];
+  const startMs = Date.now();
+  const sample = async (): Promise<void> => {
+    const s: Sample = { tS: Math.round((Date.now() - startMs) / 1000), rssMb: server.rssMb(), heapUsedMb: await heapUsedMb(target.httpBase) };
+    samples.push(s);
+    progress(`t=${s.tS}s rss ${s.rssMb} MB heap ${s.heapUsedMb ?? '?'} MB`);
+  };
+  await sample();
+  const timer = setInterval(() => void sample(), options.sampleS * 1000);
+  const cpuBefore = server.cpuSeconds();
+  const result = await load.run(Date.now() + 200);
+  clearInterval(timer);
+  await sample();
+  const wallS = (Date.now() - startMs) / 1000;
+
+  const judged = samples.filter((s) => s.tS >= (samples[samples.length - 1].tS * 1) / 3);
+  const slope = slopeMbPerMin(judged);
+  const rss = samples.map((s) => s.rssMb);
+  const e2e = new Histogram();
+  e2e.merge(result.e2e);
+  const ack = new Histogram();
+  ack.merge(result.ack);
+  return {
+    scenario: 'soak',
+    minutes: options.minutes,
+    targetRate: options.rate,
+    pairs: options.pairs,
+    sent: result.sent,
+    acked: result.acked,
+    delivered: result.delivered,
+    lost: result.sent - result.delivered,
+    errors: result.errors,
+    throughput: Math.round((result.acksInWindow / (durationMs / 1000)) * 10) / 10,
+    latencyMs: { e2e: e2e.percentiles(US_TO_MS), ack: ack.percentiles(US_TO_MS) },
+    serverCpuPct: Math.round(((server.cpuSeconds() - cpuBefore) / wallS) * 100),
+    rssMb: { first: rss[0], last: rss[rss.length - 1], max: Math.max(...rss) },
+    heapUsedMb: { first: samples[0].heapUsedMb, last: samples[samples.length - 1].heapUsedMb },
+    rssSlopeMbPerMin: slope === null ? null : Math.round(slope * 100) / 100,
+    slopeOver: `last 2/3 (${judged.length} samples from t=${judged[0]?.tS ?? '?'} s)`,
+    growthMaxMbPerMin: options.growthMaxMbPerMin,
+    growthWithinBound: slope !== null && slope <= options.growthMaxMbPerMin,
+    closes: result.closes,
+    duplicates: result.duplicates,
+    samples,
+    serverCmd: server.command,
+    at: new Date().toISOString(),
+  };
+}
+
+/** Least-squares slope of rssMb over time, in MB per minute; null with fewer than 2 samples. */
+export function slopeMbPerMin(samples: Array<{ tS: number; rssMb: number }>): number | null {
+  if (samples.length < 2) return null;
+  const n = samples.length;
+  const meanT = samples.reduce((a, s) => a + s.tS, 0) / n;
+  const meanR = samples.reduce((a, s) => a + s.rssMb, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const s of samples) {
+    num += (s.tS - meanT) * (s.rssMb - meanR);
+    den += (s.tS - meanT) ** 2;
+  }
+  return den === 0 ? null : (num / den) * 60;
+}
+
+/** The main thread's V8 heap in use, from prom-client's default metrics; null if unavailable. */
+async function heapUsedMb(httpBase: string): Promise<number | null> {
+  try {
+    const res = await fetch(`${httpBase}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const text = await res.text();
+    const match = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? ([\d.e+]+)/m.exec(text);
+    return match ? Math.round((Number(match[1]) / 2 ** 20) * 10) / 10 : null;
+  } catch {
+    return null;
+  }
+}
