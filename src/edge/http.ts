@@ -11,6 +11,7 @@ import type { ConnectionsTable, Store } from '../persist/store.ts';
 import { AuthError, type Principal, tokenFrom, type Verifier } from './auth.ts';
 import type pg from 'pg';
 import type { Metrics } from '../metrics.ts';
+import { VerifierUnavailableError } from './verify-pool.ts';
 import { defaultLimits } from '../../protocol/frames.ts';
 
 export interface HttpDeps {
@@ -150,6 +151,8 @@ export async function authenticate(verifier: Verifier, auth: string, query: stri
   try {
     return await verifier.verify(token);
   } catch (e) {
+    // A full verification queue is our overload, not a bad token: 503 with when to retry.
+    if (e instanceof VerifierUnavailableError) throw new HttpError(503, e.message, { retryMs: e.retryMs });
     throw new HttpError(401, e instanceof AuthError ? e.message : 'invalid token');
   }
 }

@@ -1,0 +1,24 @@
+/** HTTP routes authenticate bearer tokens: bad tokens are 401, an overloaded verifier is 503. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { authenticate, HttpError } from '../../src/edge/http.ts';
+import { AuthError, type Verifier } from '../../src/edge/auth.ts';
+import { VerifierUnavailableError } from '../../src/edge/verify-pool.ts';
+
+const failing = (e: Error): Verifier => ({ verify: async () => { throw e; } }) as unknown as Verifier;
+
+async function statusOf(v: Verifier, auth = 'Bearer x.y.z'): Promise<{ status: number; extra: Record<string, unknown> }> {
+  try {
+    await authenticate(v, auth, '');
+  } catch (e) {
+    assert.ok(e instanceof HttpError);
+    return { status: e.status, extra: e.extra };
+  }
+  throw new Error('authenticated');
+}
+
+test('no token → 401; a refused token → 401; a full verification queue → 503 with retryMs', async () => {
+  assert.equal((await statusOf(failing(new AuthError('expired')), '')).status, 401);
+  assert.equal((await statusOf(failing(new AuthError('expired')))).status, 401);
+  assert.deepEqual(await statusOf(failing(new VerifierUnavailableError('verification queue full', 250))), { status: 503, extra: { retryMs: 250 } });
+});
