@@ -88,9 +88,12 @@ async function main(): Promise<void> {
     : undefined;
   const registry = new SocketRegistry(bus, subjects, config.limits.wsBackpressureMaxBytes);
   let framesOutSeen = 0;
+  let slowSeen = 0;
   setInterval(() => {
     metrics.framesOut.inc(registry.framesOut - framesOutSeen);
     framesOutSeen = registry.framesOut;
+    if (registry.slowConsumerCloses > slowSeen) metrics.closes.inc({ code: String(CloseCode.overloaded) }, registry.slowConsumerCloses - slowSeen);
+    slowSeen = registry.slowConsumerCloses;
   }, 1000).unref();
   let leases: LeaseManager | undefined;
 

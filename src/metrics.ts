@@ -22,6 +22,8 @@ export interface ShardReport {
   shardActors: Record<number, number>;
   /** Breaker state per outside dependency this thread calls. */
   dependencies: Record<string, 'closed' | 'open' | 'half-open'>;
+  /** V8 heap in use by this thread's isolate (the default metrics only see the main thread's). */
+  heapUsedBytes?: number;
 }
 
 export class Metrics {
@@ -48,6 +50,7 @@ export class Metrics {
   readonly actors = new Gauge({ name: 'chat_actors', help: 'Live actors per shard thread', labelNames: ['thread'], registers: [this.registry] });
   readonly mailboxDepth = new Gauge({ name: 'chat_mailbox_depth', help: 'Queued commands per shard thread', labelNames: ['thread'], registers: [this.registry] });
   readonly persistDepth = new Gauge({ name: 'chat_persist_queue_rows', help: 'Rows waiting or in flight per shard thread', labelNames: ['thread'], registers: [this.registry] });
+  readonly threadHeap = new Gauge({ name: 'chat_shard_heap_used_bytes', help: 'V8 heap in use per shard thread (actors, dedupe windows, caches)', labelNames: ['thread'], registers: [this.registry] });
   readonly busRequests = new Counter({ name: 'chat_bus_requests_total', help: 'Edge → shard round trips, by outcome', labelNames: ['outcome'], registers: [this.registry] });
   readonly eventsApplied = new Counter({ name: 'chat_order_events_applied_total', help: 'Order events applied', registers: [this.registry] });
   readonly eventsDeadLettered = new Counter({ name: 'chat_order_events_dead_lettered_total', help: 'Order events sent to the dead-letter subject', registers: [this.registry] });
@@ -76,6 +79,7 @@ export class Metrics {
     this.actors.set({ thread }, r.actors);
     this.mailboxDepth.set({ thread }, r.mailboxDepth);
     this.persistDepth.set({ thread }, r.persistDepth);
+    if (r.heapUsedBytes !== undefined) this.threadHeap.set({ thread }, r.heapUsedBytes);
     for (const [rows, ms] of r.batches) {
       this.batchRows.observe(rows);
       this.batchSeconds.observe(ms / 1000);

@@ -48,6 +48,8 @@ interface Sample {
   tS: number; // since the load started
   rssMb: number;
   heapUsedMb: number | null;
+  /** Sum over shard threads (actors, dedupe windows, caches live there). */
+  shardHeapMb: number | null;
 }
 
 export async function runSoak(args: Args): Promise<Record<string, unknown>> {
@@ -80,9 +82,10 @@ async function drive(options: SoakOptions, target: Target): Promise<Record<strin
   const samples: Sample[] = [];
   const startMs = Date.now();
   const sample = async (): Promise<void> => {
-    const s: Sample = { tS: Math.round((Date.now() - startMs) / 1000), rssMb: server.rssMb(), heapUsedMb: await heapUsedMb(target.httpBase) };
+    const heaps = await heapsMb(target.httpBase);
+    const s: Sample = { tS: Math.round((Date.now() - startMs) / 1000), rssMb: server.rssMb(), ...heaps };
     samples.push(s);
-    progress(`t=${s.tS}s rss ${s.rssMb} MB heap ${s.heapUsedMb ?? '?'} MB`);
+    progress(`t=${s.tS}s rss ${s.rssMb} MB heap ${s.heapUsedMb ?? '?'} MB shard heap ${s.shardHeapMb ?? '?'} MB`);
   };
   await sample();
   const timer = setInterval(() => void sample(), options.sampleS * 1000);
@@ -94,6 +97,9 @@ async function drive(options: SoakOptions, target: Target): Promise<Record<strin
 
   const judged = samples.filter((s) => s.tS >= (samples[samples.length - 1].tS * 1) / 3);
   const slope = slopeMbPerMin(judged);
+  // Warm-up (caches filling up to their bounds) can outlast the first third; the last third says whether it settled.
+  const lastThird = slopeMbPerMin(samples.filter((s) => s.tS >= (samples[samples.length - 1].tS * 2) / 3));
+  const shardHeap = samples.map((s) => s.shardHeapMb).filter((x): x is number => x !== null);
   const rss = samples.map((s) => s.rssMb);
   const e2e = new Histogram();
   e2e.merge(result.e2e);
@@ -114,6 +120,8 @@ async function drive(options: SoakOptions, target: Target): Promise<Record<strin
     serverCpuPct: Math.round(((server.cpuSeconds() - cpuBefore) / wallS) * 100),
     rssMb: { first: rss[0], last: rss[rss.length - 1], max: Math.max(...rss) },
     heapUsedMb: { first: samples[0].heapUsedMb, last: samples[samples.length - 1].heapUsedMb },
+    shardHeapMb: shardHeap.length ? { first: shardHeap[0], last: shardHeap[shardHeap.length - 1], max: Math.max(...shardHeap) } : null,
+    rssSlopeLastThirdMbPerMin: lastThird === null ? null : Math.round(lastThird * 100) / 100,
     rssSlopeMbPerMin: slope === null ? null : Math.round(slope * 100) / 100,
     slopeOver: `last 2/3 (${judged.length} samples from t=${judged[0]?.tS ?? '?'} s)`,
     growthMaxMbPerMin: options.growthMaxMbPerMin,
@@ -141,14 +149,19 @@ export function slopeMbPerMin(samples: Array<{ tS: number; rssMb: number }>): nu
   return den === 0 ? null : (num / den) * 60;
 }
 
-/** The main thread's V8 heap in use, from prom-client's default metrics; null if unavailable. */
-async function heapUsedMb(httpBase: string): Promise<number | null> {
+/**
+ * V8 heap in use from /metrics: the main thread's (prom-client's default metric) and the sum over
+ * shard threads (`chat_shard_heap_used_bytes`); null where unavailable.
+ */
+async function heapsMb(httpBase: string): Promise<{ heapUsedMb: number | null; shardHeapMb: number | null }> {
+  const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
   try {
     const res = await fetch(`${httpBase}/metrics`, { signal: AbortSignal.timeout(5_000) });
     const text = await res.text();
-    const match = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? ([\d.e+]+)/m.exec(text);
-    return match ? Math.round((Number(match[1]) / 2 ** 20) * 10) / 10 : null;
+    const main = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? ([\d.e+]+)/m.exec(text);
+    const shards = [...text.matchAll(/^chat_shard_heap_used_bytes\{[^}]*\} ([\d.e+]+)/gm)].map((m) => Number(m[1]));
+    return { heapUsedMb: main ? mb(Number(main[1])) : null, shardHeapMb: shards.length ? mb(shards.reduce((a, b) => a + b, 0)) : null };
   } catch {
-    return null;
+    return { heapUsedMb: null, shardHeapMb: null };
   }
 }

@@ -73,6 +73,8 @@ const edge = await startEdge(config, {
 setInterval(() => {
   metrics.framesOut.inc(registry.framesOut);
   registry.framesOut = 0;
+  if (registry.slowConsumerCloses) metrics.closes.inc({ code: String(CloseCode.overloaded) }, registry.slowConsumerCloses);
+  registry.slowConsumerCloses = 0;
   void metrics.registry.getMetricsAsJSON().then((snapshot) => parentPort!.postMessage({ metrics: snapshot }));
 }, 1000).unref();
 

@@ -90,6 +90,7 @@ setInterval(() => {
     index: data.index, actors: host.actorCount, mailboxDepth: host.mailboxDepth, persistDepth: persister.depth,
     commands: host.commandsHandled, batches, batchFailures: failures, acked: host.acked - ackedReported,
     shardActors: host.actorsByShard(),
+    heapUsedBytes: process.memoryUsage().heapUsed,
     dependencies: {
       ...(config.connections.url ? { connections: connectionsPolicy.state() } : {}),
       ...Object.fromEntries(Object.entries(tickets.breakers).map(([name, p]) => [name, p.state()])),

@@ -21,7 +21,13 @@ test('a socket that does not read is closed (1013) instead of buffering without 
   raw.pause();
   const asked = 200; // 200 pages of ~190 KB: far beyond any socket buffer
   for (let i = 0; i < asked; i++) c.send({ t: 'history', conv, limit: 100, rid: i + 1 });
-  await new Promise((r) => setTimeout(r, 3000));
+  // Stay paused until the server has closed it as a slow consumer (a fixed pause raced the
+  // server's page reads on a loaded machine), then read what reached us.
+  const slowCloses = async () => {
+    const text = await (await fetch(`${node.http}/metrics`)).text();
+    return Number(/^chat_socket_closes_total\{code="1013"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+  for (let i = 0; i < 100 && (await slowCloses()) === 0; i++) await new Promise((r) => setTimeout(r, 200));
   raw.resume();
   const closed = await Promise.race([c.closed, new Promise<{ code: number }>((r) => setTimeout(() => r({ code: -1 }), 15000))]);
   // uWS queues the 1013 close frame behind the buffered bytes; a peer that cannot read it
