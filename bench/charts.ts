@@ -22,6 +22,9 @@ export interface ChartOptions {
   title: string;
   /** Dashed horizontal lines, e.g. the sweep's 50 ms limit and the 20 ms goal. */
   referenceMs?: number[];
+  /** Axis labels (defaults: the dm sweep's). */
+  xLabel?: string;
+  yLabel?: string;
 }
 
 const WIDTH = 760;
@@ -70,8 +73,8 @@ export function throughputP99Svg(series: ChartSeries[], options: ChartOptions): 
     out.push(`<text x="${MARGIN.left + plotW - 4}" y="${y(ms) - 4}" text-anchor="end" fill="#666">${ms} ms</text>`);
   }
   out.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
-  out.push(`<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 12}" text-anchor="middle">achieved throughput (acks/s in the window)</text>`);
-  out.push(`<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">p99 send → recipient (log)</text>`);
+  out.push(`<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 12}" text-anchor="middle">${esc(options.xLabel ?? 'achieved throughput (acks/s in the window)')}</text>`);
+  out.push(`<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(options.yLabel ?? 'p99 send → recipient (log)')}</text>`);
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     const pts = [...s.points].sort((a, b) => a.rate - b.rate);
@@ -88,6 +91,47 @@ export function throughputP99Svg(series: ChartSeries[], options: ChartOptions): 
   const ly = MARGIN.top + 14 + series.length * 20 + 10;
   out.push(`<text x="${MARGIN.left + plotW + 16}" y="${ly}" fill="#666">filled: sustained</text>`);
   out.push(`<text x="${MARGIN.left + plotW + 16}" y="${ly + 16}" fill="#666">hollow: not sustained</text>`);
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+export interface TimeSeries {
+  name: string;
+  points: { tS: number; value: number }[];
+}
+
+/** Values over time (linear axes), e.g. a soak's RSS and heap in MB. */
+export function timeSeriesSvg(series: TimeSeries[], options: { title: string; yLabel: string }): string {
+  const all = series.flatMap((s) => s.points);
+  const xMax = Math.max(1, ...all.map((p) => p.tS)) * 1.02;
+  const yMax = Math.max(1, ...all.map((p) => p.value)) * 1.1;
+  const plotW = WIDTH - MARGIN.left - MARGIN.right;
+  const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const x = (t: number): number => MARGIN.left + (t / xMax) * plotW;
+  const y = (v: number): number => MARGIN.top + plotH - (v / yMax) * plotH;
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`);
+  out.push(`<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`);
+  out.push(`<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="14">${esc(options.title)}</text>`);
+  for (const v of linearTicks(xMax)) {
+    out.push(`<line x1="${x(v)}" y1="${MARGIN.top}" x2="${x(v)}" y2="${MARGIN.top + plotH}" stroke="#eee"/>`);
+    out.push(`<text x="${x(v)}" y="${MARGIN.top + plotH + 16}" text-anchor="middle">${v}</text>`);
+  }
+  for (const v of linearTicks(yMax)) {
+    out.push(`<line x1="${MARGIN.left}" y1="${y(v)}" x2="${MARGIN.left + plotW}" y2="${y(v)}" stroke="#eee"/>`);
+    out.push(`<text x="${MARGIN.left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
+  }
+  out.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
+  out.push(`<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 12}" text-anchor="middle">time (s)</text>`);
+  out.push(`<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(options.yLabel)}</text>`);
+  series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length];
+    if (s.points.length > 1) out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${s.points.map((p) => `${x(p.tS).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ')}"/>`);
+    const ly = MARGIN.top + 14 + i * 20;
+    const lx = MARGIN.left + plotW + 16;
+    out.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 20}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
+    out.push(`<text x="${lx + 26}" y="${ly}">${esc(s.name)}</text>`);
+  });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

@@ -13,6 +13,7 @@ import { runStorm, stormUsage } from './scenarios/storm.ts';
 import { roomUsage, runRoom } from './scenarios/room.ts';
 import { runSoak, soakUsage } from './scenarios/soak.ts';
 import { runTickets, ticketsUsage } from './scenarios/tickets.ts';
+import { chartUsage, runChart } from './scenarios/chart.ts';
 
 type Scenario = (args: Args) => Promise<Record<string, unknown>>;
 
@@ -26,6 +27,7 @@ const scenarios: Record<string, { run: Scenario; usage: string }> = {
   room: { run: runRoom, usage: roomUsage },
   soak: { run: runSoak, usage: soakUsage },
   tickets: { run: runTickets, usage: ticketsUsage },
+  chart: { run: runChart, usage: chartUsage },
 };
 
 function usage(): string {

@@ -145,6 +145,8 @@ export async function runStorm(args: Args): Promise<Record<string, unknown>> {
       scenario: 'storm',
       alg: options.alg,
       verifyThreads: options.verifyThreads ?? 'server default',
+      // The spawned server inherits EDGE_THREADS: event loops verifying and upgrading in parallel.
+      edgeThreads: Number(process.env.EDGE_THREADS ?? 1),
       maxSustainedRate: best?.targetRate ?? 0,
       maxSustainedHelloPerS: best?.helloPerS ?? 0,
       serverCpuPctAtMax: best?.serverCpuPct ?? null,
