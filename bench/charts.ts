@@ -45,6 +45,15 @@ function linearTicks(max: number, count = 6): number[] {
   return ticks;
 }
 
+/** The opening of every chart: the svg element, a white background and the title. */
+function svgOpen(title: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
+    `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="14">${esc(title)}</text>`,
+  ];
+}
+
 export function throughputP99Svg(series: ChartSeries[], options: ChartOptions): string {
   const all = series.flatMap((s) => s.points);
   const xMax = Math.max(100, ...all.map((p) => p.throughput)) * 1.05;
@@ -56,10 +65,7 @@ export function throughputP99Svg(series: ChartSeries[], options: ChartOptions): 
     const t = (Math.log10(Math.max(Y_MIN_MS, ms)) - Math.log10(Y_MIN_MS)) / (Math.log10(yMax) - Math.log10(Y_MIN_MS));
     return MARGIN.top + plotH - t * plotH;
   };
-  const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`);
-  out.push(`<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`);
-  out.push(`<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="14">${esc(options.title)}</text>`);
+  const out = svgOpen(options.title);
   for (const v of linearTicks(xMax)) {
     out.push(`<line x1="${x(v)}" y1="${MARGIN.top}" x2="${x(v)}" y2="${MARGIN.top + plotH}" stroke="#eee"/>`);
     out.push(`<text x="${x(v)}" y="${MARGIN.top + plotH + 16}" text-anchor="middle">${v >= 1000 ? `${v / 1000}k` : v}</text>`);
@@ -109,10 +115,7 @@ export function timeSeriesSvg(series: TimeSeries[], options: { title: string; yL
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const x = (t: number): number => MARGIN.left + (t / xMax) * plotW;
   const y = (v: number): number => MARGIN.top + plotH - (v / yMax) * plotH;
-  const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`);
-  out.push(`<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`);
-  out.push(`<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="14">${esc(options.title)}</text>`);
+  const out = svgOpen(options.title);
   for (const v of linearTicks(xMax)) {
     out.push(`<line x1="${x(v)}" y1="${MARGIN.top}" x2="${x(v)}" y2="${MARGIN.top + plotH}" stroke="#eee"/>`);
     out.push(`<text x="${x(v)}" y="${MARGIN.top + plotH + 16}" text-anchor="middle">${v}</text>`);
