@@ -10,7 +10,9 @@ RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production PORT=9001 DATA_DIR=/data
+# Two malloc arenas: with glibc's default (8 per core) freed memory stays in per-thread arenas and
+# RSS creeps under load (bench soak: +73 MB in 5 min with the default, flat with 2).
+ENV NODE_ENV=production PORT=9001 DATA_DIR=/data MALLOC_ARENA_MAX=2
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY vendor ./vendor
