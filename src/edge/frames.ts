@@ -38,11 +38,14 @@ export class FrameRouter {
    * shard's latest reply (it follows the shard's estimated backlog, see host.ts).
    */
   private readonly shedShare: Float32Array;
+  private readonly shardSubjects: string[];
   /** Share of sends to refuse for this thread's own event-loop lag (see EDGE_LAG_SHED_*). */
   private lagShare = 0;
   constructor(private readonly d: FrameDeps) {
     this.audit = d.log.child({ audit: true }, { level: 'info' });
     this.shedShare = new Float32Array(d.config.shardCount);
+    // Built once: a subject string per request would be a concatenation per message.
+    this.shardSubjects = Array.from({ length: d.config.shardCount }, (_, k) => d.subjects.shard(k));
     this.watchLoopLag();
   }
 
@@ -133,12 +136,13 @@ export class FrameRouter {
         // Early shedding, probabilistic: the share the shard asked for is refused here at the cost
         // of a decoded frame and an err, no bus hop; the rest goes on (the shard's exact bound
         // stands behind this).
-        const share = Math.max(this.lagShare, this.shedShare[shardOf(frame.conv, this.d.config.shardCount)]);
+        const shard = shardOf(frame.conv, this.d.config.shardCount);
+        const share = Math.max(this.lagShare, this.shedShare[shard]);
         if (share > 0 && Math.random() < share) {
           this.d.metrics.shed.inc({ where: 'edge' });
           return this.error(ws, frame.rid, 503, overloadedMsg, { retryMs: shedRetryMs(this.d.config.persist.queueDelayMaxMs) });
         }
-        return this.request(ws, frame.conv, frame, (status) => status === ReplyStatus.overloaded && this.d.metrics.shed.inc({ where: 'shard' }));
+        return this.request(ws, frame.conv, frame, (status) => status === ReplyStatus.overloaded && this.d.metrics.shed.inc({ where: 'shard' }), shard);
       }
       case 'join':
         if (data.roles.includes('admin')) this.d.registry.observe(ws, frame.conv); // before the snapshot: no gap
@@ -160,7 +164,7 @@ export class FrameRouter {
   }
 
   private shardSubject(conv: string): string {
-    return this.d.subjects.shard(shardOf(conv, this.d.config.shardCount));
+    return this.shardSubjects[shardOf(conv, this.d.config.shardCount)];
   }
 
   /** Observers stay subscribed to the room only if the join succeeded and they are not a participant. */
@@ -172,7 +176,10 @@ export class FrameRouter {
     this.audit.info({ admin: data.user, action: 'observe', conversation: conv }, 'admin read');
   }
 
-  private request(ws: Socket, conv: string, frame: ClientFrame, onReply?: (status: number, frame: Uint8Array) => void): void {
+  private request(
+    ws: Socket, conv: string, frame: ClientFrame, onReply?: (status: number, frame: Uint8Array) => void,
+    shard = shardOf(conv, this.d.config.shardCount),
+  ): void {
     const data = ws.getUserData();
     if (data.inflight >= this.d.config.limits.inflightPerSocketMax) {
       return this.error(ws, frame.rid, 429, 'too many requests in flight', { retryMs: 100 });
@@ -183,8 +190,7 @@ export class FrameRouter {
     const tp = span && traceparentOf(span);
     const cid = correlationId(tp);
     const env = encodeEnvelope({ c: conv, u: data.user, r: data.roles, f: frame, tp, cid, at: Date.now() });
-    const shard = shardOf(conv, this.d.config.shardCount);
-    requestWithRetry(this.d.bus, this.d.subjects.shard(shard), env, this.d.config.limits.busRequestTimeoutMs).then(
+    requestWithRetry(this.d.bus, this.shardSubjects[shard], env, this.d.config.limits.busRequestTimeoutMs).then(
       (reply) => {
         span?.end();
         data.inflight--;

@@ -90,14 +90,17 @@ export class Persister {
     return n;
   }
 
-  /** Estimated time until a row enqueued now for `conv` commits (0 before the first batch). */
-  delayMsOf(conv: string): number {
-    return this.lanes[laneOf(conv, this.lanes.length)].delayMs;
+  /**
+   * The lane every write of `conv` goes through (fixed per conversation, so its batches commit in
+   * order). Callers on the hot path keep it instead of hashing the id per command.
+   */
+  lane(conv: string): PersistLane {
+    return this.lanes[laneOf(conv, this.lanes.length)];
   }
 
-  /** Whether a write of `rows` rows for `conv` would still fit under the lane's row bound. */
-  fits(conv: string, rows: number): boolean {
-    return this.lanes[laneOf(conv, this.lanes.length)].fits(rows);
+  /** All writes of one call belong to conversation `conv`; `fence` in cluster mode. */
+  enqueue(conv: string, writes: Write[], fence?: Fence, tp?: string): Promise<void> {
+    return this.lane(conv).enqueue(writes, fence, tp);
   }
 
   /** The slowest lane's estimated drain time: the shard thread's queueing delay for writes. */
@@ -107,10 +110,6 @@ export class Persister {
     return d;
   }
 
-  /** All writes of one call belong to conversation `conv`; `fence` in cluster mode. */
-  enqueue(conv: string, writes: Write[], fence?: Fence, tp?: string): Promise<void> {
-    return this.lanes[laneOf(conv, this.lanes.length)].enqueue(writes, fence, tp);
-  }
 
   flushAll(): Promise<void> {
     return Promise.all(this.lanes.map((l) => l.flushAll())).then(() => {});

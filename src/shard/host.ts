@@ -13,9 +13,10 @@ import type { Bus, Subjects } from '../bus/bus.ts';
 import type { CachedConnections } from '../integrations/connections.ts';
 import type { Persister } from '../persist/persister.ts';
 import type { Store } from '../persist/store.ts';
-import { decodeEnvelope, encodeReply, movingMsg, overloadedMsg, ReplyStatus, type ReplyStatusValue, shardOf, shedLevelMax, shedRetryMs } from './envelope.ts';
-import { FencedError } from '../persist/persister.ts';
-import { type RoutePickRequest, routerActorId } from './envelope.ts';
+import {
+  decodeEnvelope, encodeReply, movingMsg, overloadedMsg, ReplyStatus, type ReplyStatusValue, type RoutePickRequest, routerActorId, shardOf, shedLevelMax, shedRetryMs,
+} from './envelope.ts';
+import { FencedError, type PersistLane } from '../persist/persister.ts';
 import { encode } from '../../protocol/codec.ts';
 import { newRouterState, pickRoute, type Location, type RoutePick, type RouterState, type ServiceCenter } from '../../actors/routing.ts';
 import { productAccepts, ticketNeeds, type RoutingOutcome, type TicketCommand } from '../../actors/ticket.ts';
@@ -62,6 +63,8 @@ interface Cell {
   queue: Item[];
   running: boolean;
   inflight: number;
+  /** The persister lane of this conversation's writes (computed once, like `shard`). */
+  lane: PersistLane;
   /** The router actor's counters (only on the router's cell). */
   router?: RouterState;
   /** Waiting for `inflight` to reach 0 (a reload must see every write this actor issued). */
@@ -195,7 +198,7 @@ export class ShardHost {
     if (cell) return cell;
     cell = this.draining.get(id);
     if (cell) this.draining.delete(id);
-    else cell = { id, shard: shardOf(id, this.deps.shardCount), state: null, loadedEpoch: -1, queue: [], running: false, inflight: 0 };
+    else cell = { id, shard: shardOf(id, this.deps.shardCount), lane: this.deps.persister.lane(id), state: null, loadedEpoch: -1, queue: [], running: false, inflight: 0 };
     this.cells.set(id, cell);
     return cell;
   }
@@ -264,10 +267,10 @@ export class ShardHost {
     if (item.cmd.t !== 'frame') return false;
     const t = item.cmd.frame.t;
     if (t !== 'send' && t !== 'open' && t !== 'read' && t !== 'recv') return false;
-    const p = this.deps.persister;
+    const lane = cell.lane;
     const waited = item.at === undefined ? 0 : Math.max(0, this.now() - item.at);
     this.waitMs += waitSmoothing * (waited - this.waitMs);
-    if (waited + p.delayMsOf(cell.id) <= this.deps.limits.persistQueueDelayMaxMs && p.fits(cell.id, commandRowsMax)) return false;
+    if (waited + lane.delayMs <= this.deps.limits.persistQueueDelayMaxMs && lane.fits(commandRowsMax)) return false;
     this.refuse(item);
     return true;
   }
@@ -399,7 +402,7 @@ export class ShardHost {
   }
 
   private persist(cell: Cell, item: Item, writes: Write[], then: Effect[]): void {
-    if (!this.deps.persister.fits(cell.id, writes.length)) {
+    if (!cell.lane.fits(writes.length)) {
       // The lane's row bound, reached between admission and decision (rare: admission keeps
       // room). Nothing is queued, but the actor's new state assumed it: reload before the next
       // command (synchronously marked, so no later write can build on the lost one).
@@ -408,7 +411,7 @@ export class ShardHost {
     }
     cell.inflight++;
     const epoch = this.deps.fences?.get(cell.shard);
-    this.deps.persister.enqueue(cell.id, writes, epoch === undefined ? undefined : { shard: cell.shard, epoch }, item.tp).then(
+    cell.lane.enqueue(writes, epoch === undefined ? undefined : { shard: cell.shard, epoch }, item.tp).then(
       () => {
         this.settled(cell);
         if (this.deps.publishEvents) this.publishEvents(writes);
