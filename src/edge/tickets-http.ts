@@ -23,6 +23,8 @@ export const idempotencyKeyMaxChars = 200;
 const idMaxChars = 128;
 const descriptionMaxChars = 2000;
 const reasonMaxChars = 500;
+/** Longest status name ("in_progress"), with room: anything longer is not a status. */
+const statusMaxChars = 32;
 /** Multipart framing around the file (boundaries, part headers). */
 const multipartOverheadBytes = 16 * 1024;
 
@@ -134,7 +136,7 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
   app.patch(`${base}/:id/status`, route(d.log, async ({ auth, query, params, headers, body }) => {
     const p = await authenticate(d.verifier, auth, query);
     const b = parseJsonObject(body);
-    const status = text(b.status, 'status', 32);
+    const status = text(b.status, 'status', statusMaxChars);
     const reason = b.reason === undefined ? undefined : text(b.reason, 'reason', reasonMaxChars);
     return askTicket(d, params[0], p, { op: 'status', to: status, reason }, headers.traceparent);
   }, { body: true, headers: ['traceparent'] }));

@@ -48,6 +48,7 @@ const products: Record<string, { brand: string; valid: boolean }> = {
   'p-old': { brand: 'Acme', valid: false },
   'p-even': { brand: 'Evenly', valid: true },
   'p-nowhere': { brand: 'Nowhere', valid: true },
+  'p-restart': { brand: 'Restart', valid: true },
 };
 let productsDown = false;
 const productsServer: Server = createServer((req, res) => {
@@ -66,6 +67,9 @@ const centers = [
   { id: 'center-b', name: 'B', lat: 10.1, lon: 10.1, radiusKm: 30, brands: ['Other'], agents: [agentB], technicians: [techB] },
   // Serves Acme but is 1000+ km away.
   { id: 'center-far', name: 'Far', lat: 20.0, lon: 20.0, radiusKm: 50, brands: ['Acme'], agents: [uid('agentF')], technicians: [] },
+  // Two candidates for the restart test: an odd number of picks before the restart tells a
+  // recovered counter (next: restart-2) from one starting over (next: restart-1).
+  ...['restart-1', 'restart-2'].map((id) => ({ id, name: id, lat: 45, lon: -70, radiusKm: 10, brands: ['Restart'], agents: [uid(`agent-${id}`)], technicians: [] })),
   ...evenCenters.map((id) => ({ id, name: id, lat: -30, lon: 150, radiusKm: 10, brands: ['Evenly'], agents: [uid(`agent-${id}`)], technicians: [uid(`t1-${id}`), uid(`t2-${id}`)] })),
 ];
 
@@ -225,6 +229,17 @@ describe('service-request tickets', () => {
       const techs = picks.filter((p) => p.center === c).map((p) => p.tech);
       assert.equal(new Set(techs).size, 2, `${c} alternates its two technicians`);
     }
+  });
+
+  test('after a restart the router resumes its round-robin from the tickets already routed', async () => {
+    const at = { lat: 45.01, lon: -70.01 };
+    const first = await create(uid('cust'), 'r1', request('p-restart', 'Restart', at));
+    assert.equal(first.body.serviceCenterId, 'restart-1');
+    await node.kill('SIGTERM');
+    await node.start();
+    const second = await create(uid('cust'), 'r2', request('p-restart', 'Restart', at));
+    assert.equal(second.status, 201, JSON.stringify(second.body));
+    assert.equal(second.body.serviceCenterId, 'restart-2', 'the counter was recovered, not reset');
   });
 
   test('no covering center: the ticket stays created with a reason, and re-routing is for the customer or an admin', async () => {
