@@ -11,7 +11,10 @@ import type { ClientFrame, ServerFrame } from '../../protocol/frames.ts';
 import { decideConversation, type ConversationCommand } from '../../actors/index.ts';
 import type { FrameCommand } from '../../actors/conversation.ts';
 import type { OrderEvent, OrderEventType } from '../../actors/order.ts';
-import type { Actor, ActorLimits, ConversationRow, ConversationState, Effect, EventRow, Write } from '../../actors/types.ts';
+import type { Actor, ActorLimits, ConversationRow, ConversationState, Effect, EventRow } from '../../actors/types.ts';
+import { assertErr, beforeCommit, commit, fanouts, persistOf, replyFrame, writesOf } from './effect-helpers.ts';
+
+export { assertErr, beforeCommit, commit, fanouts, persistOf, replyFrame, writesOf };
 
 export const limits: ActorLimits = { typingTtlMs: 1000, dedupeWindowMax: 1000, historyLimitDefault: 50 };
 
@@ -31,7 +34,6 @@ export const orderId = 'order-42';
 /** A fixed epoch so every `now` in the tests is explicit and readable as an offset. */
 export const t0 = 1_700_000_000_000;
 
-type PersistEffect = Extract<Effect, { type: 'persist' }>;
 
 export function event(id: string, type: OrderEventType, data: Omit<OrderEvent['data'], 'orderId'> = {}, order = orderId): OrderEvent {
   return { id, type, occurredAt: new Date(t0).toISOString(), data: { orderId: order, ...data } };
@@ -121,19 +123,6 @@ export function riddenRoom(now = t0): OrderRig {
   return rig;
 }
 
-/** Asserts the decision is exactly one persist effect and returns it. */
-export function persistOf(effects: Effect[]): PersistEffect {
-  assert.equal(effects.length, 1, `expected exactly one effect, got ${JSON.stringify(effects)}`);
-  const [effect] = effects;
-  assert.equal(effect.type, 'persist', `expected a persist effect, got ${effect.type}`);
-  return effect as PersistEffect;
-}
-
-/** The writes the decision asks to make durable. */
-export function writesOf(effects: Effect[]): Write[] {
-  return persistOf(effects).writes;
-}
-
 /** The `conversation` writes among a decision's writes. */
 export function conversationWrites(effects: Effect[]): ConversationRow[] {
   return writesOf(effects).filter((w): w is ConversationRow => w.kind === 'conversation');
@@ -144,47 +133,12 @@ export function eventWrites(effects: Effect[]): EventRow[] {
   return writesOf(effects).filter((w): w is EventRow => w.kind === 'event');
 }
 
-/** Commits the single persist effect of a decision and returns what runs after it. */
-export function commit(effects: Effect[]): Effect[] {
-  return persistOf(effects).then;
-}
-
-/** Effects that act on clients immediately, without waiting for any commit. */
-export function beforeCommit(effects: Effect[]): Effect[] {
-  return effects.filter((e) => e.type !== 'persist');
-}
-
-/** The frame of the only `reply` among these effects. */
-export function replyFrame(effects: Effect[]): ServerFrame {
-  const replies = effects.filter((e) => e.type === 'reply');
-  assert.equal(replies.length, 1, `expected exactly one reply, got ${JSON.stringify(effects)}`);
-  return (replies[0] as Extract<Effect, { type: 'reply' }>).frame;
-}
-
-/** The `fanout` effects among these, as `{users, frame}` pairs. */
-export function fanouts(effects: Effect[]): Array<{ users: string[]; frame: ServerFrame }> {
-  return effects
-    .filter((e): e is Extract<Effect, { type: 'fanout' }> => e.type === 'fanout')
-    .map((e) => ({ users: [...e.users], frame: e.frame }));
-}
-
 /** The only `state` fan-out among these effects, audience sorted for order-free comparison. */
 export function stateFanout(effects: Effect[]): { users: string[]; frame: Extract<ServerFrame, { t: 'state' }> } {
   const states = fanouts(effects).filter((f) => f.frame.t === 'state');
   assert.equal(states.length, 1, `expected exactly one state fan-out, got ${JSON.stringify(effects)}`);
   const [f] = states;
   return { users: [...f.users].sort(), frame: f.frame as Extract<ServerFrame, { t: 'state' }> };
-}
-
-/** Asserts the decision is a single error reply with this code and returns its frame. */
-export function assertErr(effects: Effect[], code: number, msg?: string): Extract<ServerFrame, { t: 'err' }> {
-  assert.equal(effects.length, 1, `expected a single err reply, got ${JSON.stringify(effects)}`);
-  const frame = replyFrame(effects);
-  assert.equal(frame.t, 'err');
-  const e = frame as Extract<ServerFrame, { t: 'err' }>;
-  assert.equal(e.code, code);
-  if (msg !== undefined) assert.equal(e.msg, msg);
-  return e;
 }
 
 /** Asserts the decision is an ack for a new message at `seq` (after commit) and returns the frame. */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { newConversation } from '../../actors/conversation.ts';
 import { decideTicket, decideTicketFrame, ticketStatuses, type TicketOp } from '../../actors/ticket.ts';
 import type { Actor, ConversationState, Effect, Write } from '../../actors/types.ts';
+import { writesOf } from './effect-helpers.ts';
 
 const customer: Actor = { userId: 'cust', roles: ['customer'] };
 const admin: Actor = { userId: 'ops', roles: ['admin'] };
@@ -48,9 +49,6 @@ function errOf(effects: Effect[]): { code: number; state?: string } | undefined 
   return e && e.type === 'reply' && e.frame.t === 'err' ? { code: e.frame.code, state: (e.frame as { state?: string }).state } : undefined;
 }
 
-function writesOf(effects: Effect[]): Write[] {
-  return effects.flatMap((e) => (e.type === 'persist' ? e.writes : []));
-}
 
 test('every (from, to) pair by an allowed mover: allowed pairs apply, all others are 409 with the current state', () => {
   for (const from of ticketStatuses) {
