@@ -77,6 +77,18 @@ export async function spawnTarget(options: SpawnOptions): Promise<Target> {
   return target;
 }
 
+/** Runs `fn` against `target`, then releases it: its data is kept when `fn` threw or `keepData`. */
+export async function withTarget<T>(target: Target, keepData: boolean, fn: (target: Target) => Promise<T>): Promise<T> {
+  let failed = true;
+  try {
+    const result = await fn(target);
+    failed = false;
+    return result;
+  } finally {
+    await releaseTarget(target, failed || keepData);
+  }
+}
+
 /** Stops a spawned server; removes its temp dir unless the run failed or --keep-data. */
 export async function releaseTarget(target: Target, keep: boolean): Promise<void> {
   await target.server?.stop();

@@ -21,7 +21,7 @@ import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
 import { UsageError, type Args } from '../args.ts';
 import { openFiles, openFilesLimit, sleep } from '../server-process.ts';
-import { DEFAULT_SERVER_CMD, externalTarget, progress, releaseTarget, spawnTarget, syncSigner, type Target } from '../target.ts';
+import { DEFAULT_SERVER_CMD, externalTarget, progress, spawnTarget, syncSigner, type Target, withTarget } from '../target.ts';
 import { decodeFrame } from '../ws-client.ts';
 
 /** Connections per loopback source address with `--source-ips auto` (ephemeral range ≈ 28k). */
@@ -97,14 +97,7 @@ export async function runIdle(args: Args): Promise<Record<string, unknown>> {
         preferredPort: options.port,
         maxOpenFiles: options.conns + SERVER_FD_HEADROOM,
       });
-  let failed = true;
-  try {
-    const result = await drive(options, target);
-    failed = false;
-    return result;
-  } finally {
-    await releaseTarget(target, failed || options.keepData);
-  }
+  return withTarget(target, options.keepData, (t) => drive(options, t));
 }
 
 /** Outcome counters, shared by every socket (no per-socket closures). */

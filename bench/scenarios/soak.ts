@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { type Args } from '../args.ts';
 import { mapLimit } from '../concurrency.ts';
 import { Histogram } from '../histogram.ts';
-import { DEFAULT_SERVER_CMD, progress, releaseTarget, signToken, spawnTarget, type Target } from '../target.ts';
+import { DEFAULT_SERVER_CMD, progress, signToken, spawnTarget, type Target, withTarget } from '../target.ts';
 import { DmLoad } from './dm-load.ts';
 import { connectUsers, makePairs, rateLimitEnv } from './dm.ts';
 
@@ -55,14 +55,7 @@ interface Sample {
 export async function runSoak(args: Args): Promise<Record<string, unknown>> {
   const options = parseOptions(args);
   const target = await spawnTarget({ serverCmd: options.serverCmd, preferredPort: options.port, env: rateLimitEnv(options) });
-  let failed = true;
-  try {
-    const result = await drive(options, target);
-    failed = false;
-    return result;
-  } finally {
-    await releaseTarget(target, failed || options.keepData);
-  }
+  return withTarget(target, options.keepData, (t) => drive(options, t));
 }
 
 async function drive(options: SoakOptions, target: Target): Promise<Record<string, unknown>> {

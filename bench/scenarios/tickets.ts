@@ -16,7 +16,7 @@ import { brandIndex, candidatesFor, type ServiceCenter } from '../../actors/rout
 import { UsageError, type Args } from '../args.ts';
 import { mapLimit } from '../concurrency.ts';
 import { Histogram } from '../histogram.ts';
-import { DEFAULT_SERVER_CMD, progress, releaseTarget, spawnTarget, syncSigner } from '../target.ts';
+import { DEFAULT_SERVER_CMD, progress, spawnTarget, syncSigner, withTarget } from '../target.ts';
 
 export const ticketsUsage = `tickets [--centers N] [--creates N] [--concurrency N] [--routing-samples N] [--port N]
    [--server-cmd "node --import tsx src/main.ts"] [--keep-data] [--json-out FILE]`;
@@ -93,8 +93,7 @@ export async function runTickets(args: Args): Promise<Record<string, unknown>> {
     serverCmd, preferredPort: port,
     env: { SERVICE_CENTERS_FILE: path.join(dir, 'centers.json'), PRODUCTS_FILE: path.join(dir, 'products.json') },
   });
-  let failed = true;
-  try {
+  return withTarget(target, keepData, async () => {
     const sign = await syncSigner(new TextEncoder().encode(target.secret));
     const run = randomBytes(4).toString('hex');
     const r = rng(11);
@@ -119,14 +118,11 @@ export async function runTickets(args: Args): Promise<Record<string, unknown>> {
       if (json.status) outcome[json.status] = (outcome[json.status] ?? 0) + 1;
     });
     const seconds = (performance.now() - started) / 1000;
-    failed = false;
     return {
       scenario: 'tickets', centers: centersN, creates, concurrency,
       routing,
       create: { perS: +(creates / seconds).toFixed(1), latencyMs: h.percentiles(1 / 1000), statuses, outcome },
       serverCmd, at: new Date().toISOString(),
     };
-  } finally {
-    await releaseTarget(target, failed || keepData);
-  }
+  });
 }
