@@ -9,10 +9,10 @@ import { until } from '../helpers/until.ts';
 import { TestClient } from '../helpers/client.ts';
 import { connectUsers, TestNode, token, uid } from '../helpers/node.ts';
 import { sharedDatabase, type SharedDatabase } from '../helpers/shared-database.ts';
+import { chatEventsStream, clusterEnv, dropStreams, natsUrl, runPrefix } from '../helpers/cluster-env.ts';
 
-const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const prefix = `ob${process.pid}${Math.random().toString(36).slice(2, 6)}`;
-const stream = `CHAT_EVENTS_${prefix}`;
+const prefix = runPrefix('ob');
+const stream = chatEventsStream(prefix);
 let db: SharedDatabase;
 let nc: NatsConnection;
 let node: TestNode;
@@ -22,16 +22,14 @@ before(async () => {
   nc = await connect({ servers: natsUrl });
   node = new TestNode({
     env: {
-      ...db.env, NATS_URL: natsUrl, SUBJECT_PREFIX: prefix, SHARD_COUNT: '4', SHARD_THREADS: '1', LEASE_TTL_MS: '1500', RATE_MSGS_PER_S: '1000', RATE_BURST: '1000',
-      ORDER_EVENTS_STREAM: `OE_${prefix}`, ORDER_EVENTS_SUBJECTS: `orders_${prefix}.>`, ORDER_EVENTS_CONSUMER: `c_${prefix}`,
+      ...db.env, ...clusterEnv(prefix), RATE_MSGS_PER_S: '1000', RATE_BURST: '1000',
     },
   });
   await node.start();
 });
 after(async () => {
   await node.kill('SIGKILL');
-  const jsm = await nc.jetstreamManager();
-  for (const s of [stream, `OE_${prefix}`]) await jsm.streams.delete(s).catch(() => {});
+  await dropStreams(nc, prefix);
   await nc.close();
   await db.close();
 });

@@ -12,10 +12,9 @@ import { until } from '../helpers/until.ts';
 import { TestClient } from '../helpers/client.ts';
 import { TestNode, token, uid } from '../helpers/node.ts';
 import { sharedDatabase, type SharedDatabase } from '../helpers/shared-database.ts';
+import { clusterEnv, dropStreams, natsUrl, runPrefix } from '../helpers/cluster-env.ts';
 
-const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const prefix = `tk${process.pid}${Math.random().toString(36).slice(2, 6)}`;
-const stream = `CHAT_EVENTS_${prefix}`;
+const prefix = runPrefix('tk');
 const [agent, tech] = [uid('agent'), uid('tech')];
 let db: SharedDatabase;
 let nc: NatsConnection;
@@ -29,8 +28,7 @@ before(async () => {
   nc = await connect({ servers: natsUrl });
   node = new TestNode({
     env: {
-      ...db.env, NATS_URL: natsUrl, SUBJECT_PREFIX: prefix, SHARD_COUNT: '4', SHARD_THREADS: '1', LEASE_TTL_MS: '1500',
-      ORDER_EVENTS_STREAM: `OE_${prefix}`, ORDER_EVENTS_SUBJECTS: `orders_${prefix}.>`, ORDER_EVENTS_CONSUMER: `c_${prefix}`,
+      ...db.env, ...clusterEnv(prefix),
       PRODUCTS_FILE: join(dir, 'products.json'), SERVICE_CENTERS_FILE: join(dir, 'centers.json'),
     },
   });
@@ -38,8 +36,7 @@ before(async () => {
 });
 after(async () => {
   await node.kill('SIGKILL');
-  const jsm = await nc.jetstreamManager();
-  for (const s of [stream, `OE_${prefix}`]) await jsm.streams.delete(s).catch(() => {});
+  await dropStreams(nc, prefix);
   await nc.close();
   await db.close();
 });
