@@ -14,7 +14,7 @@
  * Ticket facts live in the conversation's `meta` (strings, stored as JSON): customerId,
  * productId, brand, lat, lon, description, serviceCenterId, technicianId, agents (JSON array),
  * signatureUrl, signatureBlob (blob-store key), requestHash and response (the original create response, for idempotent
- * replays), routingReason, transitions (count), reason (of the last change).
+ * replays), routingReason, transitions (count), disputes (count), reason (of the last change).
  */
 import { decideChatFrame, err, type FrameCommand, isAdmin, newConversation, stateFrame } from './conversation.ts';
 import type { Location } from './routing.ts';
@@ -33,6 +33,12 @@ const moves: Record<TicketStatus, readonly TicketStatus[]> = {
   closed: [],
   cancelled: [],
 };
+
+/**
+ * Disputes one ticket may go through: each reopens the work, so without a bound a customer could
+ * grow the ticket's history (returned whole by GET) without limit. Past it: 409, an admin closes.
+ */
+export const disputesMax = 10;
 
 export function isTicketStatus(s: string): s is TicketStatus {
   return (ticketStatuses as readonly string[]).includes(s);
@@ -270,6 +276,9 @@ function decideStatus(state: ConversationState, actor: Actor, op: Extract<Ticket
   const from = state.state as TicketStatus;
   if (!canMove(from, op.to)) return fail(state, 409, `invalid transition ${from} → ${op.to}`);
   if (op.to === 'resolved' && !state.meta?.signatureUrl) return fail(state, 409, 'resolving needs the customer signature: upload it first');
+  const disputes = Number(state.meta?.disputes ?? '0');
+  if (op.to === 'disputed' && disputes >= disputesMax) return fail(state, 409, `already disputed ${disputesMax} times: ask an admin to close it`);
+  if (op.to === 'disputed') state.meta!.disputes = String(disputes + 1);
   const before = state.participants;
   const writes = applyChanges(state, [{ to: op.to, by: actor.userId, reason: op.reason }], now);
   const audience = [...new Set([...before, ...state.participants])];

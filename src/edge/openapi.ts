@@ -98,7 +98,7 @@ export const openApiDocument = {
       patch: {
         summary: 'Move the ticket through its lifecycle',
         description:
-          'created→assigned (routing only), created|assigned→cancelled (customer), assigned|disputed→in_progress and in_progress→resolved (agents of the assigned center or the assigned technician; resolving needs a signature), resolved→closed (customer or admin), resolved→disputed (customer). Wrong role → 403 (wins over 409); invalid move → 409; both carry the current `state`.',
+          'created→assigned (routing only), created|assigned→cancelled (customer), assigned|disputed→in_progress and in_progress→resolved (agents of the assigned center or the assigned technician; resolving needs a signature), resolved→closed (customer or admin), resolved→disputed (customer, at most 10 times). Wrong role → 403 (wins over 409); invalid move → 409; both carry the current `state`.',
         parameters: [idParam],
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['status'], properties: { status: { $ref: '#/components/schemas/Status' }, reason: { type: 'string', maxLength: 500 } } } } } },
         responses: { '200': ticketResponse('the ticket after the change'), ...errors(400, 401, 403, 404, 409, 503) },

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newConversation } from '../../actors/conversation.ts';
-import { decideTicket, decideTicketFrame, ticketStatuses, type TicketOp } from '../../actors/ticket.ts';
+import { decideTicket, decideTicketFrame, disputesMax, ticketStatuses, type TicketOp } from '../../actors/ticket.ts';
 import type { Actor, ConversationState, Effect, Write } from '../../actors/types.ts';
 import { writesOf } from './effect-helpers.ts';
 
@@ -82,6 +82,18 @@ test('every target by every wrong role is 403 with the current state, whatever t
 
 test('resolving needs a signature (409 without one)', () => {
   assert.deepEqual(errOf(move(ticket('in_progress', false), tech, 'resolved').effects), { code: 409, state: 'in_progress' });
+});
+
+test('disputes are bounded: the one past disputesMax is 409 and changes nothing', () => {
+  const t = ticket('resolved');
+  for (let i = 0; i < disputesMax; i++) {
+    assert.equal(errOf(move(t, customer, 'disputed').effects), undefined, `dispute ${i + 1}`);
+    move(t, tech, 'in_progress');
+    move(t, tech, 'resolved');
+  }
+  assert.equal(t.state, 'resolved');
+  assert.deepEqual(errOf(move(t, customer, 'disputed').effects), { code: 409, state: 'resolved' });
+  assert.equal(errOf(move(t, admin, 'closed').effects), undefined, 'an admin can still close it');
 });
 
 test('an unknown status is 400', () => {
