@@ -2,10 +2,13 @@
  * `npm test`: runs every suite under test/ with node:test. Suites under test/cluster/ need a
  * NATS server (NATS_URL, default nats://127.0.0.1:4222): without one they are skipped and the
  * skip is reported by name — except on CI (CI=true), where a missing NATS fails the run.
+ *
+ * `npx tsx test/run.ts <substring>…` runs only the suites whose path contains one of them.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -28,11 +31,30 @@ function reachable(url: string): Promise<boolean> {
   });
 }
 
+/**
+ * One generated test file per suite skipped here, holding one skipped test named after the
+ * suite: node's reporters then count it (`# skipped N` in the closing summary, a skipped case
+ * in CI's reports) instead of the run claiming `skipped 0` while whole suites did not run.
+ */
+function skippedSuiteFiles(dir: string, suites: string[], reason: string): string[] {
+  return suites.map((suite, i) => {
+    const file = join(dir, `skipped-${i}.test.mjs`);
+    writeFileSync(file, `import { test } from 'node:test';\ntest(${JSON.stringify(relative(root, suite))}, { skip: ${JSON.stringify(reason)} }, () => {});\n`);
+    return file;
+  });
+}
+
 const only = process.argv.slice(2);
 let files = find(join(root, 'test')).sort();
 if (only.length) files = files.filter((f) => only.some((o) => relative(root, f).includes(o)));
+// With no file arguments `node --test` would search the working directory on its own.
+if (files.length === 0) {
+  console.error(`no test file under test/ matches ${only.map((o) => JSON.stringify(o)).join(' or ')}`);
+  process.exit(1);
+}
 const cluster = files.filter((f) => f.includes(`${join('test', 'cluster')}/`));
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+let skipped: string[] = [];
 if (cluster.length > 0 && !(await reachable(natsUrl))) {
   if (process.env.CI === 'true') {
     console.error(`CI: NATS is not reachable at ${natsUrl}; the cluster suites are required on CI`);
@@ -41,7 +63,10 @@ if (cluster.length > 0 && !(await reachable(natsUrl))) {
   console.log(`NOTE: skipping ${cluster.length} cluster suite(s): no NATS server at ${natsUrl}`);
   for (const f of cluster) console.log(`  skipped: ${relative(root, f)}`);
   files = files.filter((f) => !cluster.includes(f));
+  skipped = cluster;
 }
+const generatedDir = skipped.length > 0 ? mkdtempSync(join(tmpdir(), 'chat-skipped-suites-')) : undefined;
+if (generatedDir) files.push(...skippedSuiteFiles(generatedDir, skipped, `no NATS server at ${natsUrl}`));
 console.log(`database for integration/e2e suites: ${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded PGlite (DATABASE_URL unset)'}`);
 
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files.map((f) => relative(root, f))], {
@@ -49,4 +74,5 @@ const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test
   stdio: 'inherit',
   env: { ...process.env, NATS_URL: natsUrl },
 });
+if (generatedDir) rmSync(generatedDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);
