@@ -129,7 +129,20 @@ test('SIGTERM drains: sockets close with 1012, the process exits 0, the survivor
   }, 10_000);
 });
 
-test('a node started with another SHARD_COUNT refuses to join', async () => {
+// The bound only keeps a hung node from hanging the run; it is not a guess at start-up time.
+test('a node started with another SHARD_COUNT refuses to join', { timeout: 180_000 }, async () => {
   const odd = member('odd', { SHARD_COUNT: '8' });
-  await assert.rejects(odd.start(15_000), /SHARD_COUNT=8/);
+  // Waits for the refusal itself (the process ends), however slowly a loaded machine starts it:
+  // a readiness deadline would fail a correct node that merely took long to reach the check.
+  const starting = odd.start(Infinity);
+  // 'close', not 'exit': by then stdout and stderr are drained into odd.log.
+  const ended = new Promise<{ code: number | null; signal: string | null }>((resolve) => odd.child.once('close', (code, signal) => resolve({ code, signal })));
+  try {
+    const outcome = await Promise.race([ended, starting.then(() => 'ready' as const, () => ended)]);
+    assert.notEqual(outcome, 'ready', 'a node with another SHARD_COUNT must never become ready');
+    assert.deepEqual(outcome, { code: 78, signal: null }, odd.log);
+    assert.match(odd.log, /SHARD_COUNT=8 but the cluster "[^"]+" runs with 16: refusing to join/);
+  } finally {
+    await odd.kill('SIGKILL');
+  }
 });
