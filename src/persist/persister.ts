@@ -5,14 +5,20 @@
  * socket server interleaves connections query by query.
  *
  * Contract: `enqueue` resolves once every write of that call is durable, in enqueue order.
- * One batch is in flight at a time; rows arriving meanwhile form the next batch. If a batch
- * fails, it and everything queued behind it are rejected (later rows may depend on seqs of
- * the failed ones), and the caller reloads the affected actors from the database.
+ * One batch is in flight at a time; rows arriving meanwhile form the next batch.
+ * - When the database fails (connection lost, shutdown), the batch and everything queued behind
+ *   it are rejected (later rows may depend on seqs of the failed ones) and every actor of the
+ *   thread reloads (`failureEpoch`).
+ * - When it refuses a row (a value it cannot hold, a broken constraint), only that call is
+ *   refused (RowRefusedError), with the calls of the same conversation behind it (their seqs
+ *   build on it: PersistFailedError, retryable); batch-mates of other conversations commit as
+ *   usual, and only that conversation's actor reloads (`mustReload`).
  */
 import { createHash } from 'node:crypto';
 import { spanContextOf, startSpan, tracingEnabled } from '../tracing.ts';
 import type pg from 'pg';
 import type { ConversationRow, MessageRow, WatermarkRow, Write } from '../../actors/types.ts';
+import { isRowError, RowRefusedError } from './row-errors.ts';
 
 export interface PersisterOptions {
   flushMs: number;
@@ -50,6 +56,8 @@ export interface Fence {
 }
 
 interface Entry {
+  /** The conversation of every write in `writes` (undefined for a barrier without writes). */
+  conv: string | undefined;
   writes: Write[];
   fence?: Fence;
   /** Traceparent of the command that produced the writes (tracing on). */
@@ -74,10 +82,32 @@ export class Persister {
   private readonly lanes: PersistLane[];
   /** Incremented on every failed batch of any lane: actors loaded before it must reload. */
   failureEpoch = 0;
+  /** Conversations with a refused row since their actor last loaded: they must reload first. */
+  private readonly refused = new Set<string>();
 
   constructor(pool: pg.Pool, opts: PersisterOptions & { lanes: number }) {
     const laneQueueMax = Math.max(opts.batchMax, Math.floor(opts.queueMax / opts.lanes));
-    this.lanes = Array.from({ length: opts.lanes }, () => new PersistLane(pool, { ...opts, queueMax: laneQueueMax }, () => this.failureEpoch++));
+    const hooks: LaneHooks = { failed: () => this.failureEpoch++, refused: (conv) => this.markRefused(conv) };
+    this.lanes = Array.from({ length: opts.lanes }, () => new PersistLane(pool, { ...opts, queueMax: laneQueueMax }, hooks));
+  }
+
+  /** Whether `conv`'s actor must reload before its next decision (a row of it was refused). */
+  mustReload(conv: string): boolean {
+    return this.refused.size > 0 && this.refused.has(conv);
+  }
+
+  /** `conv`'s actor reloaded from the database: its refused rows are forgotten. */
+  reloaded(conv: string): void {
+    this.refused.delete(conv);
+  }
+
+  private markRefused(conv: string): void {
+    if (this.refused.size >= refusedConvsMax) {
+      // Overflow: every actor of the thread reloads instead (rare: validation keeps refusals rare).
+      this.refused.clear();
+      this.failureEpoch++;
+    }
+    this.refused.add(conv);
   }
 
   set onBatch(f: ((s: BatchStats) => void) | undefined) {
@@ -126,6 +156,31 @@ function batchSpan(batch: Entry[], rows: number) {
   return startSpan('persist batch', undefined, { 'chat.rows': rows, 'chat.entries': batch.length }, links);
 }
 
+/**
+ * Conversations remembered as "reload before the next decision" per shard thread; over it,
+ * every actor of the thread reloads (the failure epoch moves) and the set starts afresh.
+ */
+export const refusedConvsMax = 10_000;
+
+export interface LaneHooks {
+  /** The database failed a batch: every actor of the thread must reload. */
+  failed(): void;
+  /** A row of `conv` was refused: its actor must reload before its next decision. */
+  refused(conv: string): void;
+}
+
+/** What the settling of one batch found: per-entry errors, the refused conversations. */
+interface Settling {
+  errors: Map<Entry, Error>;
+  refused: Set<string>;
+  /** Set when the database itself failed: nothing after it was tried. */
+  failure?: unknown;
+}
+
+function dependentError(): PersistFailedError {
+  return new PersistFailedError('an earlier write of this conversation was refused; retry');
+}
+
 function fenceKey(f: Fence): string {
   return `${f.shard}:${f.epoch}`;
 }
@@ -139,6 +194,9 @@ function laneOf(conv: string, lanes: number): number {
 /** Weight of the newest batch in the lane's throughput average (about the last 5 batches count). */
 const rateSmoothing = 0.2;
 
+/** Batches measured before the lane estimates its drain time (odd: their median seeds it). */
+export const warmupBatches = 3;
+
 export class PersistLane {
   private queue: Entry[] = [];
   private queuedRows = 0;
@@ -149,14 +207,25 @@ export class PersistLane {
   /**
    * Measured commit throughput (rows per ms, moving average over batches): the queue's drain
    * time is depth / rate. Under backlog the batches are full, so the estimate is the lane's
-   * capacity; 0 until the first batch committed.
+   * capacity; 0 until the warm-up batches are measured.
    */
   private rowsPerMs = 0;
+  /**
+   * The first batches' samples, before the average starts. A lane's first batch also opens a
+   * connection and prepares the statement (≈ 200 ms for a few rows): seeded by that one sample,
+   * a handful of queued rows looked like seconds of work and a cold node refused its first
+   * sends. The median of the first `warmupBatches` drops such an outlier.
+   */
+  private warmup: number[] = [];
   /** When the previous batch finished, if rows were already waiting then (backlog: the gap counts). */
   private backloggedSince: number | undefined;
   onBatch: ((s: BatchStats) => void) | undefined;
 
-  constructor(private readonly pool: pg.Pool, private readonly opts: PersisterOptions, private readonly onFailure: () => void = () => {}) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly opts: PersisterOptions,
+    private readonly hooks: LaneHooks = { failed: () => {}, refused: () => {} },
+  ) {}
 
   /** Rows waiting or in flight; bounded by `queueMax`. */
   get depth(): number {
@@ -175,7 +244,14 @@ export class PersistLane {
   private measure(rows: number, ms: number): void {
     if (rows === 0) return;
     const sample = rows / Math.max(ms, 0.1);
-    this.rowsPerMs = this.rowsPerMs === 0 ? sample : this.rowsPerMs + rateSmoothing * (sample - this.rowsPerMs);
+    if (this.rowsPerMs > 0) {
+      this.rowsPerMs += rateSmoothing * (sample - this.rowsPerMs);
+      return;
+    }
+    this.warmup.push(sample);
+    if (this.warmup.length < warmupBatches) return;
+    this.rowsPerMs = this.warmup.sort((a, b) => a - b)[warmupBatches >> 1];
+    this.warmup = [];
   }
 
   enqueue(writes: Write[], fence?: Fence, tp?: string): Promise<void> {
@@ -183,7 +259,7 @@ export class PersistLane {
       return Promise.reject(new PersisterOverloadedError(`persister queue full (${this.opts.queueMax} rows)`));
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ writes, fence, tp, resolve, reject });
+      this.queue.push({ conv: writes[0]?.conv, writes, fence, tp, resolve, reject });
       this.queuedRows += writes.length;
       this.schedule();
     });
@@ -225,23 +301,24 @@ export class PersistLane {
     const started = performance.now();
     const span = batchSpan(batch, this.inflightRows);
     try {
-      const passed = await this.commit(batch);
+      const settled: Settling = { errors: new Map(), refused: new Set() };
+      await this.settle(batch, settled);
       const ms = performance.now() - started;
-      // Under backlog the time between batches (this thread busy elsewhere) drains nothing either.
-      this.measure(this.inflightRows, performance.now() - (this.backloggedSince ?? started));
-      this.onBatch?.({ rows: this.inflightRows, entries: batch.length, ms });
-      for (const e of batch) {
-        if (!e.fence || e.writes.length === 0 || passed.has(fenceKey(e.fence))) e.resolve();
-        else e.reject(new FencedError(e.fence.shard));
+      if (settled.failure === undefined) {
+        // Under backlog the time between batches (this thread busy elsewhere) drains nothing either.
+        this.measure(this.inflightRows, performance.now() - (this.backloggedSince ?? started));
+        this.onBatch?.({ rows: this.inflightRows, entries: batch.length, ms });
       }
+      for (const e of batch) {
+        const error = settled.errors.get(e);
+        if (error) e.reject(error);
+        else e.resolve(); // committed, possibly in a part of the batch tried before a failure
+      }
+      if (settled.failure !== undefined) this.failQueue(settled.failure, span);
+      else if (settled.refused.size > 0) this.refuseDependents(settled.refused);
     } catch (cause) {
-      this.onFailure();
-      const failed = [...batch, ...this.queue];
-      this.queue = [];
-      this.queuedRows = 0;
-      const error = new PersistFailedError('database write failed', { cause });
-      for (const e of failed) e.reject(error);
-      span?.setStatus({ code: 2, message: 'batch failed' });
+      for (const e of batch) e.reject(new PersistFailedError('database write failed', { cause }));
+      this.failQueue(cause, span);
     } finally {
       span?.end();
       this.inflight = false;
@@ -259,7 +336,63 @@ export class PersistLane {
     for (const w of waiters) w();
   }
 
-  /** Commits the batch; returns the "shard:epoch" fences that still held. */
+  /**
+   * Commits `batch`, recording per entry what failed. A refused row is found by splitting the
+   * batch in halves (first half first, so a conversation's rows still commit in order) until the
+   * culprit stands alone; the culprit's conversation's later entries are not tried (they build on
+   * its seqs). About 2·log2(n) extra statements per culprit; none when nothing is refused.
+   */
+  private async settle(batch: Entry[], s: Settling): Promise<void> {
+    const live: Entry[] = [];
+    for (const e of batch) {
+      if (s.failure !== undefined) s.errors.set(e, new PersistFailedError('database write failed', { cause: s.failure }));
+      else if (e.conv !== undefined && s.refused.has(e.conv)) s.errors.set(e, dependentError());
+      else live.push(e);
+    }
+    if (live.length === 0) return;
+    try {
+      const passed = await this.commit(live);
+      for (const e of live) if (e.fence && e.writes.length > 0 && !passed.has(fenceKey(e.fence))) s.errors.set(e, new FencedError(e.fence.shard));
+    } catch (cause) {
+      if (!isRowError(cause)) {
+        s.failure = cause;
+        for (const e of live) s.errors.set(e, new PersistFailedError('database write failed', { cause }));
+      } else if (live.length === 1) {
+        s.errors.set(live[0], new RowRefusedError(cause));
+        if (live[0].conv !== undefined) s.refused.add(live[0].conv);
+      } else {
+        const mid = live.length >>> 1;
+        await this.settle(live.slice(0, mid), s);
+        await this.settle(live.slice(mid), s);
+      }
+    }
+  }
+
+  /** The database failed: every actor reloads, and nothing queued can build on what failed. */
+  private failQueue(cause: unknown, span: ReturnType<typeof batchSpan>): void {
+    this.hooks.failed();
+    const failed = this.queue;
+    this.queue = [];
+    this.queuedRows = 0;
+    const error = new PersistFailedError('database write failed', { cause });
+    for (const e of failed) e.reject(error);
+    span?.setStatus({ code: 2, message: 'batch failed' });
+  }
+
+  /** Entries queued behind a refused row of their conversation build on its seq: refuse them too. */
+  private refuseDependents(convs: Set<string>): void {
+    for (const conv of convs) this.hooks.refused(conv);
+    const keep: Entry[] = [];
+    for (const e of this.queue) {
+      if (e.conv !== undefined && convs.has(e.conv)) {
+        this.queuedRows -= e.writes.length;
+        e.reject(dependentError());
+      } else keep.push(e);
+    }
+    this.queue = keep;
+  }
+
+  /** Commits the batch in one statement; returns the "shard:epoch" fences that still held. */
   private async commit(batch: Entry[]): Promise<Set<string>> {
     const writes = batch.flatMap((e) => e.writes);
     if (writes.length === 0) return new Set(); // barrier-only batch: everything before it already committed

@@ -81,6 +81,14 @@ export class Store {
   }
 
   /** Messages after `since` in seq order (the oldest first), at most `limit`. */
+  /** The stored send of `sender` with `cmid` in `conv` (served by the unique send key). */
+  async sendByCmid(conv: string, sender: string, cmid: string): Promise<{ seq: number; id: string; ts: number } | null> {
+    const r = await this.pool.query<MessageRecord>(
+      'SELECT seq, id, sender, cmid, ts_ms FROM messages WHERE conv_id = $1 AND sender = $2 AND cmid = $3', [conv, sender, cmid]);
+    const row = r.rows[0];
+    return row ? { seq: row.seq, id: row.id, ts: row.ts_ms } : null;
+  }
+
   async messagesAfter(conv: string, since: number, limit: number): Promise<MsgView[]> {
     const r = await this.pool.query<MessageRecord>(
       'SELECT conv_id, seq, id, sender, body, cmid, ts_ms FROM messages WHERE conv_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',

@@ -17,6 +17,7 @@ import {
   decodeEnvelope, encodeReply, movingMsg, overloadedMsg, ReplyStatus, type ReplyStatusValue, type RoutePickRequest, routerActorId, shardOf, shedLevelMax, shedRetryMs,
 } from './envelope.ts';
 import { FencedError, type PersistLane } from '../persist/persister.ts';
+import { RowRefusedError } from '../persist/row-errors.ts';
 import { encode } from '../../protocol/codec.ts';
 import { newRouterState, pickRoute, type Location, type RoutePick, type RouterState, type ServiceCenter } from '../../actors/routing.ts';
 import { productAccepts, ticketNeeds, type RoutingOutcome, type TicketCommand } from '../../actors/ticket.ts';
@@ -218,7 +219,7 @@ export class ShardHost {
     try {
       let turn = 0;
       while (cell.queue.length > 0) {
-        if (cell.loadedEpoch !== this.deps.persister.failureEpoch && !(await this.load(cell))) break;
+        if (this.stale(cell) && !(await this.load(cell))) break;
         const item = cell.queue.shift()!;
         if (item.cmd.t === 'routePick') {
           await this.routePick(cell, item, item.cmd);
@@ -242,11 +243,17 @@ export class ShardHost {
     }
   }
 
+  /** Loaded before a failed batch, or a row of it was refused since: its state may be ahead of the database. */
+  private stale(cell: Cell): boolean {
+    return cell.loadedEpoch !== this.deps.persister.failureEpoch || this.deps.persister.mustReload(cell.id);
+  }
+
   private async load(cell: Cell): Promise<boolean> {
     // Writes of this actor still queued would be missing from what we read (their seqs reused).
     if (cell.inflight > 0) await new Promise<void>((r) => (cell.idle ??= []).push(r));
     const epoch = this.deps.persister.failureEpoch;
     try {
+      this.deps.persister.reloaded(cell.id); // before the read: a refusal after it marks the cell again
       cell.state = await this.deps.store.loadConversation(cell.id, this.deps.limits.dedupeWindowMax);
       cell.loadedEpoch = epoch;
       return true;
@@ -424,11 +431,34 @@ export class ShardHost {
           this.reply(item, { t: 'err', code: 503, msg: movingMsg, retryMs: 100 }, ReplyStatus.moving);
           return;
         }
-        this.deps.onError?.(e, 'persist', item.cid);
         cell.loadedEpoch = -1; // whatever this actor assumed about uncommitted rows is void
+        if (e instanceof RowRefusedError) return this.refused(cell, item, e);
+        this.deps.onError?.(e, 'persist', item.cid);
         this.reply(item, { t: 'err', code: 503, msg: 'not stored, retry with the same cmid', retryMs: 1000 });
       },
     );
+  }
+
+  /**
+   * The database refused this command's rows (its batch-mates were stored). A send whose
+   * (conversation, sender, cmid) is already stored is a late resend: it gets the original ack.
+   * A stale key (the actor reloads) can pass on a retry; anything else is permanent.
+   */
+  private refused(cell: Cell, item: Item, e: RowRefusedError): void {
+    const cmd = item.cmd;
+    if (e.duplicateSend && cmd.t === 'frame' && cmd.frame.t === 'send') {
+      const { cmid } = cmd.frame;
+      this.deps.store.sendByCmid(cell.id, cmd.actor.userId, cmid).then(
+        (prior) => prior
+          ? this.reply(item, { t: 'ack', conv: cell.id, seq: prior.seq, id: prior.id, ts: prior.ts })
+          : this.reply(item, { t: 'err', code: 503, msg: 'not stored, retry with the same cmid', retryMs: 1000 }),
+        (err) => this.failRead(item, err),
+      );
+      return;
+    }
+    if (e.staleState) return this.reply(item, { t: 'err', code: 503, msg: 'not stored, retry with the same cmid', retryMs: 100 });
+    this.deps.onError?.(e, 'persist refused', item.cid);
+    this.reply(item, { t: 'err', code: 422, msg: `not storable: ${e.message}` });
   }
 
   private publishEvents(writes: Write[]): void {
