@@ -1,6 +1,7 @@
 # A chat node. Debian 12 (glibc 2.36) runs the uWebSockets.js v20.30.0 binary (needs >= 2.27).
 # Stage 1 installs production dependencies (native install scripts need a toolchain);
-# stage 2 is the runtime, as an unprivileged user.
+# stage 2 is the runtime, as an unprivileged user. Node 20 is within package.json's engines
+# (^20.6.0 || >=22), which test/unit/dependency-engines.test.ts holds every dependency to.
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*

@@ -4,6 +4,8 @@
  * the bus envelope (both buses carry it the same way) and is honoured on HTTP requests.
  * Exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise the API's no-op
  * tracer costs next to nothing. Spans carry ids, types and sizes — never bodies or tokens.
+ * The SDK is the 2.x line (exporter 0.223): 3.x needs Node ≥ 22.15 and we run Node 20; the
+ * classes used here are the same in both. Its peers pin @opentelemetry/api below 1.10.
  */
 import { context, propagation, trace, type Attributes, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';

@@ -2,7 +2,8 @@
  * The policy every outside call goes through (seed 004): a timeout per attempt, retry with
  * exponential backoff and jitter for retryable failures only, and a circuit breaker that fails
  * fast while the dependency keeps failing. Built on cockatiel rather than by hand: its
- * breaker's half-open probing and its decorrelated-jitter backoff are well-tested.
+ * breaker's half-open probing and its decorrelated-jitter backoff are well-tested. cockatiel 3.x:
+ * 4.0 needs Node ≥ 22 and we run Node 20; the API used here is the same in both.
  */
 import {
   circuitBreaker, ConsecutiveBreaker, TaskCancelledError, ExponentialBackoff, handleWhen, retry, timeout, TimeoutStrategy, wrap, CircuitState, type IPolicy,
