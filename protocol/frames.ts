@@ -1,4 +1,5 @@
 /** Wire protocol v1 frame shapes (see ../shared/PROTOCOL.md). Pure types and limits, no I/O. */
+import { idCharsMax } from './ids.ts';
 
 export type ConvKind = 'dm' | 'ticket' | 'order';
 
@@ -16,7 +17,7 @@ export const defaultLimits: ProtocolLimits = {
   maxFrameBytes: 64 * 1024, // one frame; larger closes the socket with 1009
   maxBodyChars: 2000, // seed 003: text messages, not documents
   maxCmidChars: 64, // fits a UUID or ULID with a prefix
-  maxIdChars: 128, // user and conversation ids
+  maxIdChars: idCharsMax, // every id: the rule of protocol/ids.ts
   historyLimitMax: 100, // one page of history
   inboxLimitMax: 100, // one page of the inbox
 };

@@ -5,10 +5,10 @@
 import { decode } from './codec.ts';
 import { ErrorCode, ProtocolError } from './errors.ts';
 import type { ClientFrame, ClientFrameType, ProtocolLimits } from './frames.ts';
+import { idPattern, idRuleText } from './ids.ts';
+import { lineFault, textFault } from './text.ts';
 
 type Fields = Record<string, unknown>;
-
-const controlChars = /[\u0000-\u001f\u007f]/;
 
 function own(obj: Fields, key: string): unknown {
   return Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
@@ -29,8 +29,8 @@ class FieldReader {
     const v = own(this.obj, key);
     if (typeof v !== 'string' || v.length === 0) this.fail(400, `${key}: expected a non-empty string`);
     if (v.length > this.limits.maxIdChars) this.fail(400, `${key}: longer than ${this.limits.maxIdChars} chars`);
-    // Control characters in ids would make ids ambiguous in logs, subjects and derived DM ids.
-    if (controlChars.test(v)) this.fail(400, `${key}: control characters are not allowed`);
+    // One rule for every id (protocol/ids.ts): ids become subject tokens, URL segments and text.
+    if (!idPattern.test(v)) this.fail(400, `${key}: expected an id of ${idRuleText}`);
     return v;
   }
 
@@ -71,9 +71,14 @@ const parsers: Record<ClientFrameType, Parser> = {
     const cmid = own(obj, 'cmid');
     if (typeof cmid !== 'string' || cmid.length === 0) r.fail(400, 'cmid: expected a non-empty string');
     if (cmid.length > limits.maxCmidChars) r.fail(400, `cmid: longer than ${limits.maxCmidChars} chars`);
+    const cmidFault = lineFault(cmid);
+    if (cmidFault) r.fail(400, `cmid: ${cmidFault}`);
     const body = own(obj, 'body');
     if (typeof body !== 'string' || body.trim().length === 0) r.fail(400, 'body: expected a non-empty string');
     if (body.length > limits.maxBodyChars) r.fail(413, `body: longer than ${limits.maxBodyChars} chars`);
+    // Storage cannot hold it (protocol/text.ts); refused here rather than failing the batch.
+    const bodyFault = textFault(body);
+    if (bodyFault) r.fail(400, `body: ${bodyFault}`);
     return { t: 'send', rid: r.rid, conv, cmid, body };
   },
   recv: (r) => ({ t: 'recv', rid: r.rid, conv: r.id('conv'), seq: r.uint('seq') }),
@@ -88,7 +93,7 @@ const parsers: Record<ClientFrameType, Parser> = {
   }),
   inbox: (r, obj, limits) => {
     const before = own(obj, 'before');
-    if (before !== undefined && before !== null && (typeof before !== 'string' || before.length > 256)) {
+    if (before !== undefined && before !== null && (typeof before !== 'string' || before.length > 256 || lineFault(before))) {
       r.fail(400, 'before: expected the opaque cursor string from a previous page');
     }
     return { t: 'inbox', rid: r.rid, before: (before ?? undefined) as string | undefined, limit: r.limit(limits.inboxLimitMax) };
