@@ -43,19 +43,49 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   return pattern === subject;
 }
 
-/** Subject names used across the cluster, under one prefix. */
+/** A token needing no encoding: the common case (ids such as `alice-7`, `d_…`, `sr_…`). */
+const plainToken = /^[A-Za-z0-9_-]+$/;
+const utf8 = new TextEncoder();
+const hexDigits = '0123456789ABCDEF';
+
+/**
+ * One value as one subject token that matches only itself: tokens made only of [A-Za-z0-9_-]
+ * stay as they are; every other UTF-8 byte becomes `%HH` (uppercase hex). `.` would split the
+ * token, `*` and `>` are NATS wildcards (a user id `>` subscribed to every user's messages),
+ * whitespace breaks the NATS protocol line, and `%` itself is escaped, so the mapping is
+ * injective for well-formed strings (ids are validated, protocol/ids.ts). Runs per fanout: plain
+ * ids cost one regex test and no allocation.
+ */
+export function subjectToken(value: string): string {
+  if (plainToken.test(value)) return value;
+  let out = '';
+  for (const b of utf8.encode(value)) {
+    const plain = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f || b === 0x2d;
+    out += plain ? String.fromCharCode(b) : `%${hexDigits[b >> 4]}${hexDigits[b & 15]}`;
+  }
+  return out;
+}
+
+/**
+ * Subject names used across the cluster, under one prefix. Every id placed in a subject goes
+ * through `subjectToken`.
+ */
 export class Subjects {
   constructor(readonly prefix: string) {}
   shard(k: number): string {
     return `${this.prefix}.shard.${k}`;
   }
   user(id: string): string {
-    return `${this.prefix}.user.${id}`;
+    return `${this.prefix}.user.${subjectToken(id)}`;
   }
   room(conv: string): string {
-    return `${this.prefix}.room.${conv}`;
+    return `${this.prefix}.room.${subjectToken(conv)}`;
   }
-  /** Domain events published after commit when there is no outbox (`ticket.created`, …). */
+  /**
+   * Domain events published after commit when there is no outbox (`ticket.created`, …). Not
+   * encoded: `type` is one of the actors' own constants, and its dot is meant to be a subject
+   * level (consumers subscribe to `chat.events.ticket.>`); no client value reaches it.
+   */
   event(type: string): string {
     return `${this.prefix}.events.${type}`;
   }

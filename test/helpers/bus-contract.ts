@@ -4,11 +4,40 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Bus, BusTimeoutError, NoRespondersError } from '../../src/bus/bus.ts';
+import { type Bus, BusTimeoutError, NoRespondersError, Subjects, subjectToken } from '../../src/bus/bus.ts';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const settle = () => new Promise((r) => setTimeout(r, 50));
+
+/**
+ * Resolves once `b`'s earlier subscriptions are in place: `b` answers on a ready subject
+ * subscribed after them, and both buses register one connection's subscriptions in order.
+ */
+let readyN = 0;
+async function subscribed(a: Bus, b: Bus, ns: string): Promise<void> {
+  // A fresh subject each time: a request racing an unsubscribe of the same subject may be lost.
+  const subject = `${ns}.ready${++readyN}`;
+  const sub = b.subscribe(subject, (_d, reply) => reply && b.publish(reply, bytes('ready')));
+  for (;;) {
+    try {
+      await a.request(subject, bytes('?'), 1000);
+      return sub.unsubscribe();
+    } catch (e) {
+      if (!(e instanceof NoRespondersError)) throw e;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/** Publishes a fence from `a` and resolves once `b` received it (the timer also keeps unref'd ports alive). */
+function fence(a: Bus, b: Bus, ns: string, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the fence never arrived')), timeoutMs);
+    const sub = b.subscribe(`${ns}.fence`, () => (sub.unsubscribe(), clearTimeout(timer), resolve()));
+    subscribed(a, b, ns).then(() => a.publish(`${ns}.fence`, bytes('fence')), reject);
+  });
+}
 
 /** `pair()` returns two connected ends on a fresh namespace `ns` (a subject prefix). */
 export function busContract(name: string, pair: () => Promise<{ a: Bus; b: Bus; ns: string; close(): Promise<void> }>): void {
@@ -49,6 +78,45 @@ export function busContract(name: string, pair: () => Promise<{ a: Bus; b: Bus; 
       await settle();
       await assert.rejects(a.request(`${ns}.shard.2`, bytes('x'), 100), BusTimeoutError);
       await close();
+    });
+
+    test('ids become subject tokens that match only themselves: >, *, dots, spaces, %, non-ASCII', async () => {
+      const { a, b, ns, close } = await pair();
+      const subjects = new Subjects(ns);
+      // Values a client could once choose as its user id or order id (the id rule now refuses
+      // most of them at the boundary; the encoding must hold on its own all the same).
+      const ids = ['>', '*', 'a', 'a.b', 'a.>', 'a.*', 'a b', ' ', '%', '%3E', 'ü', 'u%C3%BC', 'uü', '用户', 'a\tb', 'x-y_z'];
+      const got = new Map<string, string[]>();
+      for (const id of ids) {
+        for (const [kind, subject] of [['user', subjects.user(id)], ['room', subjects.room(id)]]) {
+          const key = `${kind}:${id}`;
+          got.set(key, []);
+          b.subscribe(subject, (d) => got.get(key)!.push(text(d)));
+        }
+      }
+      await subscribed(a, b, ns);
+      for (const id of ids) {
+        a.publish(subjects.user(id), bytes(`user:${id}`));
+        a.publish(subjects.room(id), bytes(`room:${id}`));
+      }
+      // One publisher, one subscribing connection: both buses deliver in publish order across
+      // subjects, so once the fence has arrived every stray copy would have too.
+      await fence(a, b, ns);
+      for (const [key, msgs] of got) assert.deepEqual(msgs, [key], `${key} receives only its own message`);
+      await close();
+    });
+
+    test('subjectToken keeps [A-Za-z0-9_-] tokens as they are and writes every other UTF-8 byte as %HH', () => {
+      assert.equal(subjectToken('alice-7_X'), 'alice-7_X');
+      assert.equal(subjectToken('a.b'), 'a%2Eb');
+      assert.equal(subjectToken('>'), '%3E');
+      assert.equal(subjectToken('*'), '%2A');
+      assert.equal(subjectToken('%'), '%25');
+      assert.equal(subjectToken('a b'), 'a%20b');
+      assert.equal(subjectToken('ü'), '%C3%BC');
+      assert.equal(subjectToken('u:1@x|y+z=w~v'), 'u%3A1%40x%7Cy%2Bz%3Dw%7Ev');
+      const samples = ['a.b', 'a%2Eb', 'a%252Eb', '%', '%25', 'ü', '%C3%BC', '>', '%3E', ''];
+      assert.equal(new Set(samples.map(subjectToken)).size, samples.length, 'injective');
     });
 
     test('unsubscribe stops delivery', async () => {
