@@ -13,9 +13,11 @@
  * `alg` is the pinned algorithm (so `none` never passes), `crit` is refused (we recognise no
  * extension; jose accepts only `b64`, which JWTs must not use anyway), the claims must be a JSON
  * object, `exp` and `sub` present, `exp`/`nbf`/`iat` numbers when present, `exp > now`,
- * `nbf <= now`, `iss` equal and `aud` containing the configured values when set.
+ * `nbf <= now`, `iss` equal and `aud` containing the configured values when set. One addition:
+ * `sub` must be an id by protocol/ids.ts (jose accepts any string).
  */
 import { createHmac, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { idRuleText, isValidId } from '../../protocol/ids.ts';
 
 export interface Principal {
   sub: string;
@@ -38,7 +40,6 @@ export interface TokenCheck {
 }
 
 export const knownRoles = ['user', 'customer', 'vendor', 'rider', 'technician', 'agent', 'admin'];
-const maxSubChars = 128;
 /** Longer tokens are refused before any parsing: a bound on the work one upgrade can cause. */
 export const tokenCharsMax = 8192;
 const base64url = /^[A-Za-z0-9_-]*$/;
@@ -108,7 +109,9 @@ function audienceMatches(aud: unknown, expected: string): boolean {
 
 function principalOf(claims: Record<string, unknown>): Principal {
   const sub = claims.sub;
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > maxSubChars) throw new AuthError('sub: expected a user id');
+  // Beyond jose: `sub` becomes the user id everywhere (subjects, rows, logs), so it must satisfy
+  // the id rule; a `sub` of `>` would otherwise subscribe to every user's messages.
+  if (!isValidId(sub)) throw new AuthError(`sub: expected a user id of ${idRuleText}`);
   const raw = claims.roles;
   const roles = Array.isArray(raw) ? raw.filter((r): r is string => typeof r === 'string' && knownRoles.includes(r)) : [];
   return { sub, roles: roles.length > 0 ? roles : ['user'] };
