@@ -2,7 +2,8 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
 import { listConversations } from '../persist/store.ts';
-import { authenticate, HttpError, optUint, pageLimit, route, type HttpDeps } from './http.ts';
+import { lineFault } from '../../protocol/text.ts';
+import { authenticate, HttpError, idParam, optUint, pageLimit, requireJson, route, type HttpDeps } from './http.ts';
 import { applyOrderEvent, parseOrderEvent, verifySignature } from './order-events.ts';
 import type pg from 'pg';
 
@@ -15,6 +16,7 @@ export function registerOrderEvents(app: TemplatedApp, d: HttpDeps): void {
         const secret = d.config.events.hmacSecret;
         if (!secret) throw new HttpError(503, 'event intake is not configured (EVENTS_HMAC_SECRET)');
         verifySignature(headers['x-signature'] ?? '', body, secret, d.config.events.maxSkewMs, Date.now());
+        requireJson(headers['content-type']);
         const event = parseOrderEvent(body);
         try {
           // A W3C traceparent on the request becomes the parent of the event's spans.
@@ -25,7 +27,7 @@ export function registerOrderEvents(app: TemplatedApp, d: HttpDeps): void {
         }
         return { status: 202, body: { accepted: true, id: event.id } };
       },
-      { body: true, headers: ['x-signature', 'traceparent'] },
+      { body: true, headers: ['x-signature', 'traceparent', 'content-type'] },
     ),
   );
 }
@@ -42,13 +44,14 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
     '/api/v1/admin/conversations/:id/messages',
     route(d.log, async ({ auth, query, params }) => {
       const p = await admin(auth, query);
+      const id = idParam(params[0], 'id');
       const q = new URLSearchParams(query);
       const before = optUint(q, 'before');
       const limit = pageLimit(q, d.config.actors.historyLimitDefault);
-      const conv = await d.store.participants(params[0]);
-      audit.info({ admin: p.sub, action: 'read_messages', conversation: params[0], found: conv !== null }, 'admin read');
+      const conv = await d.store.participants(id);
+      audit.info({ admin: p.sub, action: 'read_messages', conversation: id, found: conv !== null }, 'admin read');
       if (!conv) throw new HttpError(404, 'no such conversation');
-      const page = await d.store.history(params[0], before, limit);
+      const page = await d.store.history(id, before, limit);
       return { status: 200, body: { messages: page.msgs, next: page.next } };
     }),
   );
@@ -58,14 +61,24 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
       const p = await admin(auth, query);
       const q = new URLSearchParams(query);
       const limit = pageLimit(q, d.config.actors.historyLimitDefault);
-      const filter = { kind: q.get('kind') ?? undefined, state: q.get('state') ?? undefined, participant: q.get('participant') ?? undefined };
+      const participant = q.get('participant') ?? undefined;
+      const filter = { kind: line(q, 'kind'), state: line(q, 'state'), participant: participant === undefined ? undefined : idParam(participant, 'participant') };
+      const before = line(q, 'before');
       audit.info({ admin: p.sub, action: 'list_conversations', filter }, 'admin read');
       try {
-        return { status: 200, body: await listConversations(d.pool, filter, q.get('before') ?? undefined, limit) };
+        return { status: 200, body: await listConversations(d.pool, filter, before, limit) };
       } catch (e) {
         if (e instanceof RangeError) throw new HttpError(400, 'before: not a cursor from a previous page');
         throw e;
       }
     }),
   );
+}
+
+/** A single-line query parameter bound for SQL: control characters and lone surrogates → 400. */
+function line(q: URLSearchParams, key: string): string | undefined {
+  const v = q.get(key) ?? undefined;
+  const fault = v === undefined ? undefined : lineFault(v);
+  if (fault) throw new HttpError(400, `${key}: ${fault}`);
+  return v;
 }

@@ -13,6 +13,8 @@ import type pg from 'pg';
 import type { Metrics } from '../metrics.ts';
 import { VerifierUnavailableError } from './verify-pool.ts';
 import { defaultLimits } from '../../protocol/frames.ts';
+import { idRuleText, isValidId } from '../../protocol/ids.ts';
+import { textFault } from '../../protocol/text.ts';
 
 export interface HttpDeps {
   config: Config;
@@ -133,16 +135,62 @@ export interface RouteResult {
   contentType?: string;
 }
 
-/** A request body that must be one JSON object; HttpError 400 otherwise (never a crash). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A request body that must be one JSON object; HttpError 400 otherwise (never a crash). Text
+ * that storage cannot hold is refused here for every string of the body, keys included
+ * (protocol/text.ts): invalid UTF-8, U+0000, lone surrogates from `\ud800` escapes.
+ */
 export function parseJsonObject(body: Buffer): Record<string, unknown> {
   let v: unknown;
   try {
-    v = JSON.parse(body.toString('utf8'));
+    v = JSON.parse(strictUtf8.decode(body));
   } catch {
-    throw new HttpError(400, 'malformed JSON');
+    throw new HttpError(400, 'malformed JSON (or not UTF-8)');
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'expected a JSON object');
+  const fault = jsonTextFault(v);
+  if (fault) throw new HttpError(400, fault);
   return v as Record<string, unknown>;
+}
+
+/**
+ * The first string of a parsed JSON value that storage cannot hold, as `path: why`. Iterative:
+ * a 256 KiB body can nest deeper than the call stack.
+ */
+function jsonTextFault(root: unknown): string | undefined {
+  const stack: Array<[unknown, string]> = [[root, '']];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [v, path] = item;
+    if (typeof v === 'string') {
+      const fault = textFault(v);
+      if (fault) return `${path || 'body'}: ${fault}`;
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => stack.push([x, `${path}[${i}]`]));
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        const at = path ? `${path}.${k}` : k;
+        const fault = textFault(k);
+        if (fault) return `${at} (a key): ${fault}`;
+        stack.push([x, at]);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** JSON routes take `application/json`, optionally with a UTF-8 charset; anything else → 415. */
+export function requireJson(contentType: string | undefined): void {
+  if (!/^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i.test((contentType ?? '').trim())) {
+    throw new HttpError(415, 'expected Content-Type: application/json');
+  }
+}
+
+/** An id taken from the path or a body (protocol/ids.ts); HttpError 400 naming it otherwise. */
+export function idParam(value: unknown, name: string): string {
+  if (!isValidId(value)) throw new HttpError(400, `${name}: expected an id of ${idRuleText}`);
+  return value;
 }
 
 export async function authenticate(verifier: Verifier, auth: string, query: string): Promise<Principal> {
@@ -202,8 +250,8 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
       const p = await authenticate(d.verifier, auth, query);
       if (!p.roles.includes('admin')) throw new HttpError(403, 'admin role required');
       if (!d.connectionsTable) throw new HttpError(409, 'connections are served by CONNECTIONS_URL, not managed here');
-      const [a, b] = params;
-      if (!a || !b || a === b || a.length > 128 || b.length > 128) throw new HttpError(400, 'two different user ids expected');
+      const [a, b] = [idParam(params[0], 'a'), idParam(params[1], 'b')];
+      if (a === b) throw new HttpError(400, 'two different user ids expected');
       if (connect) await d.connectionsTable.connect(a, b, Date.now());
       else await d.connectionsTable.disconnect(a, b);
       d.bus.publish(d.subjects.connectionsChanged(), encode({ a, b }));
@@ -216,13 +264,14 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
     '/api/v1/conversations/:id/messages',
     route(d.log, async ({ auth, query, params }) => {
       const p = await authenticate(d.verifier, auth, query);
+      const id = idParam(params[0], 'id');
       const q = new URLSearchParams(query);
       const before = optUint(q, 'before');
       const limit = pageLimit(q, d.config.actors.historyLimitDefault);
-      const conv = await d.store.participants(params[0]);
+      const conv = await d.store.participants(id);
       if (!conv) throw new HttpError(404, 'no such conversation');
       if (!conv.participants.includes(p.sub) && !p.roles.includes('admin')) throw new HttpError(403, 'not a participant');
-      const page = await d.store.history(params[0], before, limit);
+      const page = await d.store.history(id, before, limit);
       return { status: 200, body: { messages: page.msgs, next: page.next } };
     }),
   );

@@ -9,7 +9,8 @@ import { orderEventTypes, type OrderEvent } from '../../actors/order.ts';
 import { decode } from '../../protocol/codec.ts';
 import type { Bus, Subjects } from '../bus/bus.ts';
 import { encodeEnvelope, replyFrame, shardOf } from '../shard/envelope.ts';
-import { HttpError, parseJsonObject } from './http.ts';
+import { lineFault } from '../../protocol/text.ts';
+import { HttpError, idParam, parseJsonObject } from './http.ts';
 import { requestWithRetry } from './frames.ts';
 import { startSpan, traceparentOf } from '../tracing.ts';
 
@@ -29,36 +30,31 @@ export function verifySignature(header: string, rawBody: Buffer, secret: string,
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HttpError(401, 'bad signature');
 }
 
-const idMax = 128;
-
-function str(v: unknown, name: string, required: boolean): string | undefined {
-  if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > idMax || /[\u0000-\u001f]/.test(v)) throw new HttpError(400, `${name}: expected a non-empty string id`);
-  return v;
-}
-
-/** Parses and validates one event `{id, type, occurredAt, data}`; HttpError 400 otherwise. */
+/**
+ * Parses and validates one event `{id, type, occurredAt, data}`; HttpError 400 otherwise. Event,
+ * order and user ids follow the id rule (protocol/ids.ts): they become rows and subject tokens.
+ */
 export function parseOrderEvent(raw: Buffer): OrderEvent {
   const e = parseJsonObject(raw);
   const type = e.type;
   if (typeof type !== 'string' || !(orderEventTypes as readonly string[]).includes(type)) {
     throw new HttpError(400, `type: one of ${orderEventTypes.join(', ')}`);
   }
-  if (typeof e.occurredAt !== 'string' || Number.isNaN(Date.parse(e.occurredAt))) throw new HttpError(400, 'occurredAt: expected an ISO-8601 time');
+  if (typeof e.occurredAt !== 'string' || lineFault(e.occurredAt) || Number.isNaN(Date.parse(e.occurredAt))) throw new HttpError(400, 'occurredAt: expected an ISO-8601 time');
   const data = e.data;
   if (typeof data !== 'object' || data === null) throw new HttpError(400, 'data: expected an object');
   const d = data as Record<string, unknown>;
   const event: OrderEvent = {
-    id: str(e.id, 'id', true)!,
+    id: idParam(e.id, 'id'),
     type: type as OrderEvent['type'],
     occurredAt: e.occurredAt,
-    data: { orderId: str(d.orderId, 'data.orderId', true)! },
+    data: { orderId: idParam(d.orderId, 'data.orderId') },
   };
   if (type === 'order.accepted') {
-    event.data.customerId = str(d.customerId, 'data.customerId', true);
-    event.data.vendorId = str(d.vendorId, 'data.vendorId', true);
+    event.data.customerId = idParam(d.customerId, 'data.customerId');
+    event.data.vendorId = idParam(d.vendorId, 'data.vendorId');
   }
-  if (type === 'order.rider_assigned') event.data.riderId = str(d.riderId, 'data.riderId', true);
+  if (type === 'order.rider_assigned') event.data.riderId = idParam(d.riderId, 'data.riderId');
   return event;
 }
 

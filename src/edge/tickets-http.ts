@@ -8,10 +8,11 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { TicketOp, TicketRequest } from '../../actors/ticket.ts';
 import { ticketView } from '../../actors/ticket.ts';
 import { decode } from '../../protocol/codec.ts';
+import { idCharsMax } from '../../protocol/ids.ts';
 import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
 import { encodeEnvelope, replyFrame, shardOf } from '../shard/envelope.ts';
 import { FileBlobStore, isPng, type BlobStore } from '../tickets/blobs.ts';
-import { authenticate, HttpError, parseJsonObject, route, type HttpDeps, type RouteResult } from './http.ts';
+import { authenticate, HttpError, idParam, parseJsonObject, requireJson, route, type HttpDeps, type RouteResult } from './http.ts';
 import type { Principal } from './auth.ts';
 import { requestWithRetry } from './frames.ts';
 import { openApiDocument } from './openapi.ts';
@@ -19,8 +20,8 @@ import { loadUws } from './uws.ts';
 
 /** Idempotency keys are client-chosen (UUIDs, ULIDs); 200 printable characters is ample. */
 export const idempotencyKeyMaxChars = 200;
-/** Ids and brands: the same bound as conversation ids. */
-const idMaxChars = 128;
+/** Product ids and brands: names from the catalogue, not our ids; the same length bound as ids. */
+const idMaxChars = idCharsMax;
 const descriptionMaxChars = 2000;
 const reasonMaxChars = 500;
 /** Longest status name ("in_progress"), with room: anything longer is not a status. */
@@ -122,44 +123,48 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
   app.post(base, route(d.log, async ({ auth, query, headers, body }) => {
     const p = await authenticate(d.verifier, auth, query);
     if (!p.roles.some((r) => customerRoles.includes(r))) throw new HttpError(403, 'only customers open service requests');
+    requireJson(headers['content-type']);
     const key = idempotencyKey(headers['idempotency-key']);
     const request = parseTicketRequest(body);
     return askTicket(d, ticketIdFor(p.sub, key), p, { op: 'create', request, requestHash: requestHash(request) }, headers.traceparent);
-  }, { body: true, headers: ['idempotency-key', 'traceparent'] }));
+  }, { body: true, headers: ['idempotency-key', 'traceparent', 'content-type'] }));
 
   app.get(`${base}/:id`, route(d.log, async ({ auth, query, params }) => {
     const p = await authenticate(d.verifier, auth, query);
-    const t = await readableTicket(d, params[0], p);
+    const t = await readableTicket(d, idParam(params[0], 'id'), p);
     return { status: 200, body: { ...ticketView(t.id, t.status, t.createdAt, t.meta), history: t.history } };
   }));
 
   app.patch(`${base}/:id/status`, route(d.log, async ({ auth, query, params, headers, body }) => {
     const p = await authenticate(d.verifier, auth, query);
+    const id = idParam(params[0], 'id');
+    requireJson(headers['content-type']);
     const b = parseJsonObject(body);
     const status = text(b.status, 'status', statusMaxChars);
     const reason = b.reason === undefined ? undefined : text(b.reason, 'reason', reasonMaxChars);
-    return askTicket(d, params[0], p, { op: 'status', to: status, reason }, headers.traceparent);
-  }, { body: true, headers: ['traceparent'] }));
+    return askTicket(d, id, p, { op: 'status', to: status, reason }, headers.traceparent);
+  }, { body: true, headers: ['traceparent', 'content-type'] }));
 
   app.post(`${base}/:id/route`, route(d.log, async ({ auth, query, params, headers }) => {
     const p = await authenticate(d.verifier, auth, query);
-    return askTicket(d, params[0], p, { op: 'route' }, headers.traceparent);
+    return askTicket(d, idParam(params[0], 'id'), p, { op: 'route' }, headers.traceparent);
   }, { headers: ['traceparent'] }));
 
   app.post(`${base}/:id/signature`, route(d.log, async ({ auth, query, params, headers, body }) => {
     const p = await authenticate(d.verifier, auth, query);
+    const id = idParam(params[0], 'id');
     const file = filePart(body, headers['content-type']);
     if (file.byteLength > maxSig) throw new HttpError(413, `signature larger than ${maxSig} bytes`);
     if (!isPng(file)) throw new HttpError(415, 'the signature must be a PNG image');
     // Only participants get to store bytes; the actor then checks role and status for good.
-    await readableTicket(d, params[0], p);
+    await readableTicket(d, id, p);
     const blob = await blobs.put(file);
-    return askTicket(d, params[0], p, { op: 'signature', url: `${base}/${encodeURIComponent(params[0])}/signature`, blob }, headers.traceparent);
+    return askTicket(d, id, p, { op: 'signature', url: `${base}/${encodeURIComponent(id)}/signature`, blob }, headers.traceparent);
   }, { body: true, headers: ['content-type', 'traceparent'], bodyMaxBytes: maxSig + multipartOverheadBytes }));
 
   app.get(`${base}/:id/signature`, route(d.log, async ({ auth, query, params }) => {
     const p = await authenticate(d.verifier, auth, query);
-    const t = await readableTicket(d, params[0], p);
+    const t = await readableTicket(d, idParam(params[0], 'id'), p);
     const bytes = t.meta.signatureBlob ? await blobs.get(t.meta.signatureBlob) : null;
     if (!bytes) throw new HttpError(404, 'no signature for this service request');
     return { status: 200, body: new Uint8Array(bytes), contentType: 'image/png' };

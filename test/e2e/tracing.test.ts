@@ -73,7 +73,7 @@ test('a W3C traceparent on an HTTP request becomes the parent of the event’s s
   const raw = JSON.stringify({ id: uid('ev'), type: 'order.accepted', occurredAt: new Date().toISOString(), data: { orderId: uid('o'), customerId: 'c', vendorId: 'v' } });
   const t = Date.now();
   const sig = createHmac('sha256', secret).update(`${t}.${raw}`).digest('hex');
-  const r = await fetch(`${node.http}/api/v1/events`, { method: 'POST', body: raw, headers: { 'x-signature': `t=${t},v1=${sig}`, traceparent: `00-${traceId}-${parent}-01` } });
+  const r = await fetch(`${node.http}/api/v1/events`, { method: 'POST', body: raw, headers: { 'content-type': 'application/json', 'x-signature': `t=${t},v1=${sig}`, traceparent: `00-${traceId}-${parent}-01` } });
   assert.equal(r.status, 202);
   // Threads export on their own schedules: wait for both spans.
   const all = await spansWhere((s) => ['actor orderEvent', 'event order.accepted'].every((n) => s.some((x) => x.traceId === traceId && x.name === n)));
