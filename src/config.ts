@@ -41,8 +41,15 @@ export interface Config {
   };
   connections: { url?: string; cacheTtlMs: number; cacheMax: number; timeoutMs: number; retries: number; breakerThreshold: number; breakerHalfOpenAfterMs: number };
   limits: {
-    /** Larger frame → close 1009. */
+    /** Larger frame → close 1009 (up to wsPayloadCutBytes). */
     maxFrameBytes: number;
+    /**
+     * uWS's own message bound (`maxPayloadLength`): a frame over maxFrameBytes but within this is
+     * buffered and closed by our check with 1009; beyond it uWS cuts the TCP connection in its
+     * frame parser, before any callback and without a close frame (the client sees 1006). uWS
+     * v20 offers no way to answer that case with 1009.
+     */
+    wsPayloadCutBytes: number;
     /** Sends per user per second (token bucket refill); over → err 429 with retryMs. */
     rateMsgsPerS: number;
     /** Token bucket size for sends. */
@@ -161,6 +168,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new ConfigError(`DATABASE_SCHEMA=${schema}: expected a lower-case SQL identifier`);
   const prefix = str(env, 'SUBJECT_PREFIX') ?? 'chat';
   if (!/^[A-Za-z0-9_-]+$/.test(prefix)) throw new ConfigError(`SUBJECT_PREFIX=${prefix}: letters, digits, _ and - only`);
+  const maxFrameBytes = int(env, 'MAX_FRAME_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024);
   const config: Config = {
     role,
     natsUrl,
@@ -203,7 +211,12 @@ export function loadConfig(env: Env = process.env): Config {
       breakerHalfOpenAfterMs: int(env, 'CONNECTIONS_BREAKER_HALF_OPEN_MS', 10_000, 100),
     },
     limits: {
-      maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+      maxFrameBytes,
+      // uWS reserves the announced length without touching it (measured: 200 sockets announcing
+      // 16 MiB each grew RSS by 5 MiB), so what one socket can hold is what it actually uploads:
+      // 1 MiB matches the write side's bound per socket (WS_BACKPRESSURE_MAX_BYTES), and is 16x
+      // the default frame bound, so clearly oversize frames still get their 1009.
+      wsPayloadCutBytes: int(env, 'WS_PAYLOAD_CUT_BYTES', Math.max(1024 * 1024, 2 * maxFrameBytes), 2048, 256 * 1024 * 1024),
       rateMsgsPerS: int(env, 'RATE_MSGS_PER_S', 20, 1),
       rateBurst: int(env, 'RATE_BURST', 40, 1),
       rateFramesPerS: int(env, 'RATE_FRAMES_PER_S', 200, 1),
@@ -306,5 +319,6 @@ function assertRelations(c: Config): void {
   if (c.persist.queueDelayMaxMs >= c.limits.busRequestTimeoutMs) throw new ConfigError('PERSIST_QUEUE_DELAY_MAX_MS must be below BUS_REQUEST_TIMEOUT_MS: an accepted send must not time out');
   if (c.limits.rateBurst < 1) throw new ConfigError('RATE_BURST must be >= 1');
   if (c.persist.lanes >= c.dbPoolMax && c.dbPoolMax > 1) throw new ConfigError('PERSIST_LANES must be below DB_POOL_MAX: reads need a connection too');
+  if (c.limits.wsPayloadCutBytes <= c.limits.maxFrameBytes) throw new ConfigError('WS_PAYLOAD_CUT_BYTES must be above MAX_FRAME_BYTES: an oversize frame must reach our check to be closed with 1009');
   if (c.jwt.secret && c.jwt.publicKeyPem) throw new ConfigError('set JWT_SECRET or JWT_PUBLIC_KEY, not both');
 }

@@ -34,8 +34,9 @@ export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { r
 
   if (config.role !== 'shard') app.ws<SocketData>('/v1/ws', {
     compression: uws.DISABLED,
-    // Over our own bound by a frame, so our check (close 1009) runs before uWS's own.
-    maxPayloadLength: config.limits.maxFrameBytes * 2,
+    // Far over our own bound, so our check (close 1009) sees oversize frames: past this uWS
+    // closes the TCP connection itself without a close frame (1006), see WS_PAYLOAD_CUT_BYTES.
+    maxPayloadLength: config.limits.wsPayloadCutBytes,
     // Our write path enforces the real bound (SocketRegistry.write closes with 1013); uWS's
     // must stay far above it, or uWS drops the close frame itself and the client sees 1006.
     maxBackpressure: 64 * 1024 * 1024,
