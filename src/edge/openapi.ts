@@ -1,11 +1,14 @@
 /** OpenAPI 3.1 description of the HTTP API, served at GET /api/v1/openapi.json. */
+import { idCharsMax, idPattern } from '../../protocol/ids.ts';
 
 const error = {
   description: 'JSON error',
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 };
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), error]));
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'service-request id (also its chat conversation id)' };
+/** Every id follows protocol/ids.ts; one outside it is 400. */
+const idSchema = { type: 'string', pattern: idPattern.source, maxLength: idCharsMax };
+const idParam = { name: 'id', in: 'path', required: true, schema: idSchema, description: 'service-request id (also its chat conversation id)' };
 const ticketResponse = (description: string) => ({
   description,
   content: { 'application/json': { schema: { $ref: '#/components/schemas/ServiceRequest' } } },
@@ -86,13 +89,13 @@ export const openApiDocument = {
         requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/CreateServiceRequest' } } } },
         responses: {
           '201': ticketResponse('created (or the original response for a repeated key and body)'),
-          ...errors(400, 401, 403, 422, 503),
+          ...errors(400, 401, 403, 415, 422, 503),
         },
-        description: '400 malformed JSON, missing fields or Idempotency-Key; 403 not a customer; 422 unknown product, expired warranty, brand mismatch, or the key reused with a different body; 503 product or service-center service unavailable (nothing is created).',
+        description: '400 malformed JSON, missing fields, text with U+0000 or lone surrogates, or no Idempotency-Key; 403 not a customer; 415 not application/json; 422 unknown product, expired warranty, brand mismatch, or the key reused with a different body; 503 product or service-center service unavailable (nothing is created).',
       },
     },
     '/api/v1/service-requests/{id}': {
-      get: { summary: 'A service request with its history (participants and admins)', parameters: [idParam], responses: { '200': ticketResponse('the ticket'), ...errors(401, 403, 404) } },
+      get: { summary: 'A service request with its history (participants and admins)', parameters: [idParam], responses: { '200': ticketResponse('the ticket'), ...errors(400, 401, 403, 404) } },
     },
     '/api/v1/service-requests/{id}/status': {
       patch: {
@@ -101,14 +104,14 @@ export const openApiDocument = {
           'created→assigned (routing only), created|assigned→cancelled (customer), assigned|disputed→in_progress and in_progress→resolved (agents of the assigned center or the assigned technician; resolving needs a signature), resolved→closed (customer or admin), resolved→disputed (customer, at most 10 times). Wrong role → 403 (wins over 409); invalid move → 409; both carry the current `state`.',
         parameters: [idParam],
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['status'], properties: { status: { $ref: '#/components/schemas/Status' }, reason: { type: 'string', maxLength: 500 } } } } } },
-        responses: { '200': ticketResponse('the ticket after the change'), ...errors(400, 401, 403, 404, 409, 503) },
+        responses: { '200': ticketResponse('the ticket after the change'), ...errors(400, 401, 403, 404, 409, 415, 503) },
       },
     },
     '/api/v1/service-requests/{id}/route': {
       post: {
         summary: 'Try routing again a request still `created` (customer or admin)',
         parameters: [idParam],
-        responses: { '200': ticketResponse('the ticket (assigned, or still created with routingReason)'), ...errors(401, 403, 404, 409, 503) },
+        responses: { '200': ticketResponse('the ticket (assigned, or still created with routingReason)'), ...errors(400, 401, 403, 404, 409, 503) },
       },
     },
     '/api/v1/service-requests/{id}/signature': {
@@ -124,7 +127,7 @@ export const openApiDocument = {
       get: {
         summary: 'The signature image (participants and admins)',
         parameters: [idParam],
-        responses: { '200': { description: 'the PNG', content: { 'image/png': {} } }, ...errors(401, 403, 404) },
+        responses: { '200': { description: 'the PNG', content: { 'image/png': {} } }, ...errors(400, 401, 403, 404) },
       },
     },
     '/api/v1/conversations/{id}/messages': {
