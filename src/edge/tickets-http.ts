@@ -9,6 +9,7 @@ import type { TicketOp, TicketRequest } from '../../actors/ticket.ts';
 import { ticketView } from '../../actors/ticket.ts';
 import { decode } from '../../protocol/codec.ts';
 import { idCharsMax } from '../../protocol/ids.ts';
+import { controlFault, lineFault, textFault } from '../../protocol/text.ts';
 import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
 import { encodeEnvelope, replyFrame, shardOf } from '../shard/envelope.ts';
 import { FileBlobStore, isPng, type BlobStore } from '../tickets/blobs.ts';
@@ -38,10 +39,16 @@ export function ticketIdFor(user: string, key: string): string {
   return `sr_${h.slice(0, 24)}`;
 }
 
-function text(v: unknown, name: string, max: number): string {
-  if (typeof v !== 'string' || v.trim().length === 0 || v.length > max || /[\u0000-\u0008\u000b-\u001f]/.test(v)) {
+/**
+ * A text field: single-line (names, statuses, reasons) refuses every control character; the
+ * description may hold tabs and newlines (protocol/text.ts). 400 naming the field otherwise.
+ */
+function text(v: unknown, name: string, max: number, multiLine = false): string {
+  if (typeof v !== 'string' || v.trim().length === 0 || v.length > max) {
     throw new HttpError(400, `${name}: expected a non-empty string of at most ${max} characters`);
   }
+  const fault = multiLine ? textFault(v) ?? (/[\u0001-\u0008\u000b-\u001f\u007f]/.test(v) ? controlFault : undefined) : lineFault(v);
+  if (fault) throw new HttpError(400, `${name}: ${fault}`);
   return v;
 }
 
@@ -58,7 +65,7 @@ export function parseTicketRequest(body: Buffer): TicketRequest {
     productId: text(b.productId, 'productId', idMaxChars),
     brand: text(b.brand, 'brand', idMaxChars),
     location: { lat: coordinate(loc.lat, 'location.lat', 90), lon: coordinate(loc.lon, 'location.lon', 180) },
-    description: text(b.description, 'description', descriptionMaxChars),
+    description: text(b.description, 'description', descriptionMaxChars, true),
   };
 }
 

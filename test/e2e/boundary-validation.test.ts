@@ -154,7 +154,7 @@ describe('HTTP bodies', () => {
   const ticket = (fields: Record<string, unknown>) =>
     JSON.stringify({ productId: 'tv-1001', brand: 'Acme', location: { lat: 1, lon: 1 }, description: 'flickers', ...fields });
 
-  test('a ticket create with U+0000 or a lone surrogate in a text field is 400 naming the field', async () => {
+  test('a ticket create or status change with U+0000, a lone surrogate or a line break in a single-line field is 400 naming the field', async () => {
     const cases: Array<[string, string]> = [
       [ticket({ description: 'a\u0000b' }), 'description'],
       [ticket({ productId: '\u0000' }), 'productId'],
@@ -162,12 +162,20 @@ describe('HTTP bodies', () => {
       [ticket({ description: 'x' }).replace('"x"', '"x\\ud800"'), 'description'],
       [ticket({ description: 'x' }).replace('"x"', '"\\udc00x"'), 'description'],
       [ticket({ extra: { note: 'n\u0000' } }), 'extra.note'],
+      [ticket({ brand: 'Ac\nme' }), 'brand'],
     ];
     for (const [body, field] of cases) {
       const res = await createTicket(body);
       const json = (await res.json()) as { code: number; message: string };
       assert.equal(res.status, 400, `${body}: ${JSON.stringify(json)}`);
       assert.match(json.message, new RegExp(`^${field.replace('.', '\\.')}`), body);
+    }
+    for (const [fields, field] of [[{ status: 'closed', reason: 'a\u0000b' }, 'reason'], [{ status: 'closed', reason: 'two\nlines' }, 'reason'], [{ status: 'clo\u0000sed' }, 'status']] as const) {
+      const patch = await fetch(`${node.http}/api/v1/service-requests/sr_x/status`, {
+        method: 'PATCH', body: JSON.stringify(fields), headers: { authorization: `Bearer ${await customer()}`, 'content-type': 'application/json' },
+      });
+      assert.equal(patch.status, 400, JSON.stringify(fields));
+      assert.match(((await patch.json()) as { message: string }).message, new RegExp(`^${field}: `));
     }
     const notUtf8 = await createTicket(new Uint8Array(Buffer.concat([Buffer.from('{"description":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')])));
     assert.equal(notUtf8.status, 400);
