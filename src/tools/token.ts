@@ -8,6 +8,7 @@ import { SignJWT } from 'jose';
 import { parseArgs } from 'node:util';
 import { ensureDevSecret } from '../edge/auth.ts';
 import { knownRoles } from '../edge/verify-token.ts';
+import { idPattern } from '../../protocol/ids.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 
 const usage = `usage: npm run -s token -- --sub <user id> [--roles <role,…>] [--ttl <seconds>]
@@ -27,7 +28,7 @@ JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE and DATA_DIR.
 const usageExitCode = 2;
 
 /** The protocol's id rule (docs/protocol.md, "Ids"): a token with another `sub` is refused at upgrade. */
-const userIdPattern = /^[A-Za-z0-9_\-.:@|+=~]{1,128}$/;
+const userIdPattern = idPattern;
 
 function refuse(message: string): never {
   console.error(`${message}\n\n${usage}`);
