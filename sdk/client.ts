@@ -5,10 +5,11 @@
  *
  * Runs in browsers and Node: no Node APIs, WebSocket from the global or `options.WebSocket`.
  */
+import { authCheckStatus, authCheckUrlFor, isAuthRefusal, watchUpgradeStatus } from './auth.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { newCmid } from './cmid.ts';
 import { decodeFrame, encodeFrame } from './codec.ts';
-import { ChatClosedError, ChatDisconnectedError, ChatRequestError, ChatTimeoutError } from './errors.ts';
+import { AuthRejectedError, ChatClosedError, ChatDisconnectedError, ChatRequestError, ChatTimeoutError, SendRejectedError } from './errors.ts';
 import { Emitter, type Listener } from './events.ts';
 import { assertLimits, type ChatLimits, defaultLimits } from './limits.ts';
 import { type PendingSend, PendingQueue } from './pending.ts';
@@ -28,6 +29,12 @@ export interface ChatClientOptions {
   requestTimeoutMs?: number;
   backoff?: BackoffOptions;
   limits?: Partial<ChatLimits>;
+  /**
+   * Where a socket cannot report why its upgrade failed (browsers), the SDK asks this HTTP URL
+   * with the same token after an attempt that never opened: 401 means the token is refused
+   * (AuthRejectedError). Default: the node's HTTP history route (see auth.ts); `false`: never ask.
+   */
+  authCheckUrl?: string | false;
 }
 
 export interface Disconnected {
@@ -37,6 +44,16 @@ export interface Disconnected {
   willReconnect: boolean;
   /** When the next attempt starts, if `willReconnect`. */
   retryInMs?: number;
+}
+
+/** A send the server refused for good (`err` without `retryMs`); it is not resent. */
+export interface SendFailed {
+  conv: string;
+  cmid: string;
+  body: string;
+  code: number;
+  msg: string;
+  error: SendRejectedError;
 }
 
 export interface ChatEvents {
@@ -51,9 +68,25 @@ export interface ChatEvents {
   state: StateChange;
   /** A server `err` without a `rid`, or a background gap fill that failed. */
   error: Error;
+  /** A send was refused for good: its promise rejects with the same SendRejectedError. */
+  sendFailed: SendFailed;
+  /** The upgrade was refused with 401/403: no more attempts until `connect()` is called again. */
+  authRejected: AuthRejectedError;
 }
 
-export type ChatStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+/** `rejected`: the token was refused (AuthRejectedError); `connect()` tries again. */
+export type ChatStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'rejected' | 'closed';
+
+/** One connection attempt: what is known about it when its socket closes. */
+interface Attempt {
+  readonly token: string;
+  /** The socket fired `open` (the upgrade succeeded). */
+  opened: boolean;
+  /** The socket reports a refused upgrade's HTTP status (Node's `ws`); browsers' cannot. */
+  reportsStatus: boolean;
+  /** The HTTP status of the refused upgrade, when reported. */
+  upgradeStatus?: number;
+}
 
 interface InflightRequest {
   readonly t: string;
@@ -87,6 +120,9 @@ export class ChatClient {
   private closed = false;
   private everConnected = false;
   private fetchingToken = false;
+  private checkingAuth = false;
+  private authRejection: AuthRejectedError | undefined;
+  private readonly authCheckUrl: string | undefined;
   private nextRid = 1;
   private immediateReconnectUsed = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -101,6 +137,7 @@ export class ChatClient {
     this.WS = resolveWebSocket(options.WebSocket);
     this.backoff = new Backoff(options.backoff);
     this.pending = new PendingQueue(this.limits.pendingSendsMax);
+    this.authCheckUrl = options.authCheckUrl === false ? undefined : (options.authCheckUrl ?? authCheckUrlFor(options.url));
   }
 
   // ---- events ------------------------------------------------------------------------------
@@ -122,6 +159,7 @@ export class ChatClient {
   get status(): ChatStatus {
     if (this.closed) return 'closed';
     if (this.isOpen) return 'connected';
+    if (this.authRejection !== undefined && !this.attemptUnderWay) return 'rejected';
     if (!this.attemptUnderWay && !this.everConnected) return 'idle';
     return this.everConnected ? 'reconnecting' : 'connecting';
   }
@@ -148,9 +186,14 @@ export class ChatClient {
 
   // ---- connection --------------------------------------------------------------------------
 
-  /** Starts connecting (retrying with backoff) and resolves at the first `hello`. */
+  /**
+   * Starts connecting (retrying with backoff) and resolves at the first `hello`. Rejects with
+   * AuthRejectedError when the server refuses the token (401/403): that is not retried, but
+   * calling `connect()` again starts over (with a fresh token from `options.token`).
+   */
   connect(): Promise<Hello> {
     if (this.closed) return Promise.reject(new ChatClosedError());
+    this.authRejection = undefined;
     const hello = this.waitOpen(undefined);
     if (!this.attemptUnderWay) void this.openSocket();
     return hello;
@@ -184,9 +227,9 @@ export class ChatClient {
     }
   }
 
-  /** A socket exists, a token is being fetched, or a reconnect is scheduled. */
+  /** A socket exists, a token is being fetched or checked, or a reconnect is scheduled. */
   private get attemptUnderWay(): boolean {
-    return this.ws !== undefined || this.fetchingToken || this.reconnectTimer !== undefined;
+    return this.ws !== undefined || this.fetchingToken || this.checkingAuth || this.reconnectTimer !== undefined;
   }
 
   private waitOpen(timeoutMs: number | undefined): Promise<Hello> {
@@ -221,14 +264,17 @@ export class ChatClient {
     const ws = new this.WS(urlWithToken(this.options.url, token));
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
+    const attempt: Attempt = { token, opened: false, reportsStatus: false };
+    attempt.reportsStatus = watchUpgradeStatus(ws, (status) => (attempt.upgradeStatus = status));
     // Handlers of a socket that is no longer current are ignored; onerror stays set because
     // `ws` throws on an 'error' without a listener, and a close always follows an error.
     ws.onerror = () => {};
+    ws.onopen = () => (attempt.opened = true);
     ws.onmessage = (ev: { data: unknown }) => {
       if (this.ws === ws) this.onFrame(decodeFrame(ev.data));
     };
     ws.onclose = (ev: { code?: number; reason?: string }) => {
-      if (this.ws === ws) this.onClose(ev.code ?? 1006, ev.reason ?? '');
+      if (this.ws === ws) this.onClose(ev.code ?? 1006, ev.reason ?? '', attempt);
     };
     this.connectTimer = setTimeout(() => {
       if (this.ws !== ws || this.isOpen) return;
@@ -238,7 +284,7 @@ export class ChatClient {
       } catch {
         /* never opened */
       }
-      this.onClose(1006, 'no hello within connectTimeoutMs');
+      this.onClose(1006, 'no hello within connectTimeoutMs', attempt);
     }, this.limits.connectTimeoutMs);
   }
 
@@ -263,7 +309,7 @@ export class ChatClient {
     this.flush();
   }
 
-  private onClose(code: number, reason: string): void {
+  private onClose(code: number, reason: string, attempt: Attempt): void {
     this.ws = undefined;
     this.isOpen = false;
     clearTimeout(this.connectTimer);
@@ -274,7 +320,38 @@ export class ChatClient {
     this.requests.clear();
     this.pending.requeueInflight();
     if (this.closed) return;
+    if (attempt.upgradeStatus !== undefined && isAuthRefusal(attempt.upgradeStatus)) return this.rejectAuth(new AuthRejectedError(attempt.upgradeStatus));
+    // A browser socket refused at the upgrade looks like an unreachable server: ask over HTTP.
+    if (!attempt.opened && !attempt.reportsStatus && code === 1006 && this.authCheckUrl !== undefined) {
+      return void this.checkAuthThenReconnect(this.authCheckUrl, attempt.token, code, reason);
+    }
     this.scheduleReconnect(code, reason);
+  }
+
+  private async checkAuthThenReconnect(url: string, token: string, code: number, reason: string): Promise<void> {
+    this.checkingAuth = true;
+    let status: number | undefined;
+    try {
+      status = await authCheckStatus(url, token, this.limits.authCheckTimeoutMs);
+    } finally {
+      this.checkingAuth = false;
+    }
+    if (this.closed) return;
+    // Only 401 here: a 403 from an HTTP route may be about the route, not the token.
+    if (status === 401) return this.rejectAuth(new AuthRejectedError(status));
+    this.scheduleReconnect(code, reason);
+  }
+
+  /**
+   * Terminal for this token: no reconnect. Whoever waits for the connection (connect(), requests)
+   * rejects; pending sends stay queued for a later `connect()` and reject on `close()`.
+   */
+  private rejectAuth(err: AuthRejectedError): void {
+    this.authRejection = err;
+    this.backoff.reset();
+    for (const w of this.helloWaiters.splice(0)) w.reject(err);
+    this.events.emit('disconnected', { code: 1006, reason: err.message, willReconnect: false });
+    this.events.emit('authRejected', err);
   }
 
   private scheduleReconnect(code: number, reason: string): void {
@@ -450,10 +527,13 @@ export class ChatClient {
       return this.flush(); // the window moved
     }
     const err = f.t === 'err' ? toRequestError(f) : new ChatRequestError(0, `expected 'ack', got '${f.t}'`);
-    // 429 rate limited, 503 a dependency is down (not stored): same cmid again after retryMs.
-    if (err.code === 429 || err.code === 503) return this.retryLater(e, err.retryMs ?? this.limits.retryDefaultMs);
+    // Transient (429, 503 with retryMs: not stored): the same cmid again after retryMs.
+    if (err.retryMs !== undefined) return this.retryLater(e, err.retryMs);
+    // Permanent (no retryMs: 400, 403, 404, 409, 413, 422): resending gets the same answer.
     this.pending.remove(e.cmid);
-    e.reject(err);
+    const rejected = new SendRejectedError(e.conv, e.cmid, err.code, err.msg);
+    e.reject(rejected);
+    this.events.emit('sendFailed', { conv: e.conv, cmid: e.cmid, body: e.body, code: rejected.code, msg: rejected.msg, error: rejected });
     this.flush();
   }
 
@@ -531,9 +611,10 @@ export class ChatClient {
 
   /**
    * Posts a message. Resolves with the ack once the server has committed it; until then it is
-   * resent with the same cmid after disconnects, timeouts, 429 and 503. Rejects with
-   * ChatRequestError for 400/403/404/409/413, PendingQueueFullError when too many sends are
-   * unacknowledged, ChatClosedError on close().
+   * resent with the same cmid after disconnects, timeouts and transient errors (`err` with
+   * `retryMs`: 429, 503). Rejects with SendRejectedError (a ChatRequestError, also emitted as
+   * `sendFailed`) on a permanent error (`err` without `retryMs`: 400, 403, 404, 409, 413, 422),
+   * PendingQueueFullError when too many sends are unacknowledged, ChatClosedError on close().
    */
   send(conv: string, body: string, opts: { cmid?: string } = {}): Promise<Ack> {
     if (this.closed) return Promise.reject(new ChatClosedError());

@@ -1,8 +1,13 @@
 /** Expected failures of the SDK, as typed classes (`name` set, `cause` kept). */
 
-/** The server answered a request with `err {code, msg, retryMs?}` (PROTOCOL.md, Errors). */
+/**
+ * The server answered a request with `err {code, msg, retryMs?}` (PROTOCOL.md, Errors).
+ * The rule: an `err` with `retryMs` is transient (429, 503: the same frame may be sent again
+ * after about retryMs); one without it is permanent (400, 403, 404, 409, 413, 422: sending it
+ * again gets the same answer).
+ */
 export class ChatRequestError extends Error {
-  override readonly name = 'ChatRequestError';
+  override readonly name: string = 'ChatRequestError';
   constructor(
     readonly code: number,
     msg: string,
@@ -12,6 +17,40 @@ export class ChatRequestError extends Error {
   }
   get msg(): string {
     return this.message;
+  }
+  /** Whether sending the same frame again can succeed: the server said when (`retryMs`). */
+  get transient(): boolean {
+    return this.retryMs !== undefined;
+  }
+}
+
+/**
+ * The server refused a send for good (an `err` without `retryMs`): it was dropped from the
+ * pending queue and is not resent. Also emitted as the client's `sendFailed` event.
+ */
+export class SendRejectedError extends ChatRequestError {
+  override readonly name: string = 'SendRejectedError';
+  constructor(
+    readonly conv: string,
+    readonly cmid: string,
+    code: number,
+    msg: string,
+  ) {
+    super(code, msg);
+  }
+}
+
+/**
+ * The server refused the WebSocket upgrade with HTTP 401 (no, invalid or expired token) or
+ * 403: retrying with the same token cannot help, so the client stops and `connect()` rejects.
+ */
+export class AuthRejectedError extends Error {
+  override readonly name = 'AuthRejectedError';
+  constructor(
+    readonly status: number,
+    message = `the server refused the token (HTTP ${status})`,
+  ) {
+    super(message);
   }
 }
 

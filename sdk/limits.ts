@@ -27,7 +27,12 @@ export interface ChatLimits {
   overloadPauseMs: number;
   /** A socket that has not delivered `hello` in this long is abandoned and retried. */
   connectTimeoutMs: number;
-  /** Resend delay for a send whose request timed out or that got 429/503 without `retryMs`. */
+  /**
+   * How long the HTTP auth check after a failed attempt may take (browsers, see auth.ts); the
+   * next attempt waits for it, so a black-holed network must not hold reconnects for long.
+   */
+  authCheckTimeoutMs: number;
+  /** Resend delay for a send whose request timed out (a refusal with `retryMs` waits that long instead). */
   retryDefaultMs: number;
 }
 
@@ -42,6 +47,7 @@ export const defaultLimits: ChatLimits = {
   fillPagesMax: 50,
   overloadPauseMs: 5000,
   connectTimeoutMs: 10_000,
+  authCheckTimeoutMs: 5000,
   retryDefaultMs: 1000,
 };
 

@@ -56,7 +56,11 @@ describe('ChatClient reconnect delays (no server: the test plays it)', () => {
   });
 
   function client(): { c: ChatClient; delays: Disconnected[] } {
-    const c = new ChatClient({ url: 'ws://fake/v1/ws', token: 't', WebSocket: FakeSocket, backoff: { baseMs: 10, maxMs: 80, random: () => 0.999999 }, limits: { overloadPauseMs: 300 } });
+    // No HTTP auth check after a socket that never opened: the test plays the server, there is none.
+    const c = new ChatClient({
+      url: 'ws://fake/v1/ws', token: 't', WebSocket: FakeSocket, authCheckUrl: false,
+      backoff: { baseMs: 10, maxMs: 80, random: () => 0.999999 }, limits: { overloadPauseMs: 300 },
+    });
     clients.push(c);
     const delays: Disconnected[] = [];
     c.on('disconnected', (d) => delays.push(d));

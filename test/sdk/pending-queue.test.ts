@@ -124,7 +124,7 @@ describe('ChatClient pending sends (no server: the test plays it)', () => {
     assert.equal((await p).seq, 7);
   });
 
-  test('429 waits retryMs and resends the same cmid; 413 rejects without a resend', async () => {
+  test('429 with retryMs waits retryMs and resends the same cmid; 413 (no retryMs) rejects without a resend', async () => {
     const c = fakeClient();
     const s = await connected(c);
     const limited = c.send('conv', 'x', { cmid: 'rl' });
@@ -133,7 +133,7 @@ describe('ChatClient pending sends (no server: the test plays it)', () => {
     const t0 = Date.now();
     s.deliver({ t: 'err', rid: f1.rid, code: 429, msg: 'slow down', retryMs: 60 });
     s.deliver({ t: 'err', rid: f2.rid, code: 413, msg: 'too large' });
-    await assert.rejects(tooBig, (e: any) => e.name === 'ChatRequestError' && e.code === 413 && e.msg === 'too large');
+    await assert.rejects(tooBig, (e: any) => e.name === 'SendRejectedError' && e.code === 413 && e.msg === 'too large' && e.cmid === 'big');
     while (s.sentFrames.filter((f) => f.cmid === 'rl').length < 2) await new Promise((r) => setTimeout(r, 5));
     assert.ok(Date.now() - t0 >= 55, 'resent after retryMs');
     const resend = s.sentFrames.filter((f) => f.t === 'send').at(-1)!;
