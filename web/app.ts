@@ -4,10 +4,10 @@
  * ticks, typing, older history on scroll-up, and the state of ticket/order rooms. Everything
  * goes through the SDK (sdk/), which reconnects, resumes and resends by itself.
  */
-import { ChatClient, ChatRequestError, type ConvView, type InboxEntry, type Message } from '../sdk/index.ts';
+import { ChatClient, ChatRequestError, SendRejectedError, type ConvView, type InboxEntry, type Message } from '../sdk/index.ts';
 import { ConversationView } from './lib/conversation.ts';
 import { $, h } from './lib/dom.ts';
-import { devModeAvailable, devToken, forgetToken, saveToken, subjectOf, tokenFromPage } from './lib/session.ts';
+import { devToken, forgetToken, saveToken, subjectOf, tokenFromPage } from './lib/session.ts';
 
 const storageKey = 'chat.token';
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
@@ -34,11 +34,11 @@ function setStatus(state: string, text: string): void {
 
 // ---- sign in --------------------------------------------------------------------------------
 
-async function showSignIn(error = ''): Promise<void> {
+function showSignIn(error = ''): void {
   $('signin').hidden = false;
   $('chat').hidden = true;
+  $('signout').hidden = true;
   $('signin-error').textContent = error;
-  $('dev-form').hidden = !(await devModeAvailable());
 }
 
 $('token-form').addEventListener('submit', (e) => {
@@ -49,7 +49,7 @@ $('token-form').addEventListener('submit', (e) => {
 
 $('dev-form').addEventListener('submit', (e) => {
   e.preventDefault();
-  devToken($<HTMLInputElement>('dev-user').value.trim()).then(start, (err: Error) => void showSignIn(err.message));
+  devToken($<HTMLInputElement>('dev-user').value.trim()).then(start, (err: Error) => showSignIn(err.message));
 });
 
 $('signout').addEventListener('click', () => {
@@ -76,7 +76,12 @@ function start(token: string): void {
     if (!d.willReconnect) return setStatus('closed', 'Disconnected');
     const pending = client.pendingSends;
     setStatus('reconnecting', `Reconnecting…${pending ? ` ${pending} message(s) waiting to be sent` : ''}`);
-    if (d.code === 1006 && !client.hello) void verifyToken();
+  });
+  // An expired or wrong token: the SDK stops retrying (it tells a refused token from a down node).
+  client.on('authRejected', (e) => {
+    client.close();
+    forgetToken(storageKey);
+    showSignIn(`The token was refused (${e.status}). Sign in again.`);
   });
   client.on('msg', onMsg);
   client.on('delivered', (d) => current?.id === d.conv && current.watermark(d.user, { delivered: d.seq }));
@@ -94,16 +99,6 @@ function start(token: string): void {
   });
   setStatus('connecting', 'Connecting…');
   client.connect().catch(() => {});
-}
-
-/** A socket that never opened: tell an expired or wrong token from a down server. */
-async function verifyToken(): Promise<void> {
-  const r = await fetch('/api/v1/conversations/-/messages', { headers: { authorization: `Bearer ${sessionStorage.getItem(storageKey) ?? ''}` } }).catch(() => undefined);
-  if (r?.status === 401) {
-    client.close();
-    forgetToken(storageKey);
-    void showSignIn('The token was refused (401). Sign in again.');
-  }
 }
 
 // ---- inbox ----------------------------------------------------------------------------------
@@ -274,8 +269,14 @@ function sendCurrent(): void {
       c.confirm(cmid, ack.seq);
       scheduleInbox();
     },
-    (err: Error) => c.fail(cmid, err.message),
+    (err: Error) => c.fail(cmid, failureText(err)),
   );
+}
+
+/** Why a message was not sent, for the reader: the server's words and code when it refused it. */
+function failureText(err: Error): string {
+  if (err instanceof SendRejectedError) return `${err.msg} (${err.code})`;
+  return err.message;
 }
 
 $('composer').addEventListener('submit', (e) => {
@@ -294,4 +295,4 @@ ui.input.addEventListener('input', () => current && ui.input.value && client.typ
 
 const saved = tokenFromPage(storageKey);
 if (saved) start(saved);
-else void showSignIn();
+else showSignIn();

@@ -6,7 +6,7 @@
  */
 import { $, h } from './lib/dom.ts';
 import { bucketDelta, buckets, dependencyStates, parseProm, quantile, type Sample, total } from './lib/prom.ts';
-import { devModeAvailable, devToken, forgetToken, saveToken, subjectOf, tokenFromPage } from './lib/session.ts';
+import { devToken, forgetToken, saveToken, subjectOf, tokenFromPage } from './lib/session.ts';
 
 interface ClusterView {
   shardCount: number;
@@ -31,12 +31,11 @@ function setStatus(state: string, text: string): void {
   $('status').textContent = text;
 }
 
-async function showSignIn(error = ''): Promise<void> {
+function showSignIn(error = ''): void {
   clearTimeout(timer);
   $('signin').hidden = false;
   $('console').hidden = true;
   $('signin-error').textContent = error;
-  $('dev-form').hidden = !(await devModeAvailable());
 }
 
 function start(t: string): void {
@@ -59,7 +58,7 @@ async function poll(): Promise<void> {
     ]);
     if (cluster.status === 401 || cluster.status === 403) {
       forgetToken(storageKey);
-      return void showSignIn(cluster.status === 403 ? 'That token has no admin role (403).' : 'The token was refused (401).');
+      return showSignIn(cluster.status === 403 ? 'That token has no admin role (403).' : 'The token was refused (401).');
     }
     const samples = parseProm(await metrics.text());
     renderCluster((await cluster.json()) as ClusterView, samples);
@@ -156,7 +155,7 @@ $('token-form').addEventListener('submit', (e) => {
 });
 $('dev-form').addEventListener('submit', (e) => {
   e.preventDefault();
-  devToken('ops', 'admin').then(start, (err: Error) => void showSignIn(err.message));
+  devToken('ops', 'admin').then(start, (err: Error) => showSignIn(err.message));
 });
 $('signout').addEventListener('click', () => {
   forgetToken(storageKey);
@@ -165,4 +164,4 @@ $('signout').addEventListener('click', () => {
 
 const saved = tokenFromPage(storageKey);
 if (saved) start(saved);
-else void showSignIn();
+else showSignIn();

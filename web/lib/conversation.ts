@@ -64,11 +64,14 @@ export class ConversationView {
     this.setTick(el, this.tickOf(seq));
   }
 
+  /** Refused for good (the SDK does not resend it): it stays, marked, with the reason shown. */
   fail(cmid: string, reason: string): void {
     const el = this.pending.get(cmid);
     if (!el) return;
+    this.pending.delete(cmid);
     this.setTick(el, 'failed');
-    el.title = reason;
+    el.title = `Not sent: ${reason}`;
+    el.append(h('p', { class: 'failure' }, `Not sent: ${reason}`));
   }
 
   watermark(user: string, w: Partial<Watermark>): void {

@@ -2,7 +2,9 @@
 /**
  * Where a page's token comes from: `?token=` (then dropped from the address bar), the tab's
  * sessionStorage, the sign-in form, or — when the node runs in dev mode — a user picker that
- * asks `GET /api/v1/dev/token`.
+ * asks `GET /api/v1/dev/token`. The pages do not probe that route on load: outside dev mode it
+ * does not exist, and the probe's 404 was logged on every page load. It is asked only when the
+ * user picks the developer sign-in.
  */
 
 export function tokenFromPage(storageKey: string): string | undefined {
@@ -25,17 +27,9 @@ export function forgetToken(storageKey: string): void {
   sessionStorage.removeItem(storageKey);
 }
 
-/** True when the node mints dev tokens (it answers 404 when it does not). */
-export async function devModeAvailable(): Promise<boolean> {
-  try {
-    return (await fetch('/api/v1/dev/token')).status !== 404;
-  } catch {
-    return false;
-  }
-}
-
 export async function devToken(sub: string, roles = 'user'): Promise<string> {
   const r = await fetch(`/api/v1/dev/token?sub=${encodeURIComponent(sub)}&roles=${encodeURIComponent(roles)}`);
+  if (r.status === 404) throw new Error('This node does not mint dev tokens (it has a JWT configuration): sign in with a token.');
   const body = (await r.json()) as { token?: string; message?: string };
   if (!r.ok || !body.token) throw new Error(body.message ?? `dev token: HTTP ${r.status}`);
   return body.token;
