@@ -22,7 +22,7 @@ export function registerOrderEvents(app: TemplatedApp, d: HttpDeps): void {
           // A W3C traceparent on the request becomes the parent of the event's spans.
           await applyOrderEvent(d.bus, d.subjects, d.config.shardCount, event, d.config.limits.busRequestTimeoutMs, headers.traceparent || undefined);
         } catch (e) {
-          if (e instanceof BusTimeoutError || e instanceof NoRespondersError) throw new HttpError(503, 'shard unavailable, retry');
+          if (e instanceof BusTimeoutError || e instanceof NoRespondersError) throw new HttpError(503, 'shard unavailable, retry', { retryMs: 500 });
           throw e;
         }
         return { status: 202, body: { accepted: true, id: event.id } };

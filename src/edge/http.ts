@@ -95,7 +95,8 @@ export function route(
         if (aborted) return;
         if (e instanceof HttpError) return respond(res, e.status, { code: e.status, message: e.message, ...e.extra });
         log.error({ err: e }, 'http handler failed');
-        respond(res, 503, { code: 503, message: 'dependency unavailable' });
+        // Mostly a read the database could not answer: a condition that passes.
+        respond(res, 503, { code: 503, message: 'dependency unavailable', retryMs: 1000 });
       },
     );
   };

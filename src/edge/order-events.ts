@@ -64,8 +64,12 @@ export async function applyOrderEvent(bus: Bus, subjects: Subjects, shardCount: 
   const span = startSpan(`event ${event.type}`, traceparent, { 'chat.conv': conv, 'chat.event.id': event.id });
   try {
     const env = encodeEnvelope({ c: conv, u: 'order-events', r: ['system'], e: event, tp: traceparentOf(span) });
-    const reply = decode(replyFrame(await requestWithRetry(bus, subjects.shard(shardOf(conv, shardCount)), env, timeoutMs))) as { t: string; code?: number; msg?: string };
-    if (reply.t !== 'ok') throw new HttpError(reply.code === 409 ? 409 : 503, reply.msg ?? 'event not applied');
+    const reply = decode(replyFrame(await requestWithRetry(bus, subjects.shard(shardOf(conv, shardCount)), env, timeoutMs))) as { t: string; code?: number; msg?: string; retryMs?: number };
+    if (reply.t === 'ok') return;
+    // A refusal the actor decided (4xx) is permanent; anything else passes with a retry.
+    const code = reply.code ?? 503;
+    if (code >= 400 && code < 500) throw new HttpError(code, reply.msg ?? 'event not applied');
+    throw new HttpError(503, reply.msg ?? 'event not applied', { retryMs: reply.retryMs ?? 1000 });
   } finally {
     span.end();
   }

@@ -90,7 +90,7 @@ async function askTicket(d: HttpDeps, id: string, p: Principal, op: TicketOp, tr
   try {
     raw = await requestWithRetry(d.bus, d.subjects.shard(shardOf(id, d.config.shardCount)), env, d.config.limits.busRequestTimeoutMs);
   } catch (e) {
-    if (e instanceof BusTimeoutError || e instanceof NoRespondersError) throw new HttpError(503, 'shard unavailable, retry');
+    if (e instanceof BusTimeoutError || e instanceof NoRespondersError) throw new HttpError(503, 'shard unavailable, retry', { retryMs: 500 });
     throw e;
   }
   const reply = decode(replyFrame(raw)) as { t?: string; code?: number; msg?: string; state?: string; retryMs?: number; status?: number; body?: unknown };
