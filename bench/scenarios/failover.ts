@@ -25,6 +25,8 @@ const TIMEOUT_MS = 15_000;
 const TICK_MS = 5;
 const DRAIN_POLL_MS = 50;
 const HISTORY_PAGE = 100;
+/** The err message of a load-shedding refusal (src/shard/envelope.ts `overloadedMsg`): what a client sees. */
+const overloadedMsg = 'overloaded, retry';
 
 export const failoverUsage = `failover [--nodes N≥2] [--pairs N] [--rate MSGS_PER_S] [--lease-ttl-ms MS] [--warmup S]
    [--after S] [--max-after S] [--drain S] [--verify N] [--body-bytes N] [--port N] [--server-cmd CMD] [--keep-data] [--json-out FILE]`;
@@ -79,6 +81,10 @@ interface Send {
   afterKill: boolean;
   state: 'pending' | 'acked' | 'rejected';
   seq?: number;
+  /** Send → its ack or err, ms. */
+  waitMs?: number;
+  /** The err's message, if refused. */
+  refusal?: string;
 }
 
 export async function runFailover(args: Args): Promise<Record<string, unknown>> {
@@ -191,6 +197,8 @@ class Load {
   readonly sends: Send[] = []; // index k ↔ rid k + 1
   private pending = 0;
   private readonly errors: Record<string, number> = {};
+  /** Errors by code and message: "503 overloaded, retry" (shedding) is not "503 shard unavailable, retry" (bus timeout). */
+  private readonly errorsByReason: Record<string, number> = {};
   private readonly body: string;
   private sendsOnClosedSocket = 0;
   private unmatched = 0;
@@ -241,11 +249,19 @@ class Load {
   private onFrame(frame: ServerFrame): void {
     if (frame.t !== 'ack' && frame.t !== 'err') return; // echoes of our own sends etc.
     const send = typeof frame.rid === 'number' ? this.sends[frame.rid - 1] : undefined;
-    if (frame.t === 'err') bump(this.errors, String((frame as Extract<ServerFrame, { t: 'err' }>).code));
+    if (frame.t === 'err') {
+      const err = frame as Extract<ServerFrame, { t: 'err' }>;
+      bump(this.errors, String(err.code));
+      bump(this.errorsByReason, `${err.code} ${err.msg}`);
+    }
     if (!send) return void this.unmatched++;
     if (send.state !== 'pending') return void this.duplicates++;
     this.pending--;
-    if (frame.t === 'err') return void (send.state = 'rejected');
+    send.waitMs = performance.now() - send.sentAtMs;
+    if (frame.t === 'err') {
+      send.refusal = (frame as Extract<ServerFrame, { t: 'err' }>).msg;
+      return void (send.state = 'rejected');
+    }
     send.state = 'acked';
     send.seq = (frame as Extract<ServerFrame, { t: 'ack' }>).seq;
     const conv = this.convs[send.conv];
@@ -263,6 +279,18 @@ class Load {
       sentAfterKill: sentAfterKill.length,
       ackedAfterKill: sentAfterKill.filter((s) => s.state === 'acked').length,
       errors: this.errors,
+      errorsByReason: this.errorsByReason,
+      // Load-shedding refusals ("overloaded"): before the kill, and after it to moved / unmoved conversations.
+      overloaded: {
+        beforeKill: this.sends.filter((s) => !s.afterKill && s.refusal === overloadedMsg).length,
+        afterKillAffected: sentAfterKill.filter((s) => this.convs[s.conv].affected && s.refusal === overloadedMsg).length,
+        afterKillUnaffected: sentAfterKill.filter((s) => !this.convs[s.conv].affected && s.refusal === overloadedMsg).length,
+      },
+      // Send → answer of the sends issued after the kill, to moved and to unmoved conversations.
+      waitAfterKillMs: {
+        affected: waitStats(sentAfterKill.filter((s) => this.convs[s.conv].affected)),
+        unaffected: waitStats(sentAfterKill.filter((s) => !this.convs[s.conv].affected)),
+      },
       sendsOnClosedSocket: this.sendsOnClosedSocket,
       unmatched: this.unmatched,
       duplicates: this.duplicates,
@@ -346,6 +374,12 @@ function convId(reply: ServerFrame, user: string): string {
   const conv = (reply as { conv?: { id?: unknown } }).conv;
   if (reply.t !== 'conv' || typeof conv?.id !== 'string') throw new Error(`open by ${user}: unexpected reply ${JSON.stringify(reply).slice(0, 200)}`);
   return conv.id;
+}
+
+function waitStats(sends: Send[]): { acked: number; p50: number | null; p99: number | null; max: number | null } {
+  const waits = sends.flatMap((s) => (s.state === 'acked' && s.waitMs !== undefined ? [s.waitMs] : [])).sort((a, b) => a - b);
+  const at = (q: number) => round(waits[Math.min(waits.length - 1, Math.floor(q * waits.length))]);
+  return { acked: waits.length, p50: at(0.5), p99: at(0.99), max: round(waits[waits.length - 1]) };
 }
 
 function bump(counts: Record<string, number>, key: string): void {

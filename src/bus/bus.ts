@@ -89,6 +89,10 @@ export class Subjects {
   event(type: string): string {
     return `${this.prefix}.events.${type}`;
   }
+  /** A shard thread's inbound-delay probe (src/shard/probe.ts): a subject of that node's thread alone. */
+  probe(nodeId: string, thread: number): string {
+    return `${this.prefix}.internal.probe.${subjectToken(nodeId)}.${thread}`;
+  }
   /** Embedded connections table changed: shard hosts drop their cached answer. */
   connectionsChanged(): string {
     return `${this.prefix}.conn.changed`;

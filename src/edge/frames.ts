@@ -14,6 +14,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../persist/store.ts';
 import { correlationId, encodeEnvelope, overloadedMsg, replyFrame, ReplyStatus, replyStatus, shardOf, shedRetryMs, shedShareOf } from '../shard/envelope.ts';
 import { TokenBucket } from './rate-limit.ts';
+import { ShedShares } from './shed-shares.ts';
 import type { Metrics } from '../metrics.ts';
 import { startSpan, traceparentOf, tracingEnabled } from '../tracing.ts';
 import { SpanStatusCode } from '@opentelemetry/api';
@@ -35,15 +36,16 @@ export class FrameRouter {
   private readonly audit: Logger;
   /**
    * Per shard, the share of sends to refuse here before the bus hop: the shed level of the
-   * shard's latest reply (it follows the shard's estimated backlog, see host.ts).
+   * shard's latest reply (it follows that shard's estimated delay, see host.ts), fading when no
+   * reply refreshes it.
    */
-  private readonly shedShare: Float32Array;
+  private readonly shedShare: ShedShares;
   private readonly shardSubjects: string[];
   /** Share of sends to refuse for this thread's own event-loop lag (see EDGE_LAG_SHED_*). */
   private lagShare = 0;
   constructor(private readonly d: FrameDeps) {
     this.audit = d.log.child({ audit: true }, { level: 'info' });
-    this.shedShare = new Float32Array(d.config.shardCount);
+    this.shedShare = new ShedShares(d.config.shardCount, d.config.persist.queueDelayMaxMs);
     // Built once: a subject string per request would be a concatenation per message.
     this.shardSubjects = Array.from({ length: d.config.shardCount }, (_, k) => d.subjects.shard(k));
     this.watchLoopLag();
@@ -137,7 +139,7 @@ export class FrameRouter {
         // of a decoded frame and an err, no bus hop; the rest goes on (the shard's exact bound
         // stands behind this).
         const shard = shardOf(frame.conv, this.d.config.shardCount);
-        const share = Math.max(this.lagShare, this.shedShare[shard]);
+        const share = Math.max(this.lagShare, this.shedShare.of(shard, performance.now()));
         if (share > 0 && Math.random() < share) {
           this.d.metrics.shed.inc({ where: 'edge' });
           return this.error(ws, frame.rid, 503, overloadedMsg, { retryMs: shedRetryMs(this.d.config.persist.queueDelayMaxMs) });
@@ -189,12 +191,14 @@ export class FrameRouter {
     const span = tracingEnabled() ? startSpan(`frame ${frame.t}`, undefined, { 'chat.conv': conv, 'chat.frame': frame.t }) : undefined;
     const tp = span && traceparentOf(span);
     const cid = correlationId(tp);
-    const env = encodeEnvelope({ c: conv, u: data.user, r: data.roles, f: frame, tp, cid, at: Date.now() });
-    requestWithRetry(this.d.bus, this.shardSubjects[shard], env, this.d.config.limits.busRequestTimeoutMs).then(
+    const env = encodeEnvelope({ c: conv, u: data.user, r: data.roles, f: frame, tp, cid });
+    // Client frames may be asked again (a send is deduplicated by its cmid, the others are reads or
+    // idempotent): an attempt unanswered for a lease TTL is repeated (see requestWithRetry).
+    requestWithRetry(this.d.bus, this.shardSubjects[shard], env, this.d.config.limits.busRequestTimeoutMs, this.d.config.leaseTtlMs).then(
       (reply) => {
         span?.end();
         data.inflight--;
-        this.shedShare[shard] = shedShareOf(reply);
+        this.shedShare.learn(shard, shedShareOf(reply), performance.now());
         this.d.metrics.busRequests.inc({ outcome: 'ok' });
         if (frame.t === 'send') this.d.metrics.ackLatency.observe((performance.now() - started) / 1000);
         const clientFrame = replyFrame(reply);
@@ -231,23 +235,38 @@ const lagProbeMs = 10;
 const lagSmoothing = 0.2;
 
 /**
+ * Longest pause between attempts while a shard has no owner: a shard taken over is found within
+ * one pause. Sends are to be answered within LEASE_TTL_MS + one renew period + 1 s of a kill;
+ * half a second leaves the other half for the acquisition and the first rehydrations, at the
+ * cost of two to four no-responder round trips (cheap: NATS answers them itself) per waiting
+ * request and second meanwhile.
+ */
+const retryPauseMaxMs = 500;
+
+/**
  * A shard request that rides out a shard moving between nodes (handoff or failover): no
  * responders, or the "moving" reply, are retried with backoff until `timeoutMs` has passed.
  * The shard's actor deduplicates a retried send by its cmid. Resolves with the shard's reply
  * (status byte + client frame, see envelope.ts).
+ *
+ * `attemptMs` (for requests that may be repeated; default: never repeated): an attempt
+ * unanswered this long is asked again. With LEASE_TTL_MS, a request its owner took and then
+ * died with (kill -9) is asked again once that owner's lease has lapsed, and so is answered by
+ * the new owner within one renew period and one backoff pause, instead of waiting out `timeoutMs`.
  */
-export async function requestWithRetry(bus: Bus, subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+export async function requestWithRetry(bus: Bus, subject: string, data: Uint8Array, timeoutMs: number, attemptMs = timeoutMs): Promise<Uint8Array> {
   const deadline = performance.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
     const left = deadline - performance.now();
     if (left <= 0) throw new BusTimeoutError(subject);
     try {
-      const reply = await bus.request(subject, data, left);
+      const reply = await bus.request(subject, data, Math.min(left, attemptMs));
       if (replyStatus(reply) !== ReplyStatus.moving) return reply;
     } catch (e) {
-      if (!(e instanceof NoRespondersError)) throw e;
+      const retry = e instanceof NoRespondersError || (e instanceof BusTimeoutError && performance.now() < deadline);
+      if (!retry) throw e;
     }
-    const pause = Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    const pause = Math.min(retryPauseMaxMs, 25 * 2 ** attempt) * (0.5 + Math.random() / 2);
     if (performance.now() + pause >= deadline) throw new NoRespondersError(subject);
     await new Promise((r) => setTimeout(r, pause));
   }

@@ -23,12 +23,9 @@ export interface ShardEnvelope {
   tp?: string;
   /** Correlation id for logs: the trace id when tracing, else minted by the edge. */
   cid?: string;
-  /**
-   * Epoch ms at which the edge sent the request: the shard measures how long commands wait
-   * before it decides them (bus, port and mailbox queues), its load-shedding signal beside the
-   * persister backlog. Across nodes this assumes clocks agree well within SHED_DELAY_TARGET_MS.
-   */
-  at?: number;
+  // No send time: a shard measures queueing with its own clock from its own receipt (host.ts,
+  // probe.ts). An edge's stamp counted its retries while a shard had no owner as queueing, and
+  // made every takeover look like an overload.
 }
 
 export interface RoutePickRequest {
@@ -71,7 +68,7 @@ export function shardOf(conv: string, shardCount: number): number {
 /**
  * A shard's reply on the bus: one status byte, then the client frame the edge forwards as is.
  * The status (low 2 bits) tells the edge what to do without decoding the frame; the high 6
- * bits carry the shard's current shed level (see `shedShareOf`).
+ * bits carry the replying shard's current shed level (see `shedShareOf`), for sends to that shard.
  */
 export const ReplyStatus = {
   /** Forward the frame to the client. */

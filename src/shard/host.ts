@@ -14,8 +14,9 @@ import type { CachedConnections } from '../integrations/connections.ts';
 import type { Persister } from '../persist/persister.ts';
 import type { Store } from '../persist/store.ts';
 import {
-  decodeEnvelope, encodeReply, movingMsg, overloadedMsg, ReplyStatus, type ReplyStatusValue, type RoutePickRequest, routerActorId, shardOf, shedLevelMax, shedRetryMs,
+  decodeEnvelope, encodeReply, movingMsg, overloadedMsg, ReplyStatus, type ReplyStatusValue, type RoutePickRequest, routerActorId, shardOf, shedRetryMs,
 } from './envelope.ts';
+import { ShardWaits, shedLevelOf } from './shed.ts';
 import { FencedError, type PersistLane } from '../persist/persister.ts';
 import { RowRefusedError } from '../persist/row-errors.ts';
 import { encode } from '../../protocol/codec.ts';
@@ -50,8 +51,14 @@ interface Item {
   tp?: string;
   /** Correlation id carried from the edge, for logs. */
   cid?: string;
-  /** Epoch ms the edge sent it (load-shedding signal: time spent queued before the decision). */
-  at?: number;
+  /**
+   * When this host received it (`now()`): its wait until the decision is queueing in front of
+   * this shard's actors. Not the edge's send time: an edge retrying while the shard had no owner
+   * (a failover) did not queue here, and another node's clock is not ours.
+   */
+  received?: number;
+  /** The actor it was delivered to: whose shard and lane a reply's shed level describes. */
+  cell?: Cell;
 }
 
 interface Cell {
@@ -82,9 +89,6 @@ const turnMax = 64;
  */
 const commandRowsMax = 8;
 
-/** Weight of each command's wait in the moving average of waits (about the last 100 count). */
-const waitSmoothing = 0.01;
-
 /** The outside calls ticket commands need, resolved by the host before the pure decision. */
 export interface TicketPorts {
   products: ProductsPort;
@@ -112,6 +116,11 @@ export interface HostDeps {
   tickets?: TicketPorts;
   /** Publish domain events on the bus after commit (single node; with an outbox the relay does). */
   publishEvents?: boolean;
+  /**
+   * How long commands currently wait to reach this thread through the bus (its inbound port or
+   * socket: the queue that grows when this thread's CPU is the bottleneck), see probe.ts.
+   */
+  inboundDelayMs?: () => number;
 }
 
 export class ShardHost {
@@ -125,11 +134,11 @@ export class ShardHost {
   /** Writes refused by load shedding since start. */
   shedCount = 0;
   /**
-   * Moving average of how long commands waited between the edge and their decision: queues in
-   * front of the actors (bus, thread port, mailboxes) that the persister's backlog does not see,
-   * e.g. when this thread's CPU is the bottleneck rather than Postgres.
+   * Per shard, how long commands stand in front of its actors (receipt → decision: mailboxes,
+   * rehydration) — with the inbound delay and the lane's drain time, what the persister's backlog
+   * alone does not show.
    */
-  private waitMs = 0;
+  private readonly waits = new ShardWaits();
 
   constructor(private readonly deps: HostDeps) {
     this.now = deps.now ?? Date.now;
@@ -150,6 +159,7 @@ export class ShardHost {
 
   /** Forgets every actor of a shard this host no longer owns. */
   dropShard(shard: number): void {
+    this.waits.forget(shard);
     for (const cell of [...this.cells.values()]) if (cell.shard === shard) this.cells.delete(cell.id);
     for (const cell of [...this.draining.values()]) if (cell.shard === shard) this.draining.delete(cell.id);
   }
@@ -191,7 +201,7 @@ export class ShardHost {
     if (env.rt && env.c === routerActorId) return this.deliver(env.c, { cmd: { t: 'routePick', ...env.rt }, reply, tp: env.tp });
     if (!env.f) return;
     const cmd: ConversationCommand = { t: 'frame', actor: { userId: env.u, roles: env.r }, frame: env.f };
-    this.deliver(env.c, { cmd, reply, rid: env.f.rid, tp: env.tp, cid: env.cid, at: env.at });
+    this.deliver(env.c, { cmd, reply, rid: env.f.rid, tp: env.tp, cid: env.cid });
   };
 
   private cell(id: string): Cell {
@@ -205,7 +215,9 @@ export class ShardHost {
   }
 
   deliver(id: string, item: Item): void {
+    item.received ??= this.now();
     const cell = this.cell(id);
+    item.cell = cell;
     if (cell.queue.length >= this.deps.limits.mailboxDepthMax) {
       this.reply(item, { t: 'err', code: 503, msg: 'conversation busy, retry', retryMs: 100 });
       return;
@@ -265,21 +277,26 @@ export class ShardHost {
   }
 
   /**
-   * Load shedding: refuse a write up front when the time it already waited plus its batch's
-   * wait (estimated from the lane's backlog and commit rate) exceeds PERSIST_QUEUE_DELAY_MAX_MS,
-   * or the lane is near its row bound. Edges refuse most of the excess before the bus hop (`shedLevel`);
-   * this is the exact bound behind them.
+   * Load shedding: refuse a write up front when the time it already waited (to reach this thread,
+   * then in this host) plus its batch's wait (estimated from the lane's backlog and commit rate)
+   * exceeds PERSIST_QUEUE_DELAY_MAX_MS, or the lane is near its row bound. Edges refuse most of
+   * the excess before the bus hop (`shedLevel`); this is the exact bound behind them.
    */
   private shed(cell: Cell, item: Item): boolean {
     if (item.cmd.t !== 'frame') return false;
+    const now = this.now();
+    const waited = item.received === undefined ? 0 : Math.max(0, now - item.received);
+    this.waits.observe(cell.shard, waited, now);
     const t = item.cmd.frame.t;
     if (t !== 'send' && t !== 'open' && t !== 'read' && t !== 'recv') return false;
     const lane = cell.lane;
-    const waited = item.at === undefined ? 0 : Math.max(0, this.now() - item.at);
-    this.waitMs += waitSmoothing * (waited - this.waitMs);
-    if (waited + lane.delayMs <= this.deps.limits.persistQueueDelayMaxMs && lane.fits(commandRowsMax)) return false;
+    if (this.inboundMs() + waited + lane.delayMs <= this.deps.limits.persistQueueDelayMaxMs && lane.fits(commandRowsMax)) return false;
     this.refuse(item);
     return true;
+  }
+
+  private inboundMs(): number {
+    return this.deps.inboundDelayMs?.() ?? 0;
   }
 
   private refuse(item: Item): void {
@@ -288,15 +305,15 @@ export class ShardHost {
   }
 
   /**
-   * The share of sends edges should refuse, in shed levels: 0 up to SHED_DELAY_TARGET_MS of
-   * estimated backlog, rising linearly to SHED_SHARE_MAX_PCT at PERSIST_QUEUE_DELAY_MAX_MS (RED
-   * on delay). Carried on every reply, so edges follow the backlog at the rate replies arrive.
+   * The share of sends edges should refuse for the replying actor's shard, in shed levels (RED on
+   * the delay a send to it would see now: reaching this thread, standing in front of the shard's
+   * actors, its lane's drain time; see shed.ts). Recomputed from current state on every reply, so
+   * it falls as soon as the backlog does, whether or not edges let sends through meanwhile; and it
+   * is this shard's, so edges apply it to this shard only (a thread's other shards do not inherit it).
    */
-  private shedLevel(): number {
-    const { shedDelayTargetMs: lo, persistQueueDelayMaxMs: hi, shedShareMaxPct } = this.deps.limits;
-    const d = this.waitMs + this.deps.persister.delayMsMax;
-    if (d <= lo) return 0;
-    return Math.min(1, (d - lo) / (hi - lo)) * (shedShareMaxPct / 100) * shedLevelMax;
+  private shedLevel(cell: Cell | undefined): number {
+    if (!cell) return 0;
+    return shedLevelOf(this.inboundMs() + this.waits.standingMs(cell.shard, this.now()) + cell.lane.delayMs, this.deps.limits);
   }
 
   private async resolveConnection(cell: Cell, cmd: ConversationCommand): Promise<void> {
@@ -317,7 +334,7 @@ export class ShardHost {
       cell.router ??= this.deps.tickets ? await this.deps.tickets.loadRouterState() : newRouterState();
     } catch (e) {
       this.deps.onError?.(e, 'router load');
-      return this.replyData(item, { t: 'err', code: 503, msg: 'database unavailable' });
+      return this.replyData(item, { t: 'err', code: 503, msg: 'database unavailable', retryMs: 1000 });
     }
     this.replyData(item, { t: 'routed', pick: pickRoute(cell.router, cmd.brand, cmd.candidates) });
   }
@@ -500,12 +517,12 @@ export class ShardHost {
   }
 
   private reply(item: Item, frame: ServerFrame, status: ReplyStatusValue = ReplyStatus.forward): void {
-    this.publishReply(item.reply, item.rid, frame, status);
+    this.publishReply(item.reply, item.rid, frame, status, item.cell);
   }
 
-  private publishReply(to: string | undefined, rid: number | undefined, frame: ServerFrame, status: ReplyStatusValue): void {
+  private publishReply(to: string | undefined, rid: number | undefined, frame: ServerFrame, status: ReplyStatusValue, cell?: Cell): void {
     if (to === undefined) return;
-    this.deps.bus.publish(to, encodeReply(status, encodeFrame(rid === undefined ? frame : ({ ...frame, rid } as ServerFrame)), this.shedLevel()));
+    this.deps.bus.publish(to, encodeReply(status, encodeFrame(rid === undefined ? frame : ({ ...frame, rid } as ServerFrame)), this.shedLevel(cell)));
   }
 
   private fanout(conv: string, users: string[], frame: ServerFrame): void {

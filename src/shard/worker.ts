@@ -13,6 +13,7 @@ import { createPool, type DbTarget } from '../persist/db.ts';
 import { Persister } from '../persist/persister.ts';
 import { ConnectionsTable, Store } from '../persist/store.ts';
 import { ShardHost } from './host.ts';
+import { InboundProbe } from './probe.ts';
 import { createTicketPorts } from '../tickets/ports.ts';
 import type { ShardReport } from '../metrics.ts';
 import { decode } from '../../protocol/codec.ts';
@@ -56,7 +57,11 @@ const lookup = config.connections.url
   : tableConnectionLookup(new ConnectionsTable(pool));
 const connections = new CachedConnections(lookup, config.connections.cacheTtlMs, config.connections.cacheMax);
 const tickets = createTicketPorts(config, bus, subjects, store);
+// A subject of this thread alone (node and thread), so the probe measures this thread's queue.
+const probe = new InboundProbe(bus, subjects.probe(config.nodeId, data.index));
+probe.start();
 const host = new ShardHost({
+  inboundDelayMs: () => probe.delayMs,
   tickets: tickets.ports,
   publishEvents: !config.outbox.enabled,
   bus,
@@ -136,6 +141,7 @@ parentPort!.on('message', async (m: ShardControl) => {
     return parentPort!.postMessage({ unassigned: shard });
   }
   if (!('stop' in m)) return;
+  probe.stop();
   await persister.flushAll();
   await bus.close();
   await pool.end().catch(() => {});
