@@ -196,7 +196,7 @@ export function ownersOf(view: ClusterView): Map<number, string> {
 }
 
 /**
- * The server's shard function (src/shard/envelope.ts shardOf), restated so the bench does not
+ * The server's shard function (src/rpc/envelope.ts shardOf), restated so the bench does not
  * import src/: FNV-1a over the UTF-16 code units of the conversation id.
  */
 export function shardOf(conv: string, shardCount: number): number {

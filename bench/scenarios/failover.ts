@@ -25,7 +25,7 @@ const TIMEOUT_MS = 15_000;
 const TICK_MS = 5;
 const DRAIN_POLL_MS = 50;
 const HISTORY_PAGE = 100;
-/** The err message of a load-shedding refusal (src/shard/envelope.ts `overloadedMsg`): what a client sees. */
+/** The err message of a load-shedding refusal (src/rpc/envelope.ts `overloadedMsg`): what a client sees. */
 const overloadedMsg = 'overloaded, retry';
 
 export const failoverUsage = `failover [--nodes N≥2] [--pairs N] [--rate MSGS_PER_S] [--lease-ttl-ms MS] [--warmup S]

@@ -12,7 +12,7 @@ import { type Bus, BusTimeoutError, NoRespondersError, type Subjects } from '../
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../persist/store.ts';
-import { correlationId, encodeEnvelope, overloadedMsg, replyFrame, ReplyStatus, replyStatus, shardOf, shedRetryMs, shedShareOf } from '../shard/envelope.ts';
+import { correlationId, encodeEnvelope, overloadedMsg, replyFrame, ReplyStatus, replyStatus, shardOf, shedRetryMs, shedShareOf } from '../rpc/envelope.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { ShedShares } from './shed-shares.ts';
 import type { Metrics } from '../metrics.ts';

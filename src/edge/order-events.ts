@@ -8,7 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { orderEventTypes, type OrderEvent } from '../../actors/order.ts';
 import { decode } from '../../protocol/codec.ts';
 import type { Bus, Subjects } from '../bus/bus.ts';
-import { encodeEnvelope, replyFrame, shardOf } from '../shard/envelope.ts';
+import { encodeEnvelope, replyFrame, shardOf } from '../rpc/envelope.ts';
 import { lineFault } from '../../protocol/text.ts';
 import { HttpError, idParam, parseJsonObject } from './http.ts';
 import { requestWithRetry } from './frames.ts';

@@ -11,7 +11,7 @@ import { decode } from '../../protocol/codec.ts';
 import { idCharsMax } from '../../protocol/ids.ts';
 import { controlFault, lineFault, textFault } from '../../protocol/text.ts';
 import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
-import { encodeEnvelope, replyFrame, shardOf } from '../shard/envelope.ts';
+import { encodeEnvelope, replyFrame, shardOf } from '../rpc/envelope.ts';
 import { FileBlobStore, isPng, type BlobStore } from '../tickets/blobs.ts';
 import { authenticate, HttpError, idParam, parseJsonObject, requireJson, route, type HttpDeps, type RouteResult } from './http.ts';
 import type { Principal } from './auth.ts';

@@ -15,15 +15,14 @@ import type { Persister } from '../persist/persister.ts';
 import type { Store } from '../persist/store.ts';
 import {
   decodeEnvelope, encodeReply, movingMsg, overloadedMsg, ReplyStatus, type ReplyStatusValue, type RoutePickRequest, routerActorId, shardOf, shedRetryMs,
-} from './envelope.ts';
+} from '../rpc/envelope.ts';
 import { ShardWaits, shedLevelOf } from './shed.ts';
 import { FencedError, type PersistLane } from '../persist/persister.ts';
 import { RowRefusedError } from '../persist/row-errors.ts';
 import { encode } from '../../protocol/codec.ts';
 import { newRouterState, pickRoute, type Location, type RoutePick, type RouterState, type ServiceCenter } from '../../actors/routing.ts';
 import { productAccepts, ticketNeeds, type RoutingOutcome, type TicketCommand } from '../../actors/ticket.ts';
-import type { ProductsPort } from '../tickets/products.ts';
-import type { ServiceCentersPort } from '../tickets/service-centers.ts';
+import type { TicketPorts } from '../tickets/ports.ts';
 import { startSpan, traceparentOf } from '../tracing.ts';
 
 export interface HostLimits extends ActorLimits {
@@ -88,16 +87,6 @@ const turnMax = 64;
  * bound is a backstop that admitted commands do not reach.
  */
 const commandRowsMax = 8;
-
-/** The outside calls ticket commands need, resolved by the host before the pure decision. */
-export interface TicketPorts {
-  products: ProductsPort;
-  centers: ServiceCentersPort;
-  /** Asks the router actor (wherever it lives) for a pick; null = no candidate. */
-  pick(request: RoutePickRequest): Promise<RoutePick | null>;
-  /** The router's counters as recovered from the tickets routed so far. */
-  loadRouterState(): Promise<RouterState>;
-}
 
 export interface HostDeps {
   bus: Bus;

@@ -6,7 +6,7 @@
  * had no owner (failover: seconds) are not queueing here, and a backlog of one shard says
  * nothing about another, so each shard has its own figure.
  */
-import { shedLevelMax } from './envelope.ts';
+import { shedLevelMax } from '../rpc/envelope.ts';
 
 export interface ShedLimits {
   /** Estimated delay above which edges are asked to refuse a growing share of sends. */

@@ -4,16 +4,25 @@
  * that asks the router actor for picks over the bus.
  */
 import { decode } from '../../protocol/codec.ts';
-import { newRouterState, type RouterState, brandKey } from '../../actors/routing.ts';
+import { newRouterState, type RoutePick, type RouterState, brandKey } from '../../actors/routing.ts';
 import type { Bus, Subjects } from '../bus/bus.ts';
 import type { Config } from '../config.ts';
 import { requestWithRetry } from '../edge/frames.ts';
 import { resilient, type Resilient } from '../integrations/resilience.ts';
 import type { Store } from '../persist/store.ts';
-import { encodeEnvelope, replyFrame, routerActorId, shardOf } from '../shard/envelope.ts';
-import type { TicketPorts } from '../shard/host.ts';
-import { fileProducts, httpProducts, unconfiguredProducts } from './products.ts';
-import { fileServiceCenters, httpServiceCenters, unconfiguredServiceCenters } from './service-centers.ts';
+import { encodeEnvelope, replyFrame, routerActorId, type RoutePickRequest, shardOf } from '../rpc/envelope.ts';
+import { fileProducts, httpProducts, type ProductsPort, unconfiguredProducts } from './products.ts';
+import { fileServiceCenters, httpServiceCenters, type ServiceCentersPort, unconfiguredServiceCenters } from './service-centers.ts';
+
+/** The outside calls ticket commands need, resolved by the host before the pure decision. */
+export interface TicketPorts {
+  products: ProductsPort;
+  centers: ServiceCentersPort;
+  /** Asks the router actor (wherever it lives) for a pick; null = no candidate. */
+  pick(request: RoutePickRequest): Promise<RoutePick | null>;
+  /** The router's counters as recovered from the tickets routed so far. */
+  loadRouterState(): Promise<RouterState>;
+}
 
 export interface TicketDependencies {
   ports: TicketPorts;

@@ -14,7 +14,7 @@ import { clusterEnv, dropStreams, natsUrl, runPrefix } from '../helpers/cluster-
 import { connectUsers, TestNode, token, uid } from '../helpers/node.ts';
 import { sharedDatabase, type SharedDatabase } from '../helpers/shared-database.ts';
 import { until } from '../helpers/until.ts';
-import { overloadedMsg, shardOf } from '../../src/shard/envelope.ts';
+import { overloadedMsg, shardOf } from '../../src/rpc/envelope.ts';
 
 const prefix = runPrefix('fs');
 const shardCount = 16;

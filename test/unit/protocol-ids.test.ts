@@ -7,7 +7,7 @@ import { parseClientFrame } from '../../protocol/validate.ts';
 import { idCharsMax, isValidId } from '../../protocol/ids.ts';
 import { dmConversationId } from '../../actors/dm.ts';
 import { ticketIdFor } from '../../src/edge/tickets-http.ts';
-import { routerActorId } from '../../src/shard/envelope.ts';
+import { routerActorId } from '../../src/rpc/envelope.ts';
 
 test('ids with control characters are refused with 400 (they would be ambiguous in subjects and DM ids)', () => {
   for (const bad of ['a\0b', 'tab\there', 'line\nbreak', 'del\u007f']) {

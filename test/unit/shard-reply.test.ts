@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decode, encodeFrame } from '../../protocol/codec.ts';
-import { encodeReply, replyFrame, ReplyStatus, replyStatus } from '../../src/shard/envelope.ts';
+import { encodeReply, replyFrame, ReplyStatus, replyStatus } from '../../src/rpc/envelope.ts';
 
 test('status and frame round-trip, and the frame is a view (no copy) the edge can forward', () => {
   const frame = encodeFrame({ t: 'ack', rid: 7, conv: 'c', seq: 3, id: 'x', ts: 1 });

@@ -15,7 +15,7 @@ import { Subjects } from '../../src/bus/bus.ts';
 import type { CachedConnections } from '../../src/integrations/connections.ts';
 import type { Persister, PersistLane } from '../../src/persist/persister.ts';
 import type { Store } from '../../src/persist/store.ts';
-import { replyFrame, ReplyStatus, replyStatus, shardOf, shedLevelMax, shedShareOf } from '../../src/shard/envelope.ts';
+import { replyFrame, ReplyStatus, replyStatus, shardOf, shedLevelMax, shedShareOf } from '../../src/rpc/envelope.ts';
 import { ShardHost, type HostLimits } from '../../src/shard/host.ts';
 
 const t0 = 1_700_000_000_000;

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeFrame } from '../../protocol/codec.ts';
-import { encodeReply, replyFrame, ReplyStatus, replyStatus, shedLevelMax, shedRetryMs, shedShareOf } from '../../src/shard/envelope.ts';
+import { encodeReply, replyFrame, ReplyStatus, replyStatus, shedLevelMax, shedRetryMs, shedShareOf } from '../../src/rpc/envelope.ts';
 
 test('every status keeps its meaning at every shed level, and the level reads back as a share 0…1', () => {
   const frame = encodeFrame({ t: 'ok', rid: 1 });

@@ -8,7 +8,7 @@ import type { Bus, BusHandler } from '../../src/bus/bus.ts';
 import { ShedShares } from '../../src/edge/shed-shares.ts';
 import { InboundProbe } from '../../src/shard/probe.ts';
 import { ShardWaits, shedLevelOf, waitWindowMs } from '../../src/shard/shed.ts';
-import { shedLevelMax } from '../../src/shard/envelope.ts';
+import { shedLevelMax } from '../../src/rpc/envelope.ts';
 
 const limits = { shedDelayTargetMs: 100, persistQueueDelayMaxMs: 500, shedShareMaxPct: 95 };
 
