@@ -21,7 +21,7 @@ import { Metrics } from './metrics.ts';
 import { createPool, type DbTarget } from './persist/db.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './persist/embedded.ts';
 import { migrate } from './persist/migrate.ts';
-import { claimShard } from './persist/persister.ts';
+import { claimShard } from './cluster/fencing.ts';
 import { ConnectionsTable, Store } from './persist/store.ts';
 import { ShardThreads } from './shard/threads.ts';
 import { EdgeThreads } from './edge/threads.ts';

@@ -4,7 +4,7 @@
  * A group commit is one statement: one bad row fails it whole. When the failure is about the
  * data (a value the database cannot hold, a constraint a row breaks), retrying the same rows
  * fails again, and every batch-mate would be refused with it. The lane isolates such a row
- * (see PersistLane.settle) and refuses only its command; failures of the database itself
+ * (see PersistLane.settle in lane.ts) and refuses only its command; failures of the database itself
  * (connection lost, shutdown, timeout) still fail the batch, and those pass with a retry.
  */
 

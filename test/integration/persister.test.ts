@@ -2,7 +2,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MessageRow, Write } from '../../actors/types.ts';
-import { claimShard, FencedError, PersistLane, Persister, PersistFailedError, PersisterOverloadedError } from '../../src/persist/persister.ts';
+import { claimShard, FencedError } from '../../src/cluster/fencing.ts';
+import { pgCommit } from '../../src/persist/batch-sql.ts';
+import { PersistLane, PersistFailedError, PersisterOverloadedError, type LaneOptions } from '../../src/persist/lane.ts';
+import { Persister } from '../../src/persist/persister.ts';
 import { RowRefusedError } from '../../src/persist/row-errors.ts';
 import { Store } from '../../src/persist/store.ts';
 import { testDatabase, type TestDatabase } from '../helpers/database.ts';
@@ -16,11 +19,13 @@ function conv(): string {
   return `it-conv-${process.pid}-${++n}`;
 }
 const created = (id: string, participants = ['u1', 'u2']): Write => ({ kind: 'conversation', conv: id, convKind: 'dm', state: 'open', participants, createdAt: 1000 });
+/** One lane committing to `pool` (the Persister's lanes, without its bookkeeping). */
+const pgLane = (pool: typeof db.pool, opts: LaneOptions): PersistLane => new PersistLane(pgCommit(pool), opts);
 const message = (id: string, seq: number, from = 'u1', ts = 1000 + seq): MessageRow => ({ kind: 'message', conv: id, seq, id: `${id}-${seq}`, from, body: `b${seq}`, cmid: `c${seq}`, ts });
 
 describe('persister', () => {
   test('a conversation and its first messages in one batch are all stored, with last_seq and activity', async () => {
-    const p = new PersistLane(db.pool, { flushMs: 1, batchMax: 100, queueMax: 1000 });
+    const p = pgLane(db.pool, { flushMs: 1, batchMax: 100, queueMax: 1000 });
     const id = conv();
     await Promise.all([p.enqueue([created(id)]), p.enqueue([message(id, 1)]), p.enqueue([message(id, 2)])]);
     const c = await db.pool.query('SELECT last_seq, last_activity_ms FROM conversations WHERE id = $1', [id]);
@@ -30,7 +35,7 @@ describe('persister', () => {
   });
 
   test('rows enqueued while a batch is in flight are group-committed together in the next batch', async () => {
-    const p = new PersistLane(db.pool, { flushMs: 0, batchMax: 1000, queueMax: 10000 });
+    const p = pgLane(db.pool, { flushMs: 0, batchMax: 1000, queueMax: 10000 });
     const batches: number[] = [];
     p.onBatch = (s) => batches.push(s.rows);
     const id = conv();
@@ -45,7 +50,7 @@ describe('persister', () => {
   });
 
   test('batches never exceed PERSIST_BATCH_MAX rows', async () => {
-    const p = new PersistLane(db.pool, { flushMs: 5, batchMax: 7, queueMax: 1000 });
+    const p = pgLane(db.pool, { flushMs: 5, batchMax: 7, queueMax: 1000 });
     const sizes: number[] = [];
     p.onBatch = (s) => sizes.push(s.rows);
     const id = conv();
@@ -55,7 +60,7 @@ describe('persister', () => {
   });
 
   test('watermarks are coalesced per (conversation, user): the latest value wins and never moves back', async () => {
-    const p = new PersistLane(db.pool, { flushMs: 5, batchMax: 100, queueMax: 1000 });
+    const p = pgLane(db.pool, { flushMs: 5, batchMax: 100, queueMax: 1000 });
     const id = conv();
     await p.enqueue([created(id), message(id, 1), message(id, 2), message(id, 3)]);
     await Promise.all([
@@ -110,7 +115,7 @@ describe('persister', () => {
   });
 
   test('a send whose (conversation, sender, cmid) is stored is refused as a duplicate send, however many came between', async () => {
-    const p = new PersistLane(db.pool, { flushMs: 1, batchMax: 100, queueMax: 1000 });
+    const p = pgLane(db.pool, { flushMs: 1, batchMax: 100, queueMax: 1000 });
     const id = conv();
     await p.enqueue([created(id), message(id, 1)]);
     await p.enqueue(Array.from({ length: 50 }, (_, i) => message(id, i + 2)));
@@ -170,7 +175,7 @@ describe('persister', () => {
         return (db.pool.query as (...a: unknown[]) => Promise<unknown>)(...args);
       },
     } as unknown as typeof db.pool;
-    const p = new PersistLane(slowFirst, { flushMs: 1, batchMax: 1000, queueMax: 10000 });
+    const p = pgLane(slowFirst, { flushMs: 1, batchMax: 1000, queueMax: 10000 });
     const id = conv();
     await p.enqueue([created(id), message(id, 1)]);
     const inflight = p.enqueue([message(id, 2)]);
@@ -182,7 +187,7 @@ describe('persister', () => {
   });
 
   test('a full queue rejects at once with PersisterOverloadedError instead of growing', async () => {
-    const p = new PersistLane(db.pool, { flushMs: 50, batchMax: 2, queueMax: 3 });
+    const p = pgLane(db.pool, { flushMs: 50, batchMax: 2, queueMax: 3 });
     const id = conv();
     const first = p.enqueue([created(id), message(id, 1), message(id, 2)]);
     await assert.rejects(p.enqueue([message(id, 3)]), PersisterOverloadedError);
@@ -190,7 +195,7 @@ describe('persister', () => {
   });
 
   test('flushAll resolves once everything enqueued has settled', async () => {
-    const p = new PersistLane(db.pool, { flushMs: 20, batchMax: 100, queueMax: 1000 });
+    const p = pgLane(db.pool, { flushMs: 20, batchMax: 100, queueMax: 1000 });
     const id = conv();
     let done = false;
     void p.enqueue([created(id), message(id, 1)]).then(() => (done = true));

@@ -1,0 +1,229 @@
+/**
+ * The Postgres side of a lane's group commit: a batch of writes becomes ONE statement
+ * (data-modifying CTEs over json_to_recordset), so a batch is atomic without an explicit
+ * transaction — which also keeps it safe on PGlite, whose socket server interleaves connections
+ * query by query. `pgCommit` is the lane's CommitPort over a pg pool.
+ */
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { ConversationRow, MessageRow, Write } from '../../actors/types.ts';
+import { fenceKey, type Fence } from '../cluster/fencing.ts';
+import type { CommitEntry, CommitPort, CommitResult } from './lane.ts';
+import { isRowError } from './row-errors.ts';
+
+export interface PgCommitOptions {
+  /**
+   * Use a named (server-side prepared) statement. Off for PGlite: its socket server runs every
+   * client connection in one session, where a second PREPARE of the same name fails.
+   */
+  prepared?: boolean;
+  /** Write domain events to the outbox in the same statement (relayed by src/outbox/relay.ts). */
+  outbox?: boolean;
+}
+
+/**
+ * The lane's commit port over `pool`: one statement per batch. A row error (bad data, a broken
+ * constraint: see row-errors.ts) is a refusal the lane isolates; any other error is the
+ * database failing, and rejects.
+ */
+export function pgCommit(pool: pg.Pool, opts: PgCommitOptions = {}): CommitPort {
+  return {
+    async commit(entries: readonly CommitEntry[]): Promise<CommitResult> {
+      const fences = fencesOf(entries);
+      const params = buildBatchParams(entries.flatMap((e) => e.writes), (conv) => fences.get(conv), opts.outbox ?? false);
+      try {
+        const r = await pool.query<{ passed: string[] }>(
+          opts.prepared ? { name: 'persist-batch-v6', text: batchSql, values: params } : { text: batchSql, values: params },
+        );
+        return { kind: 'committed', stale: staleFences(fences, r.rows[0]?.passed ?? []) };
+      } catch (cause) {
+        if (isRowError(cause)) return { kind: 'refused', cause };
+        throw cause;
+      }
+    },
+  };
+}
+
+/** The batch's fences that did not pass (the statement returns those that did, as "shard:epoch"). */
+function staleFences(fences: Map<string, Fence>, passed: string[]): Fence[] {
+  const held = new Set(passed);
+  const stale = new Map<string, Fence>();
+  for (const f of fences.values()) if (!held.has(fenceKey(f))) stale.set(fenceKey(f), f);
+  return [...stale.values()];
+}
+
+/** The fence of each conversation with writes in the batch (one writer per conversation). */
+function fencesOf(entries: readonly CommitEntry[]): Map<string, Fence> {
+  const fences = new Map<string, Fence>();
+  for (const e of entries) if (e.fence && e.writes.length) for (const w of e.writes) fences.set(w.conv, e.fence);
+  return fences;
+}
+
+/**
+ * All sub-statements of one statement see the same snapshot, so rows upserted in this batch
+ * cannot be updated by it, and no row may be updated twice: the batch is pre-merged here so
+ * that each row is written once, and every update is keyed by primary key.
+ */
+export function buildBatchParams(writes: readonly Write[], fenceOf: (conv: string) => Fence | undefined = () => undefined, outbox = false): string[] {
+  const fs = (conv: string) => fenceOf(conv)?.shard ?? null;
+  const domainEvents = outbox ? writes.flatMap((w) => domainEvent(w, fs(w.conv))) : [];
+  const created = new Map<string, ConversationRow & { lastSeq: number; lastActivity: number }>();
+  const messages: MessageRow[] = [];
+  const convUpdates = new Map<string, { id: string; last_seq: number; ts_ms: number; fs: number | null }>();
+  const members = new Map<string, MemberUpdate>();
+  const member = (conv: string, user: string): MemberUpdate => {
+    const key = `${conv}\n${user}`;
+    let m = members.get(key);
+    if (!m) members.set(key, (m = { conv_id: conv, user_id: user, delivered: 0, read: 0, read_at: 0, fs: fs(conv) }));
+    return m;
+  };
+  const events: { id: string; conv_id: string; ts_ms: number; fs: number | null }[] = [];
+  const history: { ticket_id: string; seq: number; from_status: string | null; to_status: string; by_user: string; reason: string | null; ts_ms: number; fs: number | null }[] = [];
+  for (const w of writes) {
+    if (w.kind === 'ticketHistory') {
+      history.push({ ticket_id: w.conv, seq: w.seq, from_status: w.from, to_status: w.to, by_user: w.by, reason: w.reason ?? null, ts_ms: w.ts, fs: fs(w.conv) });
+    }
+    if (w.kind === 'conversation') {
+      const prior = created.get(w.conv); // a later change in the same batch wins
+      created.set(w.conv, { ...w, lastSeq: prior?.lastSeq ?? 0, lastActivity: prior?.lastActivity ?? w.createdAt });
+    } else if (w.kind === 'event') events.push({ id: w.id, conv_id: w.conv, ts_ms: w.ts, fs: fs(w.conv) });
+  }
+  for (const w of writes) {
+    if (w.kind === 'message') {
+      messages.push(w);
+      const c = created.get(w.conv);
+      if (c) (c.lastSeq = Math.max(c.lastSeq, w.seq), (c.lastActivity = Math.max(c.lastActivity, w.ts)));
+      else {
+        const u = convUpdates.get(w.conv);
+        if (!u || u.last_seq < w.seq) convUpdates.set(w.conv, { id: w.conv, last_seq: w.seq, ts_ms: w.ts, fs: fs(w.conv) });
+      }
+    } else if (w.kind === 'watermark') {
+      const m = member(w.conv, w.user); // coalesced: watermarks only grow
+      m.delivered = Math.max(m.delivered, w.delivered);
+      if (w.read > m.read) (m.read = w.read), (m.read_at = w.readAt);
+    }
+  }
+  const newMembers = [...created.values()].flatMap((c) =>
+    c.participants.map((u) => {
+      const m = members.get(`${c.conv}\n${u}`);
+      members.delete(`${c.conv}\n${u}`);
+      return { conv_id: c.conv, user_id: u, delivered: m?.delivered ?? 0, read: m?.read ?? 0, read_at: m?.read_at ?? 0, fs: fs(c.conv) };
+    }),
+  );
+  return [
+    JSON.stringify([...created.values()].map((c) => ({
+      id: c.conv, kind: c.convKind, state: c.state, participants: c.participants, meta: c.meta ?? {}, last_seq: c.lastSeq, ts_ms: c.lastActivity, created_ms: c.createdAt, fs: fs(c.conv),
+    }))),
+    JSON.stringify(newMembers),
+    JSON.stringify(messages.map((m) => ({ conv_id: m.conv, seq: m.seq, id: m.id, sender: m.from, body: m.body, cmid: m.cmid, ts_ms: m.ts, fs: fs(m.conv) }))),
+    JSON.stringify([...convUpdates.values()]),
+    JSON.stringify([...members.values()]),
+    JSON.stringify(events),
+    JSON.stringify(domainEvents),
+    JSON.stringify([...new Map(writes.map((w) => [w.conv, fenceOf(w.conv)])).values()].filter((f): f is Fence => f !== undefined)
+      .filter((f, i, all) => all.findIndex((g) => g.shard === f.shard && g.epoch === f.epoch) === i)),
+    JSON.stringify(history),
+  ];
+}
+
+/**
+ * The domain events a write announces. Ids are derived from what the event describes, so a
+ * re-committed row announces the same id (JetStream deduplicates on it).
+ */
+function domainEvent(w: Write, fs: number | null): { event_id: string; type: string; payload: unknown; created_ms: number; fs: number | null }[] {
+  switch (w.kind) {
+    case 'message':
+      return [{
+        event_id: `message.created:${w.id}`, type: 'message.created', created_ms: w.ts, fs,
+        payload: { id: w.id, conv: w.conv, seq: w.seq, from: w.from, body: w.body, cmid: w.cmid, ts: w.ts },
+      }];
+    case 'conversation':
+      return [{
+        event_id: `conversation.${w.state}:${w.conv}:${createHash('sha1').update(w.participants.join('\n')).digest('hex').slice(0, 12)}`,
+        type: `conversation.${w.state}`, created_ms: w.createdAt, fs,
+        payload: { conv: w.conv, kind: w.convKind, state: w.state, participants: w.participants },
+      }];
+    case 'domainEvent':
+      return [{ event_id: w.id, type: w.type, payload: w.payload, created_ms: w.ts, fs }];
+    default:
+      return [];
+  }
+}
+
+interface MemberUpdate {
+  conv_id: string;
+  user_id: string;
+  delivered: number;
+  read: number;
+  read_at: number;
+  fs: number | null;
+}
+
+/**
+ * Prepared once per connection (named), so Postgres plans it once instead of per batch.
+ * `fs` on each row is its shard when fenced (cluster mode) or null; a fenced row is written
+ * only if its shard's epoch in shard_epochs still equals the writer's. FOR SHARE makes a
+ * concurrent claim by a new owner wait for this batch, or this batch see the claim.
+ */
+export const batchSql = `
+WITH
+fence AS (
+  SELECT s.shard, s.epoch FROM shard_epochs s
+  JOIN json_to_recordset($8::json) AS f(shard int, epoch bigint) ON s.shard = f.shard AND s.epoch = f.epoch
+  FOR SHARE OF s
+),
+new_convs AS (
+  INSERT INTO conversations AS c (id, kind, state, participants, meta, last_seq, last_activity_ms, created_ms)
+  SELECT id, kind, state, participants, meta, last_seq, ts_ms, created_ms
+  FROM json_to_recordset($1::json) AS x(id text, kind text, state text, participants text[], meta jsonb, last_seq bigint, ts_ms bigint, created_ms bigint, fs int)
+  WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
+  ON CONFLICT (id) DO UPDATE SET
+    state = EXCLUDED.state, participants = EXCLUDED.participants, meta = EXCLUDED.meta,
+    last_seq = GREATEST(c.last_seq, EXCLUDED.last_seq), last_activity_ms = GREATEST(c.last_activity_ms, EXCLUDED.last_activity_ms)
+),
+new_outbox AS (
+  INSERT INTO outbox (event_id, type, payload, created_ms)
+  SELECT event_id, type, payload, created_ms FROM json_to_recordset($7::json) AS x(event_id text, type text, payload jsonb, created_ms bigint, fs int)
+  WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
+  ON CONFLICT (event_id) DO NOTHING
+),
+new_history AS (
+  INSERT INTO ticket_history (ticket_id, seq, from_status, to_status, by_user, reason, ts_ms)
+  SELECT ticket_id, seq, from_status, to_status, by_user, reason, ts_ms
+  FROM json_to_recordset($9::json) AS x(ticket_id text, seq int, from_status text, to_status text, by_user text, reason text, ts_ms bigint, fs int)
+  WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
+  ON CONFLICT (ticket_id, seq) DO NOTHING
+),
+new_events AS (
+  INSERT INTO processed_events (id, conv_id, ts_ms)
+  SELECT id, conv_id, ts_ms FROM json_to_recordset($6::json) AS x(id text, conv_id text, ts_ms bigint, fs int)
+  WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
+  ON CONFLICT (id) DO NOTHING
+),
+new_members AS (
+  INSERT INTO members (conv_id, user_id, delivered_seq, read_seq, read_at_ms)
+  SELECT conv_id, user_id, delivered, read, read_at
+  FROM json_to_recordset($2::json) AS x(conv_id text, user_id text, delivered bigint, read bigint, read_at bigint, fs int)
+  WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
+  ON CONFLICT (conv_id, user_id) DO NOTHING
+),
+new_msgs AS (
+  INSERT INTO messages (conv_id, seq, id, sender, body, cmid, ts_ms)
+  SELECT conv_id, seq, id, sender, body, cmid, ts_ms
+  FROM json_to_recordset($3::json) AS x(conv_id text, seq bigint, id text, sender text, body text, cmid text, ts_ms bigint, fs int)
+  WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
+),
+conv_up AS (
+  UPDATE conversations c SET last_seq = GREATEST(c.last_seq, x.last_seq), last_activity_ms = GREATEST(c.last_activity_ms, x.ts_ms)
+  FROM json_to_recordset($4::json) AS x(id text, last_seq bigint, ts_ms bigint, fs int)
+  WHERE c.id = x.id AND (x.fs IS NULL OR x.fs IN (SELECT shard FROM fence))
+),
+member_up AS (
+  UPDATE members m SET
+    delivered_seq = GREATEST(m.delivered_seq, x.delivered),
+    read_seq = GREATEST(m.read_seq, x.read),
+    read_at_ms = CASE WHEN x.read > m.read_seq THEN x.read_at ELSE m.read_at_ms END
+  FROM json_to_recordset($5::json) AS x(conv_id text, user_id text, delivered bigint, read bigint, read_at bigint, fs int)
+  WHERE m.conv_id = x.conv_id AND m.user_id = x.user_id AND (x.fs IS NULL OR x.fs IN (SELECT shard FROM fence))
+)
+SELECT coalesce(array_agg(shard || ':' || epoch), '{}') AS passed FROM fence`;
