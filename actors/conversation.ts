@@ -34,6 +34,14 @@ export function isParticipant(state: ConversationState, user: string): boolean {
   return state.participants.includes(user);
 }
 
+/**
+ * Who may read a conversation or a ticket (join, history, the HTTP reads): its participants, and
+ * admins, who observe any of them read-only. The one rule, for sockets and HTTP alike.
+ */
+export function mayRead(participants: readonly string[], actor: Actor): boolean {
+  return participants.includes(actor.userId) || isAdmin(actor);
+}
+
 export function newConversation(
   init: Pick<ConversationState, 'id' | 'kind' | 'state' | 'readOnly' | 'participants' | 'createdAt'>,
 ): ConversationState {
@@ -64,8 +72,8 @@ function done(state: ConversationState, ...effects: Effect[]): Decision<Conversa
 
 /** Participants see the room; admins observe any room read-only. */
 export function decideJoin(state: ConversationState, actor: Actor, since: number | undefined): Decision<ConversationState> {
+  if (!mayRead(state.participants, actor)) return done(state, err(403, 'not a participant'));
   const participant = isParticipant(state, actor.userId);
-  if (!participant && !isAdmin(actor)) return done(state, err(403, 'not a participant'));
   const v = view(state);
   if (!participant) v.readOnly = true; // for an observer the room is read-only, whatever its state
   return done(state, { type: 'replyWithMessages', conv: v, since });
@@ -78,7 +86,7 @@ export function decideHistory(
   limit: number | undefined,
   limits: ActorLimits,
 ): Decision<ConversationState> {
-  if (!isParticipant(state, actor.userId) && !isAdmin(actor)) return done(state, err(403, 'not a participant'));
+  if (!mayRead(state.participants, actor)) return done(state, err(403, 'not a participant'));
   return done(state, { type: 'replyHistory', before, limit: limit ?? limits.historyLimitDefault });
 }
 

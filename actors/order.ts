@@ -30,6 +30,11 @@ export type OrderCommand = { t: 'orderEvent'; event: OrderEvent };
 
 export type OrderState = 'pending' | 'open' | 'delivered' | 'cancelled';
 
+/** An order room is writable only while the order is open (accepted and not yet delivered or cancelled). */
+export function orderRoomReadOnly(state: string): boolean {
+  return state !== 'open';
+}
+
 function isClosed(state: string): boolean {
   return state === 'delivered' || state === 'cancelled';
 }
@@ -78,7 +83,7 @@ export function decideOrderEvent(state: ConversationState | null, convId: string
   const before = room.participants;
   room.state = next.state;
   room.meta = next.meta;
-  room.readOnly = next.state !== 'open';
+  room.readOnly = orderRoomReadOnly(next.state);
   room.participants = participantsOf(next.meta);
   // Everyone who was or is in the room learns of the change (a replaced rider loses access).
   const audience = [...new Set([...before, ...room.participants])];

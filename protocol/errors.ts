@@ -6,12 +6,29 @@ export const ErrorCode = {
   notFound: 404,
   conflict: 409,
   tooLarge: 413,
+  unsupportedMediaType: 415,
   unprocessable: 422,
   rateLimited: 429,
   internal: 500,
   unavailable: 503,
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const knownCodes = new Set<number>(Object.values(ErrorCode));
+
+/** A code another component sent (a shard's err frame): itself when known, else 500. */
+export function errorCodeOf(code: number | undefined, fallback: ErrorCodeValue = ErrorCode.internal): ErrorCodeValue {
+  return code !== undefined && knownCodes.has(code) ? (code as ErrorCodeValue) : fallback;
+}
+
+/**
+ * What an error says besides code and message: `retryMs` means a retry can help (after that
+ * long); without it the error is permanent for that request. `state` is a ticket's current state.
+ */
+export interface ErrorExtra {
+  retryMs?: number;
+  state?: string;
+}
 
 /**
  * Close codes (PROTOCOL.md "Close codes"). 1000 is terminal; everything else asks the client to
@@ -26,13 +43,16 @@ export const CloseCode = {
   overloaded: 1013,
 } as const;
 
-/** An expected failure that becomes an `err` frame (or an HTTP status). */
+/**
+ * The one error table's type: an expected failure that becomes an `err` frame on a socket, or the
+ * HTTP status and JSON body `{code, message, ...extra}` of the same code on the HTTP API.
+ */
 export class ChatError extends Error {
   override name = 'ChatError';
   constructor(
     readonly code: ErrorCodeValue,
     message: string,
-    readonly extra: { retryMs?: number; state?: string } = {},
+    readonly extra: ErrorExtra = {},
     options?: { cause?: unknown },
   ) {
     super(message, options);

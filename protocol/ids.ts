@@ -14,6 +14,7 @@
  * Internal actor ids outside it (the ticket router's `\u001frouter`) can therefore never be
  * named by a client.
  */
+import { ChatError, ErrorCode } from './errors.ts';
 
 /** Longest id in characters (= bytes: the set is ASCII). `hello.limits.maxIdChars` carries it. */
 export const idCharsMax = 128;
@@ -26,4 +27,10 @@ export const idRuleText = `1-${idCharsMax} characters from A-Z a-z 0-9 _ - . : @
 
 export function isValidId(value: unknown): value is string {
   return typeof value === 'string' && idPattern.test(value);
+}
+
+/** An id taken from a path, a body or an event: itself when it follows the rule, else ChatError 400 naming it. */
+export function requireId(value: unknown, name: string): string {
+  if (!isValidId(value)) throw new ChatError(ErrorCode.badFrame, `${name}: expected an id of ${idRuleText}`);
+  return value;
 }

@@ -12,10 +12,11 @@ import { LeaseManager, ShardCountMismatchError } from './cluster/leases.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { startEdge, type Edge } from './edge/app.ts';
 import { createVerifier } from './edge/auth.ts';
-import { applyOrderEvent } from './edge/order-events.ts';
 import { SocketRegistry } from './edge/sockets.ts';
 import { loadUws, UwsFallbackError } from './edge/uws.ts';
 import { OrderEventsConsumer } from './integrations/order-events-jetstream.ts';
+import { applyOrderEvent } from './integrations/order-events.ts';
+import { ShardClient } from './rpc/shard-client.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { createPool, type DbTarget } from './persist/db.ts';
@@ -254,9 +255,10 @@ function singleNodeView(config: Config, threads: ShardThreads | undefined, regis
 /** Order events from JetStream, once every shard can take them; retried until NATS answers. */
 function startOrderEvents(config: Config, bus: Bus, subjects: Subjects, metrics: Metrics, log: Logger, stopping: () => boolean): OrderEventsConsumer | undefined {
   if (!config.natsUrl) return undefined;
+  const shards = new ShardClient(bus, subjects, { shardCount: config.shardCount, timeoutMs: config.limits.busRequestTimeoutMs, attemptMs: config.leaseTtlMs });
   const consumer = new OrderEventsConsumer(
     { ...config.events, natsUrl: config.natsUrl },
-    (e) => applyOrderEvent(bus, subjects, config.shardCount, e, config.limits.busRequestTimeoutMs),
+    (e) => applyOrderEvent(shards, e),
     log.child({ component: 'order-events' }),
   );
   const seen = { applied: 0, deadLettered: 0 };

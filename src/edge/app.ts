@@ -6,6 +6,7 @@ import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { encodeFrame } from '../../protocol/codec.ts';
 import { CloseCode } from '../../protocol/errors.ts';
 import type { Config } from '../config.ts';
+import { ShardClient } from '../rpc/shard-client.ts';
 import { FrameRouter, type FrameDeps } from './frames.ts';
 import { registerHttp, respond, type HttpDeps } from './http.ts';
 import { TokenBucket } from './rate-limit.ts';
@@ -25,7 +26,9 @@ export interface Edge {
 
 const textDecoder = new TextDecoder();
 
-export async function startEdge(config: Config, deps: FrameDeps & HttpDeps & { registry: SocketRegistry }): Promise<Edge> {
+export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpDeps, 'shards'> & { registry: SocketRegistry }): Promise<Edge> {
+  const shards = new ShardClient(edgeDeps.bus, edgeDeps.subjects, { shardCount: config.shardCount, timeoutMs: config.limits.busRequestTimeoutMs, attemptMs: config.leaseTtlMs });
+  const deps = { ...edgeDeps, shards };
   const uws = loadUws();
   const app = uws.App();
   const router = new FrameRouter(deps);

@@ -1,10 +1,12 @@
 /** Order-event intake and the admin read API (seed 002). */
 import type { TemplatedApp } from 'uWebSockets.js';
-import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
 import { listConversations } from '../persist/store.ts';
 import { lineFault } from '../../protocol/text.ts';
-import { authenticate, HttpError, idParam, optUint, pageLimit, requireJson, route, type HttpDeps } from './http.ts';
-import { applyOrderEvent, parseOrderEvent, verifySignature } from './order-events.ts';
+import { ChatError } from '../../protocol/errors.ts';
+import { requireId } from '../../protocol/ids.ts';
+import { requireJson } from '../../protocol/json-body.ts';
+import { applyOrderEvent, parseOrderEvent, verifySignature } from '../integrations/order-events.ts';
+import { authenticate, optUint, pageLimit, route, type HttpDeps } from './http.ts';
 import type pg from 'pg';
 
 export function registerOrderEvents(app: TemplatedApp, d: HttpDeps): void {
@@ -14,17 +16,12 @@ export function registerOrderEvents(app: TemplatedApp, d: HttpDeps): void {
       d.log,
       async ({ body, headers }) => {
         const secret = d.config.events.hmacSecret;
-        if (!secret) throw new HttpError(503, 'event intake is not configured (EVENTS_HMAC_SECRET)');
+        if (!secret) throw new ChatError(503, 'event intake is not configured (EVENTS_HMAC_SECRET)');
         verifySignature(headers['x-signature'] ?? '', body, secret, d.config.events.maxSkewMs, Date.now());
         requireJson(headers['content-type']);
         const event = parseOrderEvent(body);
-        try {
-          // A W3C traceparent on the request becomes the parent of the event's spans.
-          await applyOrderEvent(d.bus, d.subjects, d.config.shardCount, event, d.config.limits.busRequestTimeoutMs, headers.traceparent || undefined);
-        } catch (e) {
-          if (e instanceof BusTimeoutError || e instanceof NoRespondersError) throw new HttpError(503, 'shard unavailable, retry', { retryMs: 500 });
-          throw e;
-        }
+        // A W3C traceparent on the request becomes the parent of the event's spans.
+        await applyOrderEvent(d.shards, event, headers.traceparent || undefined);
         return { status: 202, body: { accepted: true, id: event.id } };
       },
       { body: true, headers: ['x-signature', 'traceparent', 'content-type'] },
@@ -37,20 +34,20 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
   const audit = d.log.child({ audit: true }, { level: 'info' });
   const admin = async (auth: string, query: string) => {
     const p = await authenticate(d.verifier, auth, query);
-    if (!p.roles.includes('admin')) throw new HttpError(403, 'admin role required');
+    if (!p.roles.includes('admin')) throw new ChatError(403, 'admin role required');
     return p;
   };
   app.get(
     '/api/v1/admin/conversations/:id/messages',
     route(d.log, async ({ auth, query, params }) => {
       const p = await admin(auth, query);
-      const id = idParam(params[0], 'id');
+      const id = requireId(params[0], 'id');
       const q = new URLSearchParams(query);
       const before = optUint(q, 'before');
       const limit = pageLimit(q, d.config.actors.historyLimitDefault);
       const conv = await d.store.participants(id);
       audit.info({ admin: p.sub, action: 'read_messages', conversation: id, found: conv !== null }, 'admin read');
-      if (!conv) throw new HttpError(404, 'no such conversation');
+      if (!conv) throw new ChatError(404, 'no such conversation');
       const page = await d.store.history(id, before, limit);
       return { status: 200, body: { messages: page.msgs, next: page.next } };
     }),
@@ -62,13 +59,13 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
       const q = new URLSearchParams(query);
       const limit = pageLimit(q, d.config.actors.historyLimitDefault);
       const participant = q.get('participant') ?? undefined;
-      const filter = { kind: line(q, 'kind'), state: line(q, 'state'), participant: participant === undefined ? undefined : idParam(participant, 'participant') };
+      const filter = { kind: line(q, 'kind'), state: line(q, 'state'), participant: participant === undefined ? undefined : requireId(participant, 'participant') };
       const before = line(q, 'before');
       audit.info({ admin: p.sub, action: 'list_conversations', filter }, 'admin read');
       try {
         return { status: 200, body: await listConversations(d.pool, filter, before, limit) };
       } catch (e) {
-        if (e instanceof RangeError) throw new HttpError(400, 'before: not a cursor from a previous page');
+        if (e instanceof RangeError) throw new ChatError(400, 'before: not a cursor from a previous page');
         throw e;
       }
     }),
@@ -79,6 +76,6 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
 function line(q: URLSearchParams, key: string): string | undefined {
   const v = q.get(key) ?? undefined;
   const fault = v === undefined ? undefined : lineFault(v);
-  if (fault) throw new HttpError(400, `${key}: ${fault}`);
+  if (fault) throw new ChatError(400, `${key}: ${fault}`);
   return v;
 }

@@ -5,14 +5,15 @@
  */
 import { dmConversationId } from '../../actors/dm.ts';
 import { decode, encodeFrame } from '../../protocol/codec.ts';
-import { CloseCode, ProtocolError } from '../../protocol/errors.ts';
+import { ChatError, CloseCode, ProtocolError } from '../../protocol/errors.ts';
 import type { ClientFrame, ProtocolLimits, ServerFrame } from '../../protocol/frames.ts';
 import { parseClientFrame } from '../../protocol/validate.ts';
-import { type Bus, BusTimeoutError, NoRespondersError, type Subjects } from '../bus/bus.ts';
+import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../persist/store.ts';
-import { correlationId, encodeEnvelope, overloadedMsg, replyFrame, ReplyStatus, replyStatus, shardOf, shedRetryMs, shedShareOf } from '../rpc/envelope.ts';
+import { correlationId, overloadedMsg, replyFrame, ReplyStatus, replyStatus, shedRetryMs, shedShareOf } from '../rpc/envelope.ts';
+import { shardUnavailable, type ShardClient } from '../rpc/shard-client.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { ShedShares } from './shed-shares.ts';
 import type { Metrics } from '../metrics.ts';
@@ -23,8 +24,7 @@ import type { Socket, SocketRegistry } from './sockets.ts';
 export interface FrameDeps {
   config: Config;
   limits: ProtocolLimits;
-  bus: Bus;
-  subjects: Subjects;
+  shards: ShardClient;
   registry: SocketRegistry;
   store: Store;
   log: Logger;
@@ -40,14 +40,11 @@ export class FrameRouter {
    * reply refreshes it.
    */
   private readonly shedShare: ShedShares;
-  private readonly shardSubjects: string[];
   /** Share of sends to refuse for this thread's own event-loop lag (see EDGE_LAG_SHED_*). */
   private lagShare = 0;
   constructor(private readonly d: FrameDeps) {
     this.audit = d.log.child({ audit: true }, { level: 'info' });
     this.shedShare = new ShedShares(d.config.shardCount, d.config.persist.queueDelayMaxMs);
-    // Built once: a subject string per request would be a concatenation per message.
-    this.shardSubjects = Array.from({ length: d.config.shardCount }, (_, k) => d.subjects.shard(k));
     this.watchLoopLag();
   }
 
@@ -138,7 +135,7 @@ export class FrameRouter {
         // Early shedding, probabilistic: the share the shard asked for is refused here at the cost
         // of a decoded frame and an err, no bus hop; the rest goes on (the shard's exact bound
         // stands behind this).
-        const shard = shardOf(frame.conv, this.d.config.shardCount);
+        const shard = this.d.shards.shardOf(frame.conv);
         const share = Math.max(this.lagShare, this.shedShare.of(shard, performance.now()));
         if (share > 0 && Math.random() < share) {
           this.d.metrics.shed.inc({ where: 'edge' });
@@ -155,7 +152,7 @@ export class FrameRouter {
       case 'recv':
       case 'typing':
         // Fire-and-forget: no reply is defined for these.
-        this.d.bus.publish(this.shardSubject(frame.conv), encodeEnvelope({ c: frame.conv, u: data.user, r: data.roles, f: frame }));
+        this.d.shards.tell({ c: frame.conv, u: data.user, r: data.roles, f: frame });
         return;
       case 'history':
         if (data.roles.includes('admin')) this.audit.info({ admin: data.user, action: 'history', conversation: frame.conv }, 'admin read');
@@ -163,10 +160,6 @@ export class FrameRouter {
       case 'read':
         return this.request(ws, frame.conv, frame);
     }
-  }
-
-  private shardSubject(conv: string): string {
-    return this.shardSubjects[shardOf(conv, this.d.config.shardCount)];
   }
 
   /** Observers stay subscribed to the room only if the join succeeded and they are not a participant. */
@@ -180,7 +173,7 @@ export class FrameRouter {
 
   private request(
     ws: Socket, conv: string, frame: ClientFrame, onReply?: (status: number, frame: Uint8Array) => void,
-    shard = shardOf(conv, this.d.config.shardCount),
+    shard = this.d.shards.shardOf(conv),
   ): void {
     const data = ws.getUserData();
     if (data.inflight >= this.d.config.limits.inflightPerSocketMax) {
@@ -191,10 +184,9 @@ export class FrameRouter {
     const span = tracingEnabled() ? startSpan(`frame ${frame.t}`, undefined, { 'chat.conv': conv, 'chat.frame': frame.t }) : undefined;
     const tp = span && traceparentOf(span);
     const cid = correlationId(tp);
-    const env = encodeEnvelope({ c: conv, u: data.user, r: data.roles, f: frame, tp, cid });
     // Client frames may be asked again (a send is deduplicated by its cmid, the others are reads or
-    // idempotent): an attempt unanswered for a lease TTL is repeated (see requestWithRetry).
-    requestWithRetry(this.d.bus, this.shardSubjects[shard], env, this.d.config.limits.busRequestTimeoutMs, this.d.config.leaseTtlMs).then(
+    // idempotent): an attempt unanswered for a lease TTL is repeated.
+    this.d.shards.ask({ c: conv, u: data.user, r: data.roles, f: frame, tp, cid }, { repeatable: true }, shard).then(
       (reply) => {
         span?.end();
         data.inflight--;
@@ -209,10 +201,12 @@ export class FrameRouter {
         span?.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.name : 'error' });
         span?.end();
         data.inflight--;
-        this.d.metrics.busRequests.inc({ outcome: e instanceof BusTimeoutError ? 'timeout' : e instanceof NoRespondersError ? 'no_responders' : 'error' });
-        if (!(e instanceof BusTimeoutError || e instanceof NoRespondersError)) this.d.log.error({ err: e, cid }, 'bus request failed');
+        const cause = e instanceof Error ? e.cause : undefined;
+        this.d.metrics.busRequests.inc({ outcome: cause instanceof BusTimeoutError ? 'timeout' : cause instanceof NoRespondersError ? 'no_responders' : 'error' });
+        if (!(e instanceof ChatError)) this.d.log.error({ err: e, cid }, 'bus request failed');
         if (frame.t === 'join') this.d.registry.unobserve(ws, conv);
-        this.error(ws, frame.rid, 503, 'shard unavailable, retry', { retryMs: 500 });
+        const err = e instanceof ChatError ? e : shardUnavailable(e);
+        this.error(ws, frame.rid, err.code, err.message, err.extra);
       },
     );
   }
@@ -233,41 +227,3 @@ export class FrameRouter {
 /** How often the edge samples its event-loop lag, and the weight of each sample in the average. */
 const lagProbeMs = 10;
 const lagSmoothing = 0.2;
-
-/**
- * Longest pause between attempts while a shard has no owner: a shard taken over is found within
- * one pause. Sends are to be answered within LEASE_TTL_MS + one renew period + 1 s of a kill;
- * half a second leaves the other half for the acquisition and the first rehydrations, at the
- * cost of two to four no-responder round trips (cheap: NATS answers them itself) per waiting
- * request and second meanwhile.
- */
-const retryPauseMaxMs = 500;
-
-/**
- * A shard request that rides out a shard moving between nodes (handoff or failover): no
- * responders, or the "moving" reply, are retried with backoff until `timeoutMs` has passed.
- * The shard's actor deduplicates a retried send by its cmid. Resolves with the shard's reply
- * (status byte + client frame, see envelope.ts).
- *
- * `attemptMs` (for requests that may be repeated; default: never repeated): an attempt
- * unanswered this long is asked again. With LEASE_TTL_MS, a request its owner took and then
- * died with (kill -9) is asked again once that owner's lease has lapsed, and so is answered by
- * the new owner within one renew period and one backoff pause, instead of waiting out `timeoutMs`.
- */
-export async function requestWithRetry(bus: Bus, subject: string, data: Uint8Array, timeoutMs: number, attemptMs = timeoutMs): Promise<Uint8Array> {
-  const deadline = performance.now() + timeoutMs;
-  for (let attempt = 0; ; attempt++) {
-    const left = deadline - performance.now();
-    if (left <= 0) throw new BusTimeoutError(subject);
-    try {
-      const reply = await bus.request(subject, data, Math.min(left, attemptMs));
-      if (replyStatus(reply) !== ReplyStatus.moving) return reply;
-    } catch (e) {
-      const retry = e instanceof NoRespondersError || (e instanceof BusTimeoutError && performance.now() < deadline);
-      if (!retry) throw e;
-    }
-    const pause = Math.min(retryPauseMaxMs, 25 * 2 ** attempt) * (0.5 + Math.random() / 2);
-    if (performance.now() + pause >= deadline) throw new NoRespondersError(subject);
-    await new Promise((r) => setTimeout(r, pause));
-  }
-}

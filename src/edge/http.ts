@@ -3,6 +3,7 @@
  * message history for API gateways that hold no socket. JSON errors `{code, message}`.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { mayRead } from '../../actors/conversation.ts';
 import { encode } from '../../protocol/codec.ts';
 import type { Bus, Subjects } from '../bus/bus.ts';
 import type { Config } from '../config.ts';
@@ -11,10 +12,11 @@ import type { ConnectionsTable, Store } from '../persist/store.ts';
 import { AuthError, type Principal, tokenFrom, type Verifier } from './auth.ts';
 import type pg from 'pg';
 import type { Metrics } from '../metrics.ts';
+import type { ShardClient } from '../rpc/shard-client.ts';
 import { VerifierUnavailableError } from './verify-pool.ts';
 import { defaultLimits } from '../../protocol/frames.ts';
-import { idRuleText, isValidId } from '../../protocol/ids.ts';
-import { textFault } from '../../protocol/text.ts';
+import { ChatError } from '../../protocol/errors.ts';
+import { requireId } from '../../protocol/ids.ts';
 
 export interface HttpDeps {
   config: Config;
@@ -24,6 +26,8 @@ export interface HttpDeps {
   connectionsTable: ConnectionsTable | undefined;
   bus: Bus;
   subjects: Subjects;
+  /** Ticket commands and order events go to their actors through it. */
+  shards: ShardClient;
   log: Logger;
   metrics: Metrics;
   /** The node's metrics in Prometheus text (aggregated over threads by the main thread). */
@@ -42,13 +46,6 @@ const statusText: Record<number, string> = {
 /** Largest request body the HTTP API reads; more → 413 before buffering it. */
 export const httpBodyMaxBytes = 256 * 1024;
 
-export class HttpError extends Error {
-  override name = 'HttpError';
-  /** `extra` joins the JSON error body (e.g. a ticket's current `state`). */
-  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
-    super(message);
-  }
-}
 
 export interface RouteContext {
   auth: string;
@@ -59,14 +56,14 @@ export interface RouteContext {
   body: Buffer;
 }
 
-/** Reads the whole body, bounded by `max` bytes (HttpError 413 past it). */
+/** Reads the whole body, bounded by `max` bytes (ChatError 413 past it). */
 function readBody(res: HttpResponse, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     res.onData((chunk, isLast) => {
       size += chunk.byteLength;
-      if (size > max) return reject(new HttpError(413, `body larger than ${max} bytes`));
+      if (size > max) return reject(new ChatError(413, `body larger than ${max} bytes`));
       chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory after this call
       if (isLast) resolve(Buffer.concat(chunks));
     });
@@ -93,7 +90,7 @@ export function route(
       (out) => !aborted && respond(res, out.status, out.body, out.contentType),
       (e: unknown) => {
         if (aborted) return;
-        if (e instanceof HttpError) return respond(res, e.status, { code: e.status, message: e.message, ...e.extra });
+        if (e instanceof ChatError) return respond(res, e.code, { code: e.code, message: e.message, ...e.extra });
         log.error({ err: e }, 'http handler failed');
         // Mostly a read the database could not answer: a condition that passes.
         respond(res, 503, { code: 503, message: 'dependency unavailable', retryMs: 1000 });
@@ -136,73 +133,15 @@ export interface RouteResult {
   contentType?: string;
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * A request body that must be one JSON object; HttpError 400 otherwise (never a crash). Text
- * that storage cannot hold is refused here for every string of the body, keys included
- * (protocol/text.ts): invalid UTF-8, U+0000, lone surrogates from `\ud800` escapes.
- */
-export function parseJsonObject(body: Buffer): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(strictUtf8.decode(body));
-  } catch {
-    throw new HttpError(400, 'malformed JSON (or not UTF-8)');
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'expected a JSON object');
-  const fault = jsonTextFault(v);
-  if (fault) throw new HttpError(400, fault);
-  return v as Record<string, unknown>;
-}
-
-/**
- * The first string of a parsed JSON value that storage cannot hold, as `path: why`. Iterative:
- * a 256 KiB body can nest deeper than the call stack.
- */
-function jsonTextFault(root: unknown): string | undefined {
-  const stack: Array<[unknown, string]> = [[root, '']];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const [v, path] = item;
-    if (typeof v === 'string') {
-      const fault = textFault(v);
-      if (fault) return `${path || 'body'}: ${fault}`;
-    } else if (Array.isArray(v)) {
-      v.forEach((x, i) => stack.push([x, `${path}[${i}]`]));
-    } else if (typeof v === 'object' && v !== null) {
-      for (const [k, x] of Object.entries(v)) {
-        const at = path ? `${path}.${k}` : k;
-        const fault = textFault(k);
-        if (fault) return `${at} (a key): ${fault}`;
-        stack.push([x, at]);
-      }
-    }
-  }
-  return undefined;
-}
-
-/** JSON routes take `application/json`, optionally with a UTF-8 charset; anything else → 415. */
-export function requireJson(contentType: string | undefined): void {
-  if (!/^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i.test((contentType ?? '').trim())) {
-    throw new HttpError(415, 'expected Content-Type: application/json');
-  }
-}
-
-/** An id taken from the path or a body (protocol/ids.ts); HttpError 400 naming it otherwise. */
-export function idParam(value: unknown, name: string): string {
-  if (!isValidId(value)) throw new HttpError(400, `${name}: expected an id of ${idRuleText}`);
-  return value;
-}
-
 export async function authenticate(verifier: Verifier, auth: string, query: string): Promise<Principal> {
   const token = tokenFrom(auth, '') ?? tokenFrom('', query);
-  if (!token) throw new HttpError(401, 'missing bearer token');
+  if (!token) throw new ChatError(401, 'missing bearer token');
   try {
     return await verifier.verify(token);
   } catch (e) {
     // A full verification queue is our overload, not a bad token: 503 with when to retry.
-    if (e instanceof VerifierUnavailableError) throw new HttpError(503, e.message, { retryMs: e.retryMs });
-    throw new HttpError(401, e instanceof AuthError ? e.message : 'invalid token');
+    if (e instanceof VerifierUnavailableError) throw new ChatError(503, e.message, { retryMs: e.retryMs });
+    throw new ChatError(401, e instanceof AuthError ? e.message : 'invalid token');
   }
 }
 
@@ -210,7 +149,7 @@ export async function authenticate(verifier: Verifier, auth: string, query: stri
 export function pageLimit(params: URLSearchParams, fallback: number): number {
   const max = defaultLimits.historyLimitMax;
   const limit = optUint(params, 'limit', max) ?? fallback;
-  if (limit < 1) throw new HttpError(400, `limit: must be between 1 and ${max}`);
+  if (limit < 1) throw new ChatError(400, `limit: must be between 1 and ${max}`);
   return limit;
 }
 
@@ -218,7 +157,7 @@ export function optUint(params: URLSearchParams, key: string, max = Number.MAX_S
   const raw = params.get(key);
   if (raw === null || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new HttpError(400, `${key}: expected an integer in [0, ${max}]`);
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new ChatError(400, `${key}: expected an integer in [0, ${max}]`);
   return n;
 }
 
@@ -241,7 +180,7 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
     '/cluster',
     route(d.log, async ({ auth, query }) => {
       const p = await authenticate(d.verifier, auth, query);
-      if (!p.roles.includes('admin')) throw new HttpError(403, 'admin role required');
+      if (!p.roles.includes('admin')) throw new ChatError(403, 'admin role required');
       return { status: 200, body: await d.clusterView() };
     }),
   );
@@ -249,10 +188,10 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
   const connectionRoute = (connect: boolean) =>
     route(d.log, async ({ auth, query, params }) => {
       const p = await authenticate(d.verifier, auth, query);
-      if (!p.roles.includes('admin')) throw new HttpError(403, 'admin role required');
-      if (!d.connectionsTable) throw new HttpError(409, 'connections are served by CONNECTIONS_URL, not managed here');
-      const [a, b] = [idParam(params[0], 'a'), idParam(params[1], 'b')];
-      if (a === b) throw new HttpError(400, 'two different user ids expected');
+      if (!p.roles.includes('admin')) throw new ChatError(403, 'admin role required');
+      if (!d.connectionsTable) throw new ChatError(409, 'connections are served by CONNECTIONS_URL, not managed here');
+      const [a, b] = [requireId(params[0], 'a'), requireId(params[1], 'b')];
+      if (a === b) throw new ChatError(400, 'two different user ids expected');
       if (connect) await d.connectionsTable.connect(a, b, Date.now());
       else await d.connectionsTable.disconnect(a, b);
       d.bus.publish(d.subjects.connectionsChanged(), encode({ a, b }));
@@ -265,13 +204,13 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
     '/api/v1/conversations/:id/messages',
     route(d.log, async ({ auth, query, params }) => {
       const p = await authenticate(d.verifier, auth, query);
-      const id = idParam(params[0], 'id');
+      const id = requireId(params[0], 'id');
       const q = new URLSearchParams(query);
       const before = optUint(q, 'before');
       const limit = pageLimit(q, d.config.actors.historyLimitDefault);
       const conv = await d.store.participants(id);
-      if (!conv) throw new HttpError(404, 'no such conversation');
-      if (!conv.participants.includes(p.sub) && !p.roles.includes('admin')) throw new HttpError(403, 'not a participant');
+      if (!conv) throw new ChatError(404, 'no such conversation');
+      if (!mayRead(conv.participants, { userId: p.sub, roles: p.roles })) throw new ChatError(403, 'not a participant');
       const page = await d.store.history(id, before, limit);
       return { status: 200, body: { messages: page.msgs, next: page.next } };
     }),

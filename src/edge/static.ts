@@ -9,7 +9,8 @@ import { basename, join } from 'node:path';
 import { SignJWT } from 'jose';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ensureDevSecret, knownRoles } from './auth.ts';
-import { HttpError, type HttpDeps, respond, route } from './http.ts';
+import { ChatError } from '../../protocol/errors.ts';
+import { type HttpDeps, respond, route } from './http.ts';
 import { idRuleText, isValidId } from '../../protocol/ids.ts';
 
 const webDir = new URL('../../web/', import.meta.url).pathname;
@@ -90,7 +91,7 @@ export function registerStatic(app: TemplatedApp, d: HttpDeps): void {
     route(d.log, async ({ query }) => {
       const q = new URLSearchParams(query);
       const sub = q.get('sub') ?? '';
-      if (!isValidId(sub)) throw new HttpError(400, `sub: expected a user id of ${idRuleText}`);
+      if (!isValidId(sub)) throw new ChatError(400, `sub: expected a user id of ${idRuleText}`);
       const roles = (q.get('roles') ?? 'user').split(',').filter((r) => knownRoles.includes(r));
       let jwt = new SignJWT({ roles: roles.length > 0 ? roles : ['user'] })
         .setProtectedHeader({ alg: 'HS256' })

@@ -7,15 +7,14 @@ import { createHash } from 'node:crypto';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { TicketOp, TicketRequest } from '../../actors/ticket.ts';
 import { ticketView } from '../../actors/ticket.ts';
-import { decode } from '../../protocol/codec.ts';
-import { idCharsMax } from '../../protocol/ids.ts';
+import { mayRead } from '../../actors/conversation.ts';
+import { ChatError, errorCodeOf, ErrorCode } from '../../protocol/errors.ts';
+import { idCharsMax, requireId } from '../../protocol/ids.ts';
+import { parseJsonObject, requireJson } from '../../protocol/json-body.ts';
 import { controlFault, lineFault, textFault } from '../../protocol/text.ts';
-import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
-import { encodeEnvelope, replyFrame, shardOf } from '../rpc/envelope.ts';
 import { FileBlobStore, isPng, type BlobStore } from '../tickets/blobs.ts';
-import { authenticate, HttpError, idParam, parseJsonObject, requireJson, route, type HttpDeps, type RouteResult } from './http.ts';
+import { authenticate, route, type HttpDeps, type RouteResult } from './http.ts';
 import type { Principal } from './auth.ts';
-import { requestWithRetry } from './frames.ts';
 import { openApiDocument } from './openapi.ts';
 import { loadUws } from './uws.ts';
 
@@ -45,22 +44,22 @@ export function ticketIdFor(user: string, key: string): string {
  */
 function text(v: unknown, name: string, max: number, multiLine = false): string {
   if (typeof v !== 'string' || v.trim().length === 0 || v.length > max) {
-    throw new HttpError(400, `${name}: expected a non-empty string of at most ${max} characters`);
+    throw new ChatError(400, `${name}: expected a non-empty string of at most ${max} characters`);
   }
   const fault = multiLine ? textFault(v) ?? (/[\u0001-\u0008\u000b-\u001f\u007f]/.test(v) ? controlFault : undefined) : lineFault(v);
-  if (fault) throw new HttpError(400, `${name}: ${fault}`);
+  if (fault) throw new ChatError(400, `${name}: ${fault}`);
   return v;
 }
 
 function coordinate(v: unknown, name: string, limit: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > limit) throw new HttpError(400, `${name}: expected a number in [-${limit}, ${limit}]`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > limit) throw new ChatError(400, `${name}: expected a number in [-${limit}, ${limit}]`);
   return v;
 }
 
 export function parseTicketRequest(body: Buffer): TicketRequest {
   const b = parseJsonObject(body);
   const loc = b.location as Record<string, unknown> | undefined;
-  if (typeof loc !== 'object' || loc === null || Array.isArray(loc)) throw new HttpError(400, 'location: expected {lat, lon}');
+  if (typeof loc !== 'object' || loc === null || Array.isArray(loc)) throw new ChatError(400, 'location: expected {lat, lon}');
   return {
     productId: text(b.productId, 'productId', idMaxChars),
     brand: text(b.brand, 'brand', idMaxChars),
@@ -76,48 +75,40 @@ function requestHash(r: TicketRequest): string {
 }
 
 function idempotencyKey(raw: string): string {
-  if (!raw) throw new HttpError(400, 'Idempotency-Key header required');
+  if (!raw) throw new ChatError(400, 'Idempotency-Key header required');
   if (raw.length > idempotencyKeyMaxChars || !/^[\u0021-\u007e]+$/.test(raw)) {
-    throw new HttpError(400, `Idempotency-Key: at most ${idempotencyKeyMaxChars} printable ASCII characters`);
+    throw new ChatError(400, `Idempotency-Key: at most ${idempotencyKeyMaxChars} printable ASCII characters`);
   }
   return raw;
 }
 
 /** Sends a ticket command to the ticket's actor; its reply becomes the response. */
 async function askTicket(d: HttpDeps, id: string, p: Principal, op: TicketOp, traceparent?: string): Promise<RouteResult> {
-  const env = encodeEnvelope({ c: id, u: p.sub, r: p.roles, tk: op, tp: traceparent || undefined });
-  let raw: Uint8Array;
-  try {
-    raw = await requestWithRetry(d.bus, d.subjects.shard(shardOf(id, d.config.shardCount)), env, d.config.limits.busRequestTimeoutMs);
-  } catch (e) {
-    if (e instanceof BusTimeoutError || e instanceof NoRespondersError) throw new HttpError(503, 'shard unavailable, retry', { retryMs: 500 });
-    throw e;
-  }
-  const reply = decode(replyFrame(raw)) as { t?: string; code?: number; msg?: string; state?: string; retryMs?: number; status?: number; body?: unknown };
+  const reply = await d.shards.askDecoded({ c: id, u: p.sub, r: p.roles, tk: op, tp: traceparent || undefined });
   if (reply.t === 'err') {
-    const extra: Record<string, unknown> = {};
-    if (reply.state !== undefined) extra.state = reply.state;
+    const extra: { state?: string; retryMs?: number } = {};
+    if (typeof reply.state === 'string') extra.state = reply.state;
     if (reply.retryMs !== undefined) extra.retryMs = reply.retryMs;
-    throw new HttpError(reply.code ?? 503, reply.msg ?? 'not applied', extra);
+    throw new ChatError(errorCodeOf(reply.code, ErrorCode.unavailable), reply.msg ?? 'not applied', extra);
   }
-  return { status: reply.status ?? 200, body: reply.body };
+  return { status: typeof reply.status === 'number' ? reply.status : 200, body: reply.body };
 }
 
 /** The committed ticket, visible to its participants and admins. */
 async function readableTicket(d: HttpDeps, id: string, p: Principal) {
   const t = await d.store.loadTicket(id);
-  if (!t) throw new HttpError(404, 'no such service request');
-  if (!t.participants.includes(p.sub) && !p.roles.includes('admin')) throw new HttpError(403, 'not a participant of this service request');
+  if (!t) throw new ChatError(404, 'no such service request');
+  if (!mayRead(t.participants, { userId: p.sub, roles: p.roles })) throw new ChatError(403, 'not a participant of this service request');
   return t;
 }
 
 /** The `file` part of a multipart/form-data body. */
 function filePart(body: Buffer, contentType: string): Uint8Array {
-  if (!/^multipart\/form-data;/i.test(contentType)) throw new HttpError(415, 'expected multipart/form-data with a PNG in the field "file"');
+  if (!/^multipart\/form-data;/i.test(contentType)) throw new ChatError(415, 'expected multipart/form-data with a PNG in the field "file"');
   const parts = loadUws().getParts(body, contentType);
-  if (!parts) throw new HttpError(400, 'malformed multipart body');
+  if (!parts) throw new ChatError(400, 'malformed multipart body');
   const file = parts.find((part) => part.name === 'file');
-  if (!file) throw new HttpError(400, 'multipart field "file" missing');
+  if (!file) throw new ChatError(400, 'multipart field "file" missing');
   return new Uint8Array(file.data.slice(0));
 }
 
@@ -129,7 +120,7 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
 
   app.post(base, route(d.log, async ({ auth, query, headers, body }) => {
     const p = await authenticate(d.verifier, auth, query);
-    if (!p.roles.some((r) => customerRoles.includes(r))) throw new HttpError(403, 'only customers open service requests');
+    if (!p.roles.some((r) => customerRoles.includes(r))) throw new ChatError(403, 'only customers open service requests');
     requireJson(headers['content-type']);
     const key = idempotencyKey(headers['idempotency-key']);
     const request = parseTicketRequest(body);
@@ -138,13 +129,13 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
 
   app.get(`${base}/:id`, route(d.log, async ({ auth, query, params }) => {
     const p = await authenticate(d.verifier, auth, query);
-    const t = await readableTicket(d, idParam(params[0], 'id'), p);
+    const t = await readableTicket(d, requireId(params[0], 'id'), p);
     return { status: 200, body: { ...ticketView(t.id, t.status, t.createdAt, t.meta), history: t.history } };
   }));
 
   app.patch(`${base}/:id/status`, route(d.log, async ({ auth, query, params, headers, body }) => {
     const p = await authenticate(d.verifier, auth, query);
-    const id = idParam(params[0], 'id');
+    const id = requireId(params[0], 'id');
     requireJson(headers['content-type']);
     const b = parseJsonObject(body);
     const status = text(b.status, 'status', statusMaxChars);
@@ -154,15 +145,15 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
 
   app.post(`${base}/:id/route`, route(d.log, async ({ auth, query, params, headers }) => {
     const p = await authenticate(d.verifier, auth, query);
-    return askTicket(d, idParam(params[0], 'id'), p, { op: 'route' }, headers.traceparent);
+    return askTicket(d, requireId(params[0], 'id'), p, { op: 'route' }, headers.traceparent);
   }, { headers: ['traceparent'] }));
 
   app.post(`${base}/:id/signature`, route(d.log, async ({ auth, query, params, headers, body }) => {
     const p = await authenticate(d.verifier, auth, query);
-    const id = idParam(params[0], 'id');
+    const id = requireId(params[0], 'id');
     const file = filePart(body, headers['content-type']);
-    if (file.byteLength > maxSig) throw new HttpError(413, `signature larger than ${maxSig} bytes`);
-    if (!isPng(file)) throw new HttpError(415, 'the signature must be a PNG image');
+    if (file.byteLength > maxSig) throw new ChatError(413, `signature larger than ${maxSig} bytes`);
+    if (!isPng(file)) throw new ChatError(415, 'the signature must be a PNG image');
     // Only participants get to store bytes; the actor then checks role and status for good.
     await readableTicket(d, id, p);
     const blob = await blobs.put(file);
@@ -171,9 +162,9 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
 
   app.get(`${base}/:id/signature`, route(d.log, async ({ auth, query, params }) => {
     const p = await authenticate(d.verifier, auth, query);
-    const t = await readableTicket(d, idParam(params[0], 'id'), p);
+    const t = await readableTicket(d, requireId(params[0], 'id'), p);
     const bytes = t.meta.signatureBlob ? await blobs.get(t.meta.signatureBlob) : null;
-    if (!bytes) throw new HttpError(404, 'no signature for this service request');
+    if (!bytes) throw new ChatError(404, 'no signature for this service request');
     return { status: 200, body: new Uint8Array(bytes), contentType: 'image/png' };
   }));
 }

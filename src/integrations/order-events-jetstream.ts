@@ -9,8 +9,8 @@ import { AckPolicy, connect, type JsMsg, type NatsConnection, RetentionPolicy } 
 import type { OrderEvent } from '../../actors/order.ts';
 import type { Logger } from '../log.ts';
 import type { Config } from '../config.ts';
-import { HttpError } from '../edge/http.ts';
-import { parseOrderEvent } from '../edge/order-events.ts';
+import { ChatError } from '../../protocol/errors.ts';
+import { parseOrderEvent } from './order-events.ts';
 
 /** The `events` section of the node's config (src/config.ts), with NATS present. */
 export type OrderEventsJetStreamConfig = Omit<Config['events'], 'natsUrl' | 'hmacSecret' | 'maxSkewMs'> & { natsUrl: string };
@@ -71,7 +71,7 @@ export class OrderEventsConsumer {
       m.ack();
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
-      if (e instanceof HttpError && e.status < 500 && e.status !== 409) return this.deadLetter(m, reason);
+      if (e instanceof ChatError && e.code < 500 && e.code !== 409) return this.deadLetter(m, reason);
       if (m.info.redeliveryCount >= this.cfg.maxDeliver) return this.deadLetter(m, reason);
       this.log.warn({ subject: m.subject, attempt: m.info.redeliveryCount, reason }, 'order event failed; will be redelivered');
       m.nak(this.cfg.retryDelayMs);

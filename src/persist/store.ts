@@ -3,6 +3,7 @@
  * committed rows only, which is all that was ever acknowledged.
  */
 import type pg from 'pg';
+import { readOnlyState } from '../../actors/read-only.ts';
 import type { ConversationState } from '../../actors/types.ts';
 import type { ConvKind, InboxEntry, MsgView } from '../../protocol/frames.ts';
 
@@ -26,12 +27,6 @@ function parseActivityCursor(before: string | undefined): { ts: number; id: stri
   const ts = Number(before.slice(0, i));
   if (i < 0 || !Number.isSafeInteger(ts)) throw new RangeError('bad cursor');
   return { ts, id: before.slice(i + 1) };
-}
-
-/** Which lifecycle states make a conversation read-only, per kind. */
-export function readOnlyState(kind: ConvKind, state: string): boolean {
-  if (kind === 'order') return state !== 'open';
-  return state === 'closed' || state === 'cancelled';
 }
 
 function toMsg(r: MessageRecord): MsgView {

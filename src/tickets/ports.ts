@@ -3,14 +3,13 @@
  * ports (remote through the resilience policy, or the embedded tables), and the router client
  * that asks the router actor for picks over the bus.
  */
-import { decode } from '../../protocol/codec.ts';
 import { newRouterState, type RoutePick, type RouterState, brandKey } from '../../actors/routing.ts';
 import type { Bus, Subjects } from '../bus/bus.ts';
 import type { Config } from '../config.ts';
-import { requestWithRetry } from '../edge/frames.ts';
 import { resilient, type Resilient } from '../integrations/resilience.ts';
 import type { Store } from '../persist/store.ts';
-import { encodeEnvelope, replyFrame, routerActorId, type RoutePickRequest, shardOf } from '../rpc/envelope.ts';
+import { routerActorId, type RoutePickRequest } from '../rpc/envelope.ts';
+import { ShardClient } from '../rpc/shard-client.ts';
 import { fileProducts, httpProducts, type ProductsPort, unconfiguredProducts } from './products.ts';
 import { fileServiceCenters, httpServiceCenters, type ServiceCentersPort, unconfiguredServiceCenters } from './service-centers.ts';
 
@@ -40,19 +39,16 @@ export function createTicketPorts(config: Config, bus: Bus, subjects: Subjects, 
   let centers = unconfiguredServiceCenters;
   if (t.serviceCentersUrl) centers = httpServiceCenters(t.serviceCentersUrl, (breakers.serviceCenters = policy()));
   else if (t.serviceCentersFile) centers = fileServiceCenters(t.serviceCentersFile);
-  const routerSubject = subjects.shard(shardOf(routerActorId, config.shardCount));
+  const shards = new ShardClient(bus, subjects, { shardCount: config.shardCount, timeoutMs: config.limits.busRequestTimeoutMs, attemptMs: config.leaseTtlMs });
   return {
     breakers,
     ports: {
       products,
       centers,
       async pick(request) {
-        const env = encodeEnvelope({ c: routerActorId, u: 'routing', r: ['system'], rt: request });
-        const reply = decode(replyFrame(await requestWithRetry(bus, routerSubject, env, config.limits.busRequestTimeoutMs))) as {
-          t: string; pick?: { centerId: string; technicianId?: string } | null; msg?: string;
-        };
+        const reply = await shards.askDecoded({ c: routerActorId, u: 'routing', r: ['system'], rt: request });
         if (reply.t !== 'routed') throw new Error(reply.msg ?? 'router refused');
-        return reply.pick ?? null;
+        return (reply.pick as RoutePick | null | undefined) ?? null;
       },
       async loadRouterState(): Promise<RouterState> {
         const state = newRouterState();

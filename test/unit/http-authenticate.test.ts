@@ -1,7 +1,8 @@
 /** HTTP routes authenticate bearer tokens: bad tokens are 401, an overloaded verifier is 503. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { authenticate, HttpError } from '../../src/edge/http.ts';
+import { ChatError } from '../../protocol/errors.ts';
+import { authenticate } from '../../src/edge/http.ts';
 import { AuthError, type Verifier } from '../../src/edge/auth.ts';
 import { VerifierUnavailableError } from '../../src/edge/verify-pool.ts';
 
@@ -11,8 +12,8 @@ async function statusOf(v: Verifier, auth = 'Bearer x.y.z'): Promise<{ status: n
   try {
     await authenticate(v, auth, '');
   } catch (e) {
-    assert.ok(e instanceof HttpError);
-    return { status: e.status, extra: e.extra };
+    assert.ok(e instanceof ChatError);
+    return { status: e.code, extra: { ...e.extra } };
   }
   throw new Error('authenticated');
 }
