@@ -8,14 +8,14 @@ import { CloseCode } from '../../protocol/errors.ts';
 import type { Config } from '../config.ts';
 import { ShardClient } from '../rpc/shard-client.ts';
 import { FrameRouter, type FrameDeps } from './frames.ts';
-import { registerHttp, respond, type HttpDeps } from './http.ts';
+import { registerHttp, respond, type HttpDeps } from '../http/routes.ts';
 import { TokenBucket } from './rate-limit.ts';
 import type { Socket, SocketData, SocketRegistry } from './sockets.ts';
-import { loadUws } from './uws.ts';
-import { tokenFrom, VerifierUnavailableError } from './auth.ts';
-import { registerAdmin, registerOrderEvents } from './extra-http.ts';
-import { registerStatic } from './static.ts';
-import { registerTickets } from './tickets-http.ts';
+import { loadUws } from '../uws.ts';
+import { tokenFrom, VerifierUnavailableError } from '../auth/auth.ts';
+import { registerAdmin, registerOrderEvents } from '../http/admin-events.ts';
+import { registerStatic } from '../http/static.ts';
+import { registerTickets } from '../http/tickets.ts';
 
 export interface Edge {
   app: TemplatedApp;

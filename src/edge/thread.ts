@@ -17,8 +17,8 @@ import { ConnectionsTable, Store } from '../persist/store.ts';
 import { defaultLimits } from '../../protocol/frames.ts';
 import { CloseCode } from '../../protocol/errors.ts';
 import { startEdge } from './app.ts';
-import { closeHttpConnectionsAfterResponse } from './http.ts';
-import { createVerifier } from './auth.ts';
+import { closeHttpConnectionsAfterResponse } from '../http/routes.ts';
+import { createVerifier } from '../auth/auth.ts';
 import { SocketRegistry } from './sockets.ts';
 
 export interface EdgeThreadData {

@@ -1,5 +1,5 @@
 /**
- * Order events in (seed 002), from the HTTP webhook (src/edge/extra-http.ts) and from JetStream
+ * Order events in (seed 002), from the HTTP webhook (src/http/admin-events.ts) and from JetStream
  * (order-events-jetstream.ts) alike. Over HTTP: `POST /api/v1/events`, authenticated by
  * `X-Signature: t=<unix ms>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` with EVENTS_HMAC_SECRET,
  * compared in constant time, `t` within EVENTS_MAX_SKEW_MS. The event goes to the order's

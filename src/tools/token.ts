@@ -6,8 +6,8 @@
  */
 import { SignJWT } from 'jose';
 import { parseArgs } from 'node:util';
-import { ensureDevSecret } from '../edge/auth.ts';
-import { knownRoles } from '../edge/verify-token.ts';
+import { ensureDevSecret } from '../auth/auth.ts';
+import { knownRoles } from '../auth/verify-token.ts';
 import { idPattern } from '../../protocol/ids.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 

@@ -118,12 +118,12 @@ test('docs/protocol.md lists every error code and every close code the server us
   for (const status of [401, 403, 429, 503]) assert.match(closes, new RegExp(`\\| \`${status}\` \\|`), `upgrade refusal ${status} has a row`);
 });
 
-/** Every literal route path registered on the uWS app in src/edge, `:param` written `{param}`. */
+/** Every literal route path registered on the uWS app (src/edge: sockets, src/http: the REST API), `:param` written `{param}`. */
 function edgeRoutes(): string[] {
-  const dir = join(root, 'src/edge');
   const routes: string[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
-    const source = readFileSync(join(dir, file), 'utf8');
+  const files = ['src/edge', 'src/http'].flatMap((dir) => readdirSync(join(root, dir)).filter((f) => f.endsWith('.ts')).map((f) => join(root, dir, f)));
+  for (const file of files) {
+    const source = readFileSync(file, 'utf8');
     const consts = new Map([...source.matchAll(/const (\w+) = '([^']+)'/g)].map((m) => [m[1], m[2]]));
     for (const m of source.matchAll(/app\.(get|post|put|patch|del)\(\s*(?:'([^']+)'|`([^`]+)`)/g)) {
       const path = (m[2] ?? m[3]).replace(/\$\{(\w+)\}/g, (_, name: string) => consts.get(name) ?? `\${${name}}`);

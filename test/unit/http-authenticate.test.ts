@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatError } from '../../protocol/errors.ts';
-import { authenticate } from '../../src/edge/http.ts';
-import { AuthError, type Verifier } from '../../src/edge/auth.ts';
-import { VerifierUnavailableError } from '../../src/edge/verify-pool.ts';
+import { authenticate } from '../../src/http/routes.ts';
+import { AuthError, type Verifier } from '../../src/auth/auth.ts';
+import { VerifierUnavailableError } from '../../src/auth/verify-pool.ts';
 
 const failing = (e: Error): Verifier => ({ verify: async () => { throw e; } }) as unknown as Verifier;
 

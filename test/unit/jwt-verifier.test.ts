@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, importPKCS8 } from 'jose';
 import { loadConfig } from '../../src/config.ts';
-import { AuthError, createVerifier } from '../../src/edge/auth.ts';
+import { AuthError, createVerifier } from '../../src/auth/auth.ts';
 
 function pair(type: 'ec' | 'rsa') {
   const { publicKey, privateKey } = type === 'ec'

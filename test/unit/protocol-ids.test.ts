@@ -6,7 +6,7 @@ import { defaultLimits } from '../../protocol/frames.ts';
 import { parseClientFrame } from '../../protocol/validate.ts';
 import { idCharsMax, isValidId } from '../../protocol/ids.ts';
 import { dmConversationId } from '../../actors/dm.ts';
-import { ticketIdFor } from '../../src/edge/tickets-http.ts';
+import { ticketIdFor } from '../../src/http/tickets.ts';
 import { routerActorId } from '../../src/rpc/envelope.ts';
 
 test('ids with control characters are refused with 400 (they would be ambiguous in subjects and DM ids)', () => {

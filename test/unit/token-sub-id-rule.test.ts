@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, createSecretKey } from 'node:crypto';
-import { AuthError, verifyToken } from '../../src/edge/verify-token.ts';
+import { AuthError, verifyToken } from '../../src/auth/verify-token.ts';
 
 const key = createSecretKey(Buffer.from('a-secret-that-is-long-enough-for-hs256!'));
 const check = { algorithm: 'HS256' as const, key };

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, importPKCS8 } from 'jose';
 import { loadConfig } from '../../src/config.ts';
-import { AuthError, createVerifier, VerifierUnavailableError, type Verifier } from '../../src/edge/auth.ts';
-import { VerifyPool } from '../../src/edge/verify-pool.ts';
+import { AuthError, createVerifier, VerifierUnavailableError, type Verifier } from '../../src/auth/auth.ts';
+import { VerifyPool } from '../../src/auth/verify-pool.ts';
 
 const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();

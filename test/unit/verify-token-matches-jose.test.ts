@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, createSecretKey, generateKeyPairSync, sign as signBytes, type KeyObject } from 'node:crypto';
 import { jwtVerify } from 'jose';
-import { AuthError, verifyToken, type JwtAlgorithm } from '../../src/edge/verify-token.ts';
+import { AuthError, verifyToken, type JwtAlgorithm } from '../../src/auth/verify-token.ts';
 
 const b64 = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 const nowS = Math.floor(Date.now() / 1000);

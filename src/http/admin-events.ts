@@ -6,7 +6,7 @@ import { ChatError } from '../../protocol/errors.ts';
 import { requireId } from '../../protocol/ids.ts';
 import { requireJson } from '../../protocol/json-body.ts';
 import { applyOrderEvent, parseOrderEvent, verifySignature } from '../integrations/order-events.ts';
-import { authenticate, optUint, pageLimit, route, type HttpDeps } from './http.ts';
+import { authenticate, optUint, pageLimit, route, type HttpDeps } from './routes.ts';
 import type pg from 'pg';
 
 export function registerOrderEvents(app: TemplatedApp, d: HttpDeps): void {

@@ -8,9 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { SignJWT } from 'jose';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { ensureDevSecret, knownRoles } from './auth.ts';
+import { ensureDevSecret, knownRoles } from '../auth/auth.ts';
 import { ChatError } from '../../protocol/errors.ts';
-import { type HttpDeps, respond, route } from './http.ts';
+import { type HttpDeps, respond, route } from './routes.ts';
 import { idRuleText, isValidId } from '../../protocol/ids.ts';
 
 const webDir = new URL('../../web/', import.meta.url).pathname;

@@ -13,10 +13,10 @@ import { idCharsMax, requireId } from '../../protocol/ids.ts';
 import { parseJsonObject, requireJson } from '../../protocol/json-body.ts';
 import { controlFault, lineFault, textFault } from '../../protocol/text.ts';
 import { FileBlobStore, isPng, type BlobStore } from '../tickets/blobs.ts';
-import { authenticate, route, type HttpDeps, type RouteResult } from './http.ts';
-import type { Principal } from './auth.ts';
+import { authenticate, route, type HttpDeps, type RouteResult } from './routes.ts';
+import type { Principal } from '../auth/auth.ts';
 import { openApiDocument } from './openapi.ts';
-import { loadUws } from './uws.ts';
+import { loadUws } from '../uws.ts';
 
 /** Idempotency keys are client-chosen (UUIDs, ULIDs); 200 printable characters is ample. */
 export const idempotencyKeyMaxChars = 200;
