@@ -15,6 +15,8 @@ import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Packr, Unpackr } from 'msgpackr';
 import { jwtVerify } from 'jose';
+// The wire's shapes and bounds are the protocol's (protocol/frames.ts); only the behaviour is fake.
+import { defaultLimits, type MsgView, type ServerFrame } from '../protocol/frames.ts';
 
 const COMMIT_INTERVAL_MS = 2;
 const port = Number(process.env.PORT ?? 9101);
@@ -30,15 +32,8 @@ interface Conv {
   participants: [string, string];
   lastSeq: number;
 }
-interface Committed {
-  conv: string;
-  seq: number;
-  id: string;
-  from: string;
-  body: string;
-  ts: number;
-  cmid: string;
-}
+/** A "committed" message: what `msg` carries. */
+type Committed = MsgView;
 interface Bucket {
   tokens: number;
   atMs: number;
@@ -59,7 +54,7 @@ function loadSecret(): string {
 }
 
 const pairKey = (a: string, b: string): string => (a < b ? `${a}\0${b}` : `${b}\0${a}`);
-const send = (socket: WebSocket, frame: object): void => socket.send(packr.pack(frame));
+const send = (socket: WebSocket, frame: ServerFrame): void => socket.send(packr.pack(frame));
 
 async function verify(token: string | null): Promise<{ sub: string; roles: string[] } | undefined> {
   if (!token) return undefined;
@@ -137,7 +132,7 @@ const httpServer = http.createServer(async (req, res) => {
   res.writeHead(404).end();
 });
 
-const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: defaultLimits.maxFrameBytes });
 httpServer.on('upgrade', async (req, socket, head) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const claims = url.pathname === '/v1/ws' ? await verify(url.searchParams.get('token')) : undefined;
@@ -162,7 +157,7 @@ httpServer.on('upgrade', async (req, socket, head) => {
       if (frame === null || typeof frame !== 'object') return send(ws, { t: 'err', code: 400, msg: 'not a map' });
       onFrame(user, ws, frame as Record<string, unknown>);
     });
-    send(ws, { t: 'hello', user, node: 'fake', limits: { maxFrameBytes: 64 * 1024, maxBodyChars: 2000 } });
+    send(ws, { t: 'hello', user, node: 'fake', limits: { maxFrameBytes: defaultLimits.maxFrameBytes, maxBodyChars: defaultLimits.maxBodyChars } });
   });
 });
 

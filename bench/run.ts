@@ -3,7 +3,7 @@
  * (progress and server trouble go to stderr) and optionally appends it to --json-out.
  */
 import { appendFileSync } from 'node:fs';
-import { Args, UsageError } from './args.ts';
+import { Args, UsageError } from './lib/args.ts';
 import { dmUsage, runDm } from './scenarios/dm.ts';
 import { compareUsage, runCompare } from './scenarios/compare.ts';
 import { runSweep, sweepUsage } from './scenarios/sweep.ts';

@@ -4,10 +4,12 @@
  * spreads a crowd of clients that lost the same node over the whole window instead of bunching
  * them at its edge. Pure apart from `random`, which tests replace.
  */
+import { backoffDefaults } from './limits.ts';
+
 export interface BackoffOptions {
-  /** Ceiling of the first delay. */
+  /** Ceiling of the first delay (default `backoffDefaults.baseMs`, 250). */
   baseMs?: number;
-  /** Ceiling of every delay. */
+  /** Ceiling of every delay (default `backoffDefaults.maxMs`, 10 s). */
   maxMs?: number;
   /** Uniform in [0, 1). */
   random?: () => number;
@@ -20,8 +22,8 @@ export class Backoff {
   private attempt = 0;
 
   constructor(opts: BackoffOptions = {}) {
-    this.baseMs = opts.baseMs ?? 250;
-    this.maxMs = opts.maxMs ?? 10_000;
+    this.baseMs = opts.baseMs ?? backoffDefaults.baseMs;
+    this.maxMs = opts.maxMs ?? backoffDefaults.maxMs;
     this.random = opts.random ?? Math.random;
     if (!(this.baseMs > 0) || !(this.maxMs >= this.baseMs)) {
       throw new RangeError(`backoff needs 0 < baseMs ≤ maxMs (got ${this.baseMs}, ${this.maxMs})`);

@@ -8,7 +8,7 @@
 import { authCheckStatus, authCheckUrlFor, isAuthRefusal, watchUpgradeStatus } from './auth.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { newCmid } from './cmid.ts';
-import { decodeFrame, encodeFrame } from './codec.ts';
+import { decodeFrame, encodeFrame, type RawServerFrame } from './codec.ts';
 import { AuthRejectedError, ChatClosedError, ChatDisconnectedError, ChatRequestError, ChatTimeoutError, SendRejectedError } from './errors.ts';
 import { Emitter, type Listener } from './events.ts';
 import { assertLimits, type ChatLimits, defaultLimits } from './limits.ts';
@@ -16,7 +16,7 @@ import { type PendingSend, PendingQueue } from './pending.ts';
 import { Sequencer } from './sequencer.ts';
 import { resolveWebSocket, urlWithToken, type WebSocketCtor, type WebSocketLike } from './socket.ts';
 import type {
-  Ack, ClientFrame, ConvView, Delivered, Hello, HistoryPage, InboxPage, Joined, Message, Read, ServerFrame, StateChange, Typing,
+  Ack, ClientFrame, ConvView, Delivered, Hello, HistoryPage, InboxPage, Joined, Message, Read, StateChange, Typing,
 } from './types.ts';
 
 export interface ChatClientOptions {
@@ -91,7 +91,7 @@ interface Attempt {
 interface InflightRequest {
   readonly t: string;
   readonly timer: ReturnType<typeof setTimeout>;
-  readonly onReply: (f: ServerFrame) => void;
+  readonly onReply: (f: RawServerFrame) => void;
   readonly onDisconnect: (code: number) => void;
 }
 
@@ -288,7 +288,7 @@ export class ChatClient {
     }, this.limits.connectTimeoutMs);
   }
 
-  private onHello(f: ServerFrame): void {
+  private onHello(f: RawServerFrame): void {
     clearTimeout(this.connectTimer);
     const hello: Hello = { user: String(f.user), node: String(f.node), limits: (f.limits ?? {}) as Record<string, number> };
     this.helloFrame = hello;
@@ -375,7 +375,7 @@ export class ChatClient {
 
   // ---- frames in ---------------------------------------------------------------------------
 
-  private onFrame(f: ServerFrame | undefined): void {
+  private onFrame(f: RawServerFrame | undefined): void {
     if (f === undefined) return; // not a msgpack map: nothing a v1 server sends
     if (f.t === 'hello') return this.onHello(f);
     if (typeof f.rid === 'number' && replyTypes.has(f.t)) {
@@ -459,7 +459,7 @@ export class ChatClient {
   }
 
   /** One request: waits for the connection (if asked) within the same timeout, then for its reply. */
-  private async call(frame: ClientFrame, replyT: string, waitForConnection = true): Promise<ServerFrame> {
+  private async call(frame: ClientFrame, replyT: string, waitForConnection = true): Promise<RawServerFrame> {
     const timeoutMs = this.limits.requestTimeoutMs;
     const start = Date.now();
     if (this.closed) throw new ChatClosedError();
@@ -519,7 +519,7 @@ export class ChatClient {
     this.write({ t: 'send', rid, conv: e.conv, cmid: e.cmid, body: e.body });
   }
 
-  private onSendReply(e: PendingSend, f: ServerFrame): void {
+  private onSendReply(e: PendingSend, f: RawServerFrame): void {
     if (this.pending.get(e.cmid) !== e) return;
     if (f.t === 'ack') {
       this.pending.remove(e.cmid);
@@ -630,13 +630,19 @@ export class ChatClient {
     await this.call({ t: 'read', conv, seq }, 'ok');
   }
 
-  /** Says the user is composing; at most one frame per conversation per typingIntervalMs. Returns whether it was sent. */
+  /**
+   * Says the user is composing; at most one frame per conversation per typingIntervalMs. Returns
+   * whether it was sent: not when throttled, disconnected, or typingConvsMax conversations were
+   * all typed in within the interval.
+   */
   typing(conv: string): boolean {
     const now = Date.now();
     const last = this.typingSentAt.get(conv);
     if ((last !== undefined && now - last < this.limits.typingIntervalMs) || !this.isOpen) return false;
-    if (this.typingSentAt.size >= 1000) {
+    if (this.typingSentAt.size >= this.limits.typingConvsMax) {
       for (const [c, at] of this.typingSentAt) if (now - at >= this.limits.typingIntervalMs) this.typingSentAt.delete(c);
+      // Still full: every remembered conversation is within its interval (see typingConvsMax).
+      if (this.typingSentAt.size >= this.limits.typingConvsMax) return false;
     }
     this.typingSentAt.set(conv, now);
     return this.write({ t: 'typing', conv });
@@ -662,11 +668,11 @@ export class ChatClient {
   }
 }
 
-function toRequestError(f: ServerFrame): ChatRequestError {
+function toRequestError(f: RawServerFrame): ChatRequestError {
   return new ChatRequestError(Number(f.code), String(f.msg ?? ''), typeof f.retryMs === 'number' ? f.retryMs : undefined);
 }
 
-function toJoined(f: ServerFrame): Joined {
+function toJoined(f: RawServerFrame): Joined {
   const msgs = ((f.msgs ?? []) as Message[]).map(stripT).sort((x, y) => x.seq - y.seq);
   return { conv: f.conv as ConvView, msgs };
 }

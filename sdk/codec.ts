@@ -1,6 +1,13 @@
 /** One binary frame ↔ one msgpack map (PROTOCOL.md, Connection). */
 import { Packr, unpack } from 'msgpackr';
-import type { ClientFrame, ServerFrame } from './types.ts';
+import type { ClientFrame } from './types.ts';
+
+/**
+ * A decoded server frame before the SDK has read it: any msgpack map with a string `t`. Not the
+ * protocol's ServerFrame on purpose: nothing checked the fields yet, so the client reads each
+ * one where it needs it (and coerces or ignores what does not fit) instead of trusting a cast.
+ */
+export type RawServerFrame = { t: string; rid?: number } & Record<string, unknown>;
 
 // Plain maps only: records/structures are a msgpackr extension other clients cannot read.
 const packr = new Packr({ useRecords: false });
@@ -13,7 +20,7 @@ export function encodeFrame(frame: ClientFrame): Uint8Array {
 }
 
 /** The frame, or undefined for anything that is not a binary msgpack map with a string `t`. */
-export function decodeFrame(data: unknown): ServerFrame | undefined {
+export function decodeFrame(data: unknown): RawServerFrame | undefined {
   let bytes: Uint8Array;
   if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
   else if (data instanceof Uint8Array) bytes = data;
@@ -26,5 +33,5 @@ export function decodeFrame(data: unknown): ServerFrame | undefined {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   if (typeof (value as { t?: unknown }).t !== 'string') return undefined;
-  return value as ServerFrame;
+  return value as RawServerFrame;
 }

@@ -5,7 +5,7 @@ export { Backoff, type BackoffOptions } from './backoff.ts';
 export { PendingQueue, type PendingSend } from './pending.ts';
 export { Sequencer } from './sequencer.ts';
 export { Emitter, type Listener } from './events.ts';
-export { defaultLimits, type ChatLimits } from './limits.ts';
+export { backoffDefaults, defaultLimits, type ChatLimits } from './limits.ts';
 export {
   AuthRejectedError, ChatClosedError, ChatDisconnectedError, ChatRequestError, ChatTimeoutError, PendingQueueFullError, SendRejectedError,
 } from './errors.ts';

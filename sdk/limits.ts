@@ -17,6 +17,13 @@ export interface ChatLimits {
   sendsInflightMax: number;
   /** At most one `typing` frame per conversation per this interval (the server's TTL is longer). */
   typingIntervalMs: number;
+  /**
+   * Conversations whose last `typing` time the throttle remembers. When full, those older than
+   * typingIntervalMs are forgotten; if every one is still within its interval, `typing()` sends
+   * nothing and returns false: forgetting a recent one would let it send twice in an interval,
+   * and growing would make the memory unbounded. Indicators are best-effort; nothing else is lost.
+   */
+  typingConvsMax: number;
   /** `recv` watermarks are coalesced: at most one per conversation per this interval. */
   recvCoalesceMs: number;
   /** Out-of-order messages held per conversation while a gap is filled; beyond it they are dropped and refetched. */
@@ -42,6 +49,7 @@ export const defaultLimits: ChatLimits = {
   sendsInflightPerConvMax: 1,
   sendsInflightMax: 64,
   typingIntervalMs: 2000,
+  typingConvsMax: 1000, // far above the conversations one person types in within 2 s
   recvCoalesceMs: 100,
   reorderBufferMax: 1000,
   fillPagesMax: 50,
@@ -56,7 +64,14 @@ export function assertLimits(l: ChatLimits): void {
     if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a finite number ≥ 0, got ${value}`);
   }
   if (l.pendingSendsMax < 1) throw new RangeError('pendingSendsMax must be ≥ 1');
+  if (l.typingConvsMax < 1) throw new RangeError('typingConvsMax must be ≥ 1');
   if (l.sendsInflightPerConvMax < 1 || l.sendsInflightMax < 1) throw new RangeError('send windows must be ≥ 1');
   if (l.sendsInflightMax > l.pendingSendsMax) throw new RangeError('sendsInflightMax must be ≤ pendingSendsMax');
   if (l.requestTimeoutMs < 1) throw new RangeError('requestTimeoutMs must be ≥ 1');
 }
+
+/**
+ * Reconnect backoff defaults (BackoffOptions, backoff.ts): the first retry within 250 ms, so a
+ * restarted node is rejoined at once; no wait over 10 s, so a client is back soon after an outage.
+ */
+export const backoffDefaults: { readonly baseMs: number; readonly maxMs: number } = { baseMs: 250, maxMs: 10_000 };

@@ -1,99 +1,48 @@
-/** Wire shapes of protocol v1 as a client sees them (PROTOCOL.md). No server code is imported. */
+/**
+ * Wire shapes of protocol v1 as a client sees them (PROTOCOL.md). They are the protocol's own
+ * declarations (protocol/frames.ts), imported type-only: nothing of protocol/ runs in the SDK and
+ * bundlers erase these imports, so the SDK still depends on msgpackr alone. A change of the wire
+ * is a type error here, not a silent drift between two copies. No server code is imported.
+ */
+import type { ClientFrame, ConvKind, ConvView, InboxEntry, MsgView, ServerFrame, Watermark } from '../protocol/frames.ts';
 
-export interface Watermark {
-  delivered: number;
-  read: number;
-  readAt?: number;
-}
+export type { ClientFrame, ConvKind, ConvView, InboxEntry, ServerFrame, Watermark };
 
-export interface ConvView {
-  id: string;
-  kind: string;
-  state: string;
-  participants: string[];
-  readOnly: boolean;
-  lastSeq: number;
-  watermarks: Record<string, Watermark>;
-}
+/** The fields of the server frame `t`, without `t` and `rid`: what the SDK hands to callers. */
+type Payload<T extends ServerFrame['t']> = Omit<Extract<ServerFrame, { t: T }>, 't' | 'rid'>;
 
-export interface Message {
-  conv: string;
-  seq: number;
-  id: string;
-  from: string;
-  body: string;
-  ts: number;
-  cmid: string;
-}
+/** A stored message (`msg` frames, `join`/`history` pages). */
+export type Message = MsgView;
 
-export interface InboxEntry {
-  conv: string;
-  kind: string;
-  state: string;
-  participants: string[];
-  lastSeq: number;
-  lastActivity: number;
-  last?: Message;
-  unread: number;
-}
+export interface Hello extends Payload<'hello'> {}
 
-export interface Hello {
-  user: string;
-  node: string;
-  limits: Record<string, number>;
-}
+export interface Ack extends Payload<'ack'> {}
 
-export interface Ack {
-  conv: string;
-  seq: number;
-  id: string;
-  ts: number;
-}
+export interface Delivered extends Payload<'delivered'> {}
 
-export interface Delivered {
-  conv: string;
-  user: string;
-  seq: number;
-}
+export interface Read extends Payload<'read'> {}
 
-export interface Read {
-  conv: string;
-  user: string;
-  seq: number;
-  at: number;
-}
+/** `until`: epoch ms when the indicator lapses; 0 clears it. */
+export interface Typing extends Payload<'typing'> {}
 
-export interface Typing {
-  conv: string;
-  user: string;
-  /** Epoch ms when the indicator lapses; 0 clears it. */
-  until: number;
-}
+export interface StateChange extends Payload<'state'> {}
 
-export interface StateChange {
-  conv: string;
-  state: string;
-  readOnly: boolean;
-  participants: string[];
-}
+// Results of the SDK's calls: shaped from the reply frames, with defaults filled in.
 
+/** `join`: the conversation and a page of messages, oldest first. */
 export interface Joined {
   conv: ConvView;
   msgs: Message[];
 }
 
+/** `history`: messages newest first; `next` is the `before` of the following page. */
 export interface HistoryPage {
   msgs: Message[];
   next?: number;
 }
 
+/** `inbox`: conversations by last activity; `next` is the `before` of the following page. */
 export interface InboxPage {
   convs: InboxEntry[];
   next?: string;
 }
-
-/** Any frame from the server: `t` plus fields, validated where the SDK reads them. */
-export type ServerFrame = { t: string; rid?: number } & Record<string, unknown>;
-
-/** Any frame to the server. */
-export type ClientFrame = { t: string } & Record<string, unknown>;

@@ -12,7 +12,8 @@
  * favourable setup for the peer), no reconnection (the bench never reconnects, as with ours).
  */
 import { io, type Socket } from 'socket.io-client';
-import { ProtocolError, type ClientFrame, type ClientHandlers, type ServerFrame } from '../ws-client.ts';
+import type { ClientFrame, ServerFrame } from '../../protocol/frames.ts';
+import { ProtocolError, type ClientHandlers } from '../lib/ws-client.ts';
 
 /** Close codes for Socket.IO's disconnect reasons, so `closes` reads like the other targets'. */
 const CLOSE_CODE_BY_REASON: Record<string, number> = {
@@ -59,7 +60,8 @@ export class SocketIoClient {
     if (this.closed) throw new ProtocolError('socket closed');
     const reply = (await this.socket.timeout(timeoutMs).emitWithAck('open', { with: frame.with })) as Reply;
     if (reply.error) return { t: 'err', code: reply.error.code, msg: reply.error.msg };
-    return { t: 'conv', conv: { id: String(reply.conv) } };
+    // The peer answers with the id only; DmLoad reads nothing else of a `conv` reply.
+    return { t: 'conv', conv: { id: String(reply.conv) } } as ServerFrame;
   }
 
   /** Fire-and-forget like ProtocolClient.post; the ack callback turns into an `ack`/`err` frame. */

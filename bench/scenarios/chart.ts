@@ -8,8 +8,8 @@
  * (compare/sweep draw their own chart when they run.)
  */
 import { readFileSync } from 'node:fs';
-import { UsageError, type Args } from '../args.ts';
-import { fileStamp, throughputP99Svg, timeSeriesSvg, writeChart, type ChartSeries } from '../charts.ts';
+import { UsageError, type Args } from '../lib/args.ts';
+import { fileStamp, throughputP99Svg, timeSeriesSvg, writeChart, type ChartSeries } from '../lib/charts.ts';
 
 export const chartUsage = `chart --in results/FILE.jsonl [--name PREFIX]`;
 

@@ -9,11 +9,11 @@
  * Either way: a table with ratios (ours ÷ target) on stderr and in the summary (last line), and
  * an SVG chart of throughput vs p99 per target in bench/results/.
  */
-import type { Args } from '../args.ts';
-import { UsageError } from '../args.ts';
-import { fileStamp, throughputP99Svg, writeChart, type ChartSeries } from '../charts.ts';
-import { judgeStep, type StepMeasurement } from '../sweep-rule.ts';
-import { progress } from '../target.ts';
+import type { Args } from '../lib/args.ts';
+import { UsageError } from '../lib/args.ts';
+import { fileStamp, throughputP99Svg, writeChart, type ChartSeries } from '../lib/charts.ts';
+import { judgeStep, type StepMeasurement } from '../lib/sweep-rule.ts';
+import { progress } from '../lib/target.ts';
 import { drive, parseOptions, rateLimitEnv, type DmOptions } from './dm.ts';
 import { DM_TARGET_KINDS, type DmTargetKind } from './dm-client.ts';
 import { startSession } from './dm-targets.ts';

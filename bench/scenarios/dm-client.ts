@@ -4,7 +4,8 @@
  * the same surface, so DmLoad's schedule, matching and counting are identical for every target.
  */
 import { SocketIoClient } from '../peers/socketio-client.ts';
-import { ProtocolClient, type ClientFrame, type ClientHandlers, type ServerFrame } from '../ws-client.ts';
+import type { ClientFrame, ServerFrame } from '../../protocol/frames.ts';
+import { ProtocolClient, type ClientHandlers } from '../lib/ws-client.ts';
 
 export const DM_TARGET_KINDS = ['ours', 'socketio', 'uws'] as const;
 export type DmTargetKind = (typeof DM_TARGET_KINDS)[number];

@@ -11,9 +11,10 @@
  * the send, the ack and the delivery.
  */
 import { performance } from 'node:perf_hooks';
-import { Histogram, type HistogramSnapshot } from '../histogram.ts';
-import { mapLimit } from '../concurrency.ts';
-import { CONTROL_RID_BASE, type ServerFrame } from '../ws-client.ts';
+import { Histogram, type HistogramSnapshot } from '../lib/histogram.ts';
+import { mapLimit } from '../lib/concurrency.ts';
+import type { ServerFrame } from '../../protocol/frames.ts';
+import { CONTROL_RID_BASE, type Inbound } from '../lib/ws-client.ts';
 import { connectDmClient, type DmClient, type DmTargetKind } from './dm-client.ts';
 
 /** Sockets opened at once: enough to set up 1000 clients quickly, few enough not to look like a SYN flood. */
@@ -140,7 +141,7 @@ export class DmLoad {
   private async open(client: DmClient, withUser: string): Promise<ServerFrame> {
     for (let attempt = 1; ; attempt++) {
       const reply = await client.request({ t: 'open', with: withUser }, REQUEST_TIMEOUT_MS);
-      const err = reply.t === 'err' ? (reply as Extract<ServerFrame, { t: 'err' }>) : undefined;
+      const err = reply.t === 'err' ? reply : undefined;
       if (!err || (err.code !== 429 && err.code !== 503) || attempt >= OPEN_ATTEMPTS_MAX) return reply;
       await new Promise((resolve) => setTimeout(resolve, Math.min(OPEN_RETRY_MS_MAX, err.retryMs ?? OPEN_RETRY_MS_MAX)));
     }
@@ -218,14 +219,14 @@ export class DmLoad {
     }
   }
 
-  private onFrame(client: number, frame: ServerFrame): void {
+  private onFrame(client: number, frame: Inbound): void {
     switch (frame.t) {
       case 'ack':
         return this.onAck(frame.rid);
       case 'msg':
-        return this.onMsg(client, (frame as Extract<ServerFrame, { t: 'msg' }>).cmid);
+        return this.onMsg(client, frame.cmid);
       case 'err':
-        return this.onErr(frame as Extract<ServerFrame, { t: 'err' }>);
+        return this.onErr(frame);
       default:
         return bump(this.result.otherFrames, frame.t); // delivered/read/typing/state: not this scenario's
     }
@@ -286,10 +287,7 @@ export class DmLoad {
 }
 
 function convId(reply: ServerFrame, user: string): string {
-  if (reply.t === 'err') {
-    const err = reply as Extract<ServerFrame, { t: 'err' }>;
-    throw new Error(`open by ${user}: err ${err.code} ${err.msg}`);
-  }
+  if (reply.t === 'err') throw new Error(`open by ${user}: err ${reply.code} ${reply.msg}`);
   const conv = (reply as { conv?: { id?: unknown } }).conv;
   if (reply.t !== 'conv' || typeof conv?.id !== 'string') throw new Error(`open by ${user}: unexpected reply ${reply.t}`);
   return conv.id;

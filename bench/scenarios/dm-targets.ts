@@ -6,8 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { releaseTarget, spawnTarget, progress, type Target } from '../target.ts';
-import type { DmTarget } from './dm.ts';
+import { releaseTarget, spawnTarget, progress, type Target } from '../lib/target.ts';
 import type { DmTargetKind } from './dm-client.ts';
 
 export const DEFAULT_DATABASE_URL = 'postgres://127.0.0.1:5432/test';
@@ -33,6 +32,22 @@ export interface SessionOptions {
    * the environment, as before; `compare`/`sweep` set this so every target uses real Postgres.
    */
   ownSchema: boolean;
+}
+
+/**
+ * What the load talks to: one node, or a cluster whose nodes the pairs are spread over. Declared
+ * here, where targets are started, so dm.ts (which drives them) imports this file and never the
+ * other way round.
+ */
+export interface DmTarget {
+  kind: DmTargetKind;
+  httpBase: string; // admin HTTP calls (connections) go here (ours only: the peers have no graph)
+  secret: string;
+  /** ws URL for side 0 (a) or 1 (b) of pair i. */
+  wsUrlFor(pair: number, side: 0 | 1): string;
+  rssMb(): number | null; // null when the server is external (--url)
+  cpuSeconds?(): number | null; // CPU used so far by the server's process tree(s); null when external
+  serverCmd: string;
 }
 
 /** A started target: what the load needs, and how to stop it. */

@@ -9,15 +9,15 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { UsageError, type Args } from '../args.ts';
-import { mapLimit } from '../concurrency.ts';
-import { Histogram } from '../histogram.ts';
-import { Cluster } from '../cluster-nodes.ts';
-import { DEFAULT_SERVER_CMD, externalTarget, progress, releaseTarget, signToken, spawnTarget, type Target } from '../target.ts';
+import { UsageError, type Args } from '../lib/args.ts';
+import { mapLimit } from '../lib/concurrency.ts';
+import { Histogram } from '../lib/histogram.ts';
+import { Cluster } from '../lib/cluster-nodes.ts';
+import { DEFAULT_SERVER_CMD, externalTarget, progress, releaseTarget, signToken, spawnTarget, type Target } from '../lib/target.ts';
 import { DmLoad, type DmLoadConfig, type DmLoadResult, type UserCredential } from './dm-load.ts';
 import type { ParentToWorker, WorkerToParent } from './dm-worker.ts';
 import { DM_TARGET_KINDS, type DmTargetKind } from './dm-client.ts';
-import { startSession } from './dm-targets.ts';
+import { startSession, type DmTarget } from './dm-targets.ts';
 
 /** Admin HTTP calls in flight while creating connections. */
 const HTTP_CONCURRENCY = 32;
@@ -58,18 +58,6 @@ export interface DmOptions {
   nodes: number; // > 1: cluster mode, clients round-robin over the nodes
   nats: boolean; // cluster mode (NATS bus, leases) even with one node
   leaseTtlMs: number;
-}
-
-/** What the load talks to: one node, or a cluster whose nodes the pairs are spread over. */
-export interface DmTarget {
-  kind: DmTargetKind;
-  httpBase: string; // admin HTTP calls (connections) go here (ours only: the peers have no graph)
-  secret: string;
-  /** ws URL for side 0 (a) or 1 (b) of pair i. */
-  wsUrlFor(pair: number, side: 0 | 1): string;
-  rssMb(): number | null; // null when the server is external (--url)
-  cpuSeconds?(): number | null; // CPU used so far by the server's process tree(s); null when external
-  serverCmd: string;
 }
 
 export function parseOptions(args: Args): DmOptions {

@@ -11,13 +11,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Args } from '../args.ts';
-import { Cluster, shardOf } from '../cluster-nodes.ts';
-import { mapLimit } from '../concurrency.ts';
-import { DEFAULT_SERVER_CMD, progress, signToken } from '../target.ts';
-import { ProtocolClient, type ServerFrame } from '../ws-client.ts';
+import type { Args } from '../lib/args.ts';
+import { Cluster } from '../lib/cluster-nodes.ts';
+// The server's own shard function and shed message, not copies: a copy that drifted would count
+// the wrong conversations as hit by the kill, or shed refusals as other errors.
+import { overloadedMsg, shardOf } from '../../src/rpc/envelope.ts';
+import { mapLimit } from '../lib/concurrency.ts';
+import { DEFAULT_SERVER_CMD, progress, signToken } from '../lib/target.ts';
+import type { MsgView, ServerFrame } from '../../protocol/frames.ts';
+import { ProtocolClient, type Inbound } from '../lib/ws-client.ts';
 import { connectUsers, rateLimitEnv } from './dm.ts';
-import { sleep } from '../server-process.ts';
+import { sleep } from '../lib/server-process.ts';
 
 const HTTP_CONCURRENCY = 32;
 const CONNECT_CONCURRENCY = 64;
@@ -25,8 +29,6 @@ const TIMEOUT_MS = 15_000;
 const TICK_MS = 5;
 const DRAIN_POLL_MS = 50;
 const HISTORY_PAGE = 100;
-/** The err message of a load-shedding refusal (src/rpc/envelope.ts `overloadedMsg`): what a client sees. */
-const overloadedMsg = 'overloaded, retry';
 
 export const failoverUsage = `failover [--nodes N≥2] [--pairs N] [--rate MSGS_PER_S] [--lease-ttl-ms MS] [--warmup S]
    [--after S] [--max-after S] [--drain S] [--verify N] [--body-bytes N] [--port N] [--server-cmd CMD] [--keep-data] [--json-out FILE]`;
@@ -246,24 +248,23 @@ class Load {
     while (this.pending > 0 && performance.now() < deadlineMs) await sleep(DRAIN_POLL_MS);
   }
 
-  private onFrame(frame: ServerFrame): void {
+  private onFrame(frame: Inbound): void {
     if (frame.t !== 'ack' && frame.t !== 'err') return; // echoes of our own sends etc.
     const send = typeof frame.rid === 'number' ? this.sends[frame.rid - 1] : undefined;
     if (frame.t === 'err') {
-      const err = frame as Extract<ServerFrame, { t: 'err' }>;
-      bump(this.errors, String(err.code));
-      bump(this.errorsByReason, `${err.code} ${err.msg}`);
+      bump(this.errors, String(frame.code));
+      bump(this.errorsByReason, `${frame.code} ${frame.msg}`);
     }
     if (!send) return void this.unmatched++;
     if (send.state !== 'pending') return void this.duplicates++;
     this.pending--;
     send.waitMs = performance.now() - send.sentAtMs;
     if (frame.t === 'err') {
-      send.refusal = (frame as Extract<ServerFrame, { t: 'err' }>).msg;
+      send.refusal = frame.msg;
       return void (send.state = 'rejected');
     }
     send.state = 'acked';
-    send.seq = (frame as Extract<ServerFrame, { t: 'ack' }>).seq;
+    send.seq = frame.seq;
     const conv = this.convs[send.conv];
     if (send.afterKill && conv.firstAckAfterKillMs === undefined) conv.firstAckAfterKillMs = performance.now() - this.killAtMs;
   }
@@ -348,10 +349,8 @@ async function verifyHistory(convs: Conv[], load: Load, count: number): Promise<
   return v;
 }
 
-interface StoredMsg {
-  seq: number;
-  cmid: string;
-}
+/** What verification compares of a stored message. */
+type StoredMsg = Pick<MsgView, 'seq' | 'cmid'>;
 
 async function fullHistory(conv: Conv): Promise<StoredMsg[]> {
   const all: StoredMsg[] = [];
@@ -359,9 +358,9 @@ async function fullHistory(conv: Conv): Promise<StoredMsg[]> {
   for (;;) {
     const frame = { t: 'history' as const, conv: conv.id, limit: HISTORY_PAGE, ...(before === undefined ? {} : { before }) };
     const reply = await conv.client.request(frame, TIMEOUT_MS);
-    if (reply.t === 'err') throw new Error(`err ${String((reply as { code?: unknown }).code)}`);
+    if (reply.t === 'err') throw new Error(`err ${String(reply.code)}`);
     if (reply.t !== 'page') throw new Error(`unexpected reply ${reply.t}`);
-    const page = reply as { msgs?: StoredMsg[]; next?: unknown };
+    const page = reply;
     const msgs = page.msgs ?? [];
     all.push(...msgs.map((m) => ({ seq: m.seq, cmid: m.cmid })));
     if (msgs.length === 0 || typeof page.next !== 'number') return all;

@@ -19,10 +19,10 @@ import net from 'node:net';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
-import { UsageError, type Args } from '../args.ts';
-import { openFiles, openFilesLimit, sleep } from '../server-process.ts';
-import { DEFAULT_SERVER_CMD, externalTarget, progress, spawnTarget, syncSigner, type Target, withTarget } from '../target.ts';
-import { decodeFrame } from '../ws-client.ts';
+import { UsageError, type Args } from '../lib/args.ts';
+import { openFiles, openFilesLimit, sleep } from '../lib/server-process.ts';
+import { DEFAULT_SERVER_CMD, externalTarget, progress, spawnTarget, syncSigner, type Target, withTarget } from '../lib/target.ts';
+import { decodeFrame } from '../lib/ws-client.ts';
 
 /** Connections per loopback source address with `--source-ips auto` (ephemeral range ≈ 28k). */
 const CONNS_PER_SOURCE_IP = 20_000;

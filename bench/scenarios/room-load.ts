@@ -8,9 +8,10 @@
  * send, its ack, and each delivery (the two other participants, the observer).
  */
 import { performance } from 'node:perf_hooks';
-import { Histogram } from '../histogram.ts';
-import { mapLimit } from '../concurrency.ts';
-import { CONTROL_RID_BASE, ProtocolClient, type ClientFrame, type ServerFrame } from '../ws-client.ts';
+import { Histogram } from '../lib/histogram.ts';
+import { mapLimit } from '../lib/concurrency.ts';
+import type { ServerFrame } from '../../protocol/frames.ts';
+import { CONTROL_RID_BASE, ProtocolClient, type Inbound } from '../lib/ws-client.ts';
 
 const CONNECT_CONCURRENCY = 64;
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -99,9 +100,9 @@ export class RoomLoad {
       };
     });
     await mapLimit(this.config.rooms, CONNECT_CONCURRENCY, async (room, r) => {
-      const reply = await this.clients[4 * r + 3].request({ t: 'join', conv: room.orderId } as unknown as ClientFrame, REQUEST_TIMEOUT_MS);
+      const reply = await this.clients[4 * r + 3].request({ t: 'join', conv: room.orderId }, REQUEST_TIMEOUT_MS);
       if (reply.t !== 'conv') throw new Error(`observer join ${room.orderId}: ${JSON.stringify(reply)}`);
-      const participants = (reply as { conv: { participants?: string[] } }).conv.participants ?? [];
+      const participants = reply.conv.participants ?? [];
       if (participants.length !== PARTICIPANTS) throw new Error(`room ${room.orderId} has participants ${JSON.stringify(participants)}`);
     });
   }
@@ -158,10 +159,10 @@ export class RoomLoad {
     this.pending.set(n, new Pending(now, measured, room, sender));
   }
 
-  private onFrame(client: number, frame: ServerFrame): void {
+  private onFrame(client: number, frame: Inbound): void {
     if (frame.t === 'ack') return this.onAck(frame.rid);
-    if (frame.t === 'msg') return this.onMsg(client, (frame as Extract<ServerFrame, { t: 'msg' }>).cmid);
-    if (frame.t === 'err') return this.onErr(frame as Extract<ServerFrame, { t: 'err' }>);
+    if (frame.t === 'msg') return this.onMsg(client, frame.cmid);
+    if (frame.t === 'err') return this.onErr(frame);
     bump(this.result.otherFrames, frame.t);
   }
 

@@ -6,9 +6,9 @@
  * to the other two participants and to the observer, loss and throughput (one JSON line, like dm).
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { type Args } from '../args.ts';
-import { mapLimit } from '../concurrency.ts';
-import { DEFAULT_SERVER_CMD, progress, releaseTarget, spawnTarget, syncSigner } from '../target.ts';
+import { type Args } from '../lib/args.ts';
+import { mapLimit } from '../lib/concurrency.ts';
+import { DEFAULT_SERVER_CMD, progress, releaseTarget, spawnTarget, syncSigner } from '../lib/target.ts';
 import { RoomLoad, type RoomCredentials } from './room-load.ts';
 
 const HTTP_CONCURRENCY = 32;

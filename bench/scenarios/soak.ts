@@ -6,10 +6,10 @@
  * pools filling): the least-squares slope of RSS over time must stay ≤ --growth-max-mb-per-min.
  */
 import { randomBytes } from 'node:crypto';
-import { type Args } from '../args.ts';
-import { mapLimit } from '../concurrency.ts';
-import { Histogram } from '../histogram.ts';
-import { DEFAULT_SERVER_CMD, progress, signToken, spawnTarget, type Target, withTarget } from '../target.ts';
+import { type Args } from '../lib/args.ts';
+import { mapLimit } from '../lib/concurrency.ts';
+import { Histogram } from '../lib/histogram.ts';
+import { DEFAULT_SERVER_CMD, progress, signToken, spawnTarget, type Target, withTarget } from '../lib/target.ts';
 import { DmLoad } from './dm-load.ts';
 import { connectUsers, makePairs, rateLimitEnv } from './dm.ts';
 

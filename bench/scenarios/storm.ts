@@ -1,7 +1,7 @@
 /**
  * Scenario `storm`: WebSocket connections per second with JWT verification, raised step by step
  * until the server refuses. Each step opens connections open-loop at a fixed rate for --step-s
- * seconds; each connection is a raw upgrade (bench/raw-upgrade.ts) that waits for `hello` and is
+ * seconds; each connection is a raw upgrade (bench/lib/raw-upgrade.ts) that waits for `hello` and is
  * then reset, so the run measures accept + verify + upgrade + hello + close (churn), not holding —
  * 5000/s for a few seconds would otherwise exceed this box's 20000 descriptors.
  *
@@ -14,13 +14,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { UsageError, type Args } from '../args.ts';
-import { Histogram } from '../histogram.ts';
-import { signerFor, type BenchAlgorithm } from '../jwt-signers.ts';
-import { rawUpgrade, upgradeRequest, type UpgradeOutcome, type UpgradeTarget } from '../raw-upgrade.ts';
+import { UsageError, type Args } from '../lib/args.ts';
+import { Histogram } from '../lib/histogram.ts';
+import { signerFor, type BenchAlgorithm } from '../lib/jwt-signers.ts';
+import { rawUpgrade, upgradeRequest, type UpgradeOutcome, type UpgradeTarget } from '../lib/raw-upgrade.ts';
 import { readFileSync } from 'node:fs';
-import { openFilesLimit, sleep } from '../server-process.ts';
-import { DEFAULT_SERVER_CMD, progress, releaseTarget, spawnTarget } from '../target.ts';
+import { openFilesLimit, sleep } from '../lib/server-process.ts';
+import { DEFAULT_SERVER_CMD, progress, releaseTarget, spawnTarget } from '../lib/target.ts';
 
 /** Scheduler tick: at 10k/s that is 10 connections per tick. */
 const TICK_MS = 1;

@@ -9,12 +9,12 @@
  * last line. The rules themselves are pure functions in ../sweep-rule.ts.
  */
 import { appendFileSync } from 'node:fs';
-import type { Args } from '../args.ts';
-import { UsageError } from '../args.ts';
-import { fileStamp, throughputP99Svg, writeChart, type ChartPoint } from '../charts.ts';
-import { judgeStep, maxSustainedRate, nextRate, SWEEP_LIMITS_DEFAULT, type StepMeasurement, type SweepLimits, type SweepPlan } from '../sweep-rule.ts';
-import { progress } from '../target.ts';
-import { sleep } from '../server-process.ts';
+import type { Args } from '../lib/args.ts';
+import { UsageError } from '../lib/args.ts';
+import { fileStamp, throughputP99Svg, writeChart, type ChartPoint } from '../lib/charts.ts';
+import { judgeStep, maxSustainedRate, nextRate, SWEEP_LIMITS_DEFAULT, type StepMeasurement, type SweepLimits, type SweepPlan } from '../lib/sweep-rule.ts';
+import { progress } from '../lib/target.ts';
+import { sleep } from '../lib/server-process.ts';
 import { drive, parseOptions, rateLimitEnv, type DmOptions } from './dm.ts';
 import type { DmTargetKind } from './dm-client.ts';
 import { startSession, type DmSession } from './dm-targets.ts';

@@ -13,10 +13,10 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { brandIndex, candidatesFor, type ServiceCenter } from '../../actors/routing.ts';
-import { UsageError, type Args } from '../args.ts';
-import { mapLimit } from '../concurrency.ts';
-import { Histogram } from '../histogram.ts';
-import { DEFAULT_SERVER_CMD, progress, spawnTarget, syncSigner, withTarget } from '../target.ts';
+import { UsageError, type Args } from '../lib/args.ts';
+import { mapLimit } from '../lib/concurrency.ts';
+import { Histogram } from '../lib/histogram.ts';
+import { DEFAULT_SERVER_CMD, progress, spawnTarget, syncSigner, withTarget } from '../lib/target.ts';
 
 export const ticketsUsage = `tickets [--centers N] [--creates N] [--concurrency N] [--routing-samples N] [--port N]
    [--server-cmd "node --import tsx src/main.ts"] [--keep-data] [--json-out FILE]`;

@@ -1,7 +1,7 @@
 /** The bench's rate sweep: when a step counts as sustained, what it tries next, what it reports. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeStep, maxSustainedRate, nextRate, type StepRecord, type SweepPlan } from '../../bench/sweep-rule.ts';
+import { judgeStep, maxSustainedRate, nextRate, type StepRecord, type SweepPlan } from '../../bench/lib/sweep-rule.ts';
 
 const step = (sent: number, acked: number, delivered: number, p99: number) => ({ sent, acked, delivered, latencyMs: { e2e: { p99 } } });
 const plan: SweepPlan = { startRate: 1000, factor: 2, rateMax: 100_000, rateMin: 100, refineSteps: 1, refineRatioMin: 1.1 };

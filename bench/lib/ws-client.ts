@@ -1,7 +1,9 @@
 /**
- * A minimal wire-protocol v1 client (see shared/PROTOCOL.md), written from the contract alone:
- * the bench must not import the server's protocol/ code, so a server bug there cannot hide
- * behind a client that shares it.
+ * A minimal wire-protocol v1 client (see shared/PROTOCOL.md). Its frame shapes are the
+ * protocol's own (protocol/frames.ts, type-only: nothing of it runs here), so a change of the
+ * wire is a type error in the bench too; its codec and request handling are its own, written
+ * from the contract alone, so a server bug in protocol/'s runtime code cannot hide behind a
+ * client that shares it.
  *
  * Two ways to talk:
  * - `request()` for control frames (open, join, ping): allocates a rid from the control range,
@@ -11,28 +13,26 @@
  */
 import WebSocket from 'ws';
 import { Packr, Unpackr } from 'msgpackr';
+import type { ClientFrame, ServerFrame } from '../../protocol/frames.ts';
 
-/** Server frames as the bench reads them; fields beyond these are ignored. */
-export type ServerFrame =
-  | { t: 'hello'; user: string; node: string; limits: Record<string, number> }
-  | { t: 'conv'; rid?: number; conv: { id: string; participants?: string[] } }
-  | { t: 'ack'; rid?: number; conv: string; seq: number; id: string; ts: number }
-  | { t: 'msg'; conv: string; seq: number; id: string; from: string; body: string; ts: number; cmid: string }
-  | { t: 'err'; rid?: number; code: number; msg: string; retryMs?: number }
-  | { t: string; rid?: number; [field: string]: unknown };
+/**
+ * Handed to onFrame for bytes that are not a msgpack map with a string `t`. A bench-side marker,
+ * never on the wire: counted like any frame the load does not expect.
+ */
+export const UNDECODABLE = { t: 'undecodable' } as const;
 
-export type ClientFrame =
-  | { t: 'open'; rid?: number; with: string }
-  | { t: 'send'; rid?: number; conv: string; cmid: string; body: string }
-  | { t: 'history'; rid?: number; conv: string; before?: number; limit?: number }
-  | { t: 'ping'; rid?: number };
+/**
+ * What a client hands to `onFrame`: a server frame, or UNDECODABLE. Decoded frames are not
+ * validated: their fields are what the server sent, typed as the protocol says they are.
+ */
+export type Inbound = ServerFrame | typeof UNDECODABLE;
 
 /** Control rids start here so they never collide with the caller's data rids below it. */
 export const CONTROL_RID_BASE = 0xf000_0000;
 
 export interface ClientHandlers {
   /** Every frame that is not the reply to a pending `request()`. */
-  onFrame(frame: ServerFrame): void;
+  onFrame(frame: Inbound): void;
   onClose?(code: number, reason: string): void;
 }
 
@@ -84,7 +84,7 @@ export class ProtocolClient {
         clearTimeout(timer);
         socket.removeAllListeners();
         // Attach synchronously: ws may emit the next frame in this same tick.
-        const client = new ProtocolClient(socket, frame as Extract<ServerFrame, { t: 'hello' }>);
+        const client = new ProtocolClient(socket, frame);
         client.attach();
         resolve(client);
       });
@@ -93,15 +93,15 @@ export class ProtocolClient {
 
   private attach(): void {
     this.socket.on('message', (data) => {
-      const frame = decode(data) ?? UNDECODABLE;
-      const rid = 'rid' in frame && typeof frame.rid === 'number' ? frame.rid : undefined;
+      const frame = decode(data);
+      const rid = frame !== undefined && 'rid' in frame && typeof frame.rid === 'number' ? frame.rid : undefined;
       const waiter = rid === undefined ? undefined : this.pending.get(rid);
-      if (waiter) {
+      if (waiter !== undefined && frame !== undefined) {
         this.pending.delete(rid as number);
         clearTimeout(waiter.timer);
         waiter.resolve(frame);
       } else {
-        this.handlers.onFrame(frame);
+        this.handlers.onFrame(frame ?? UNDECODABLE);
       }
     });
     this.socket.on('error', (e) => { if (process.env.BENCH_DEBUG) console.error('bench socket error:', e.message); }); // 'close' follows
@@ -152,9 +152,6 @@ export class ProtocolClient {
     if (!this.closed) this.socket.close(1000);
   }
 }
-
-/** Handed to onFrame for a frame that is not a msgpack map with a string `t`. */
-export const UNDECODABLE: ServerFrame = { t: 'undecodable' };
 
 /** Decodes one binary frame; undefined unless it is a msgpack map with a string `t`. */
 export function decodeFrame(data: WebSocket.RawData): ServerFrame | undefined {

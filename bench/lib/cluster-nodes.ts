@@ -194,16 +194,3 @@ export function ownersOf(view: ClusterView): Map<number, string> {
   for (const node of view.nodes) for (const s of node.shards) owners.set(s.shard, node.id);
   return owners;
 }
-
-/**
- * The server's shard function (src/rpc/envelope.ts shardOf), restated so the bench does not
- * import src/: FNV-1a over the UTF-16 code units of the conversation id.
- */
-export function shardOf(conv: string, shardCount: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < conv.length; i++) {
-    h ^= conv.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % shardCount;
-}

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { ServerProcess, freePort } from './server-process.ts';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository root (this file is bench/lib/target.ts): spawned servers run from here. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_SERVER_CMD = 'node --import tsx src/main.ts';
 const TOKEN_TTL_S = 3600;
 
