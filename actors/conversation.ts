@@ -5,6 +5,7 @@
  */
 import type { ClientFrame, ConvView, ServerFrame, Watermark } from '../protocol/frames.ts';
 import type { Actor, ActorLimits, ConnectionCheck, ConversationState, Decision, Effect } from './types.ts';
+import { ErrorCode, type ErrorCodeValue, type ErrorExtra } from '../protocol/errors.ts';
 
 /** A validated client frame from an authenticated user, as the shard host delivers it. */
 export interface FrameCommand {
@@ -22,7 +23,7 @@ export type SendGuard = (state: ConversationState, cmd: FrameCommand) => Effect[
 
 export type SendFrame = Extract<ClientFrame, { t: 'send' }>;
 
-export function err(code: number, msg: string, extra: { retryMs?: number; state?: string } = {}): Effect {
+export function err(code: ErrorCodeValue, msg: string, extra: ErrorExtra = {}): Effect {
   return { type: 'reply', frame: { t: 'err', code, msg, ...extra } };
 }
 
@@ -72,7 +73,7 @@ function done(state: ConversationState, ...effects: Effect[]): Decision<Conversa
 
 /** Participants see the room; admins observe any room read-only. */
 export function decideJoin(state: ConversationState, actor: Actor, since: number | undefined): Decision<ConversationState> {
-  if (!mayRead(state.participants, actor)) return done(state, err(403, 'not a participant'));
+  if (!mayRead(state.participants, actor)) return done(state, err(ErrorCode.forbidden, 'not a participant'));
   const participant = isParticipant(state, actor.userId);
   const v = view(state);
   if (!participant) v.readOnly = true; // for an observer the room is read-only, whatever its state
@@ -86,7 +87,7 @@ export function decideHistory(
   limit: number | undefined,
   limits: ActorLimits,
 ): Decision<ConversationState> {
-  if (!mayRead(state.participants, actor)) return done(state, err(403, 'not a participant'));
+  if (!mayRead(state.participants, actor)) return done(state, err(ErrorCode.forbidden, 'not a participant'));
   return done(state, { type: 'replyHistory', before, limit: limit ?? limits.historyLimitDefault });
 }
 
@@ -171,7 +172,7 @@ export function decideWatermark(
   const ok: Effect[] = kind === 'read' ? [{ type: 'reply', frame: { t: 'ok' } }] : [];
   if (!isParticipant(state, actor.userId)) {
     // Observers have no receipts; a silent recv from them is not worth an error frame.
-    return done(state, ...(kind === 'read' ? [err(403, 'not a participant')] : []));
+    return done(state, ...(kind === 'read' ? [err(ErrorCode.forbidden, 'not a participant')] : []));
   }
   const seq = Math.min(requested, state.lastSeq);
   const w = watermarkOf(state, actor.userId);
@@ -228,7 +229,7 @@ export function decideChatFrame(
   guard?: SendGuard,
 ): Decision<ConversationState | null> {
   const { frame, actor } = cmd;
-  if (!state) return { state, effects: frame.t === 'recv' || frame.t === 'typing' ? [] : [err(404, 'no such conversation')] };
+  if (!state) return { state, effects: frame.t === 'recv' || frame.t === 'typing' ? [] : [err(ErrorCode.notFound, 'no such conversation')] };
   switch (frame.t) {
     case 'join':
       return decideJoin(state, actor, frame.since);
@@ -236,11 +237,11 @@ export function decideChatFrame(
       return decideHistory(state, actor, frame.before, frame.limit, limits);
     case 'send': {
       if (!isParticipant(state, actor.userId)) {
-        return { state, effects: [err(403, isAdmin(actor) ? 'observers cannot send' : 'not a participant')] };
+        return { state, effects: [err(ErrorCode.forbidden, isAdmin(actor) ? 'observers cannot send' : 'not a participant')] };
       }
       // A resend answers with its original ack even if the room changed since.
       if (!isResend(state, actor.userId, frame.cmid)) {
-        if (state.readOnly) return { state, effects: [err(409, 'conversation is read-only', { state: state.state })] };
+        if (state.readOnly) return { state, effects: [err(ErrorCode.conflict, 'conversation is read-only', { state: state.state })] };
         const refusal = guard?.(state, cmd);
         if (refusal) return { state, effects: refusal };
       }
@@ -252,6 +253,6 @@ export function decideChatFrame(
     case 'typing':
       return decideTyping(state, actor, now, limits);
     default:
-      return { state, effects: [err(400, `${frame.t} is not a conversation command`)] };
+      return { state, effects: [err(ErrorCode.badFrame, `${frame.t} is not a conversation command`)] };
   }
 }

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { ClientFrame } from '../protocol/frames.ts';
 import { decideChatFrame, decideTypingExpire, err, type FrameCommand, newConversation, view } from './conversation.ts';
 import type { ActorLimits, ConnectionCheck, ConversationState, Decision, TimerCommand } from './types.ts';
+import { ErrorCode } from '../protocol/errors.ts';
 
 export const dmIdPrefix = 'd_';
 
@@ -25,15 +26,15 @@ export function dmNeedsConnectionCheck(frame: ClientFrame): boolean {
 
 function refuseUnconnected(connection: ConnectionCheck | undefined): Decision<ConversationState>['effects'] | null {
   if (connection === 'connected') return null;
-  if (connection === 'unavailable') return [err(503, 'connections service unavailable', { retryMs: 1000 })];
-  return [err(403, 'not a first-degree connection')];
+  if (connection === 'unavailable') return [err(ErrorCode.unavailable, 'connections service unavailable', { retryMs: 1000 })];
+  return [err(ErrorCode.forbidden, 'not a first-degree connection')];
 }
 
 function decideOpen(state: ConversationState | null, convId: string, cmd: Extract<DmCommand, { t: 'frame' }>, now: number): Decision<ConversationState | null> {
   if (cmd.frame.t !== 'open') throw new Error('unreachable');
   const me = cmd.actor.userId;
   const other = cmd.frame.with;
-  if (other === me) return { state, effects: [err(400, 'cannot open a conversation with yourself')] };
+  if (other === me) return { state, effects: [err(ErrorCode.badFrame, 'cannot open a conversation with yourself')] };
   const refusal = refuseUnconnected(cmd.connection);
   if (refusal) return { state, effects: refusal };
   if (state) return { state, effects: [{ type: 'persist', writes: [], then: [{ type: 'reply', frame: { t: 'conv', conv: view(state) } }] }] };

@@ -19,6 +19,7 @@
 import { decideChatFrame, err, type FrameCommand, isAdmin, newConversation, stateFrame } from './conversation.ts';
 import type { Location } from './routing.ts';
 import type { Actor, ActorLimits, ConversationState, Decision, Effect, Write } from './types.ts';
+import { ErrorCode, type ErrorCodeValue } from '../protocol/errors.ts';
 
 export const ticketStatuses = ['created', 'assigned', 'in_progress', 'resolved', 'closed', 'disputed', 'cancelled'] as const;
 export type TicketStatus = (typeof ticketStatuses)[number];
@@ -179,7 +180,7 @@ function reply(status: number, body: Record<string, unknown>): Effect {
   return { type: 'replyData', data: { status, body } };
 }
 
-function fail(state: ConversationState | null, code: number, msg: string): Decision<ConversationState | null> {
+function fail(state: ConversationState | null, code: ErrorCodeValue, msg: string): Decision<ConversationState | null> {
   return { state, effects: [err(code, msg, state ? { state: state.state } : {})] };
 }
 
@@ -232,18 +233,18 @@ function viewOf(state: ConversationState): TicketView {
 function decideCreate(state: ConversationState | null, convId: string, actor: Actor, op: Extract<TicketOp, { op: 'create' }>, now: number): Decision<ConversationState | null> {
   if (state) {
     // The id derives from (customer, Idempotency-Key): a replay, or the key reused with another body.
-    if (state.kind !== 'ticket' || state.meta?.customerId !== actor.userId) return fail(state, 409, 'ticket id already taken');
-    if (state.meta.requestHash !== op.requestHash) return fail(state, 422, 'Idempotency-Key already used with a different body');
+    if (state.kind !== 'ticket' || state.meta?.customerId !== actor.userId) return fail(state, ErrorCode.conflict, 'ticket id already taken');
+    if (state.meta.requestHash !== op.requestHash) return fail(state, ErrorCode.unprocessable, 'Idempotency-Key already used with a different body');
     return { state, effects: [{ type: 'persist', writes: [], then: [reply(201, JSON.parse(state.meta.response) as Record<string, unknown>)] }] };
   }
   const { request, product, routing } = op;
-  if (!product) return fail(null, 500, 'product check missing');
-  if (product.kind === 'unavailable') return { state, effects: [err(503, `product service unavailable: ${product.detail}`, { retryMs: 1000 })] };
-  if (product.kind === 'unknown') return fail(null, 422, `unknown product ${request.productId}`);
-  if (product.kind === 'expired') return fail(null, 422, `the warranty of product ${request.productId} has expired${product.until ? ` (${product.until})` : ''}`);
-  if (!productAccepts(request, product)) return fail(null, 422, `product ${request.productId} is of brand ${product.brand}, not ${request.brand}`);
-  if (!routing) return fail(null, 500, 'routing outcome missing');
-  if (routing.kind === 'unavailable') return { state, effects: [err(503, `service-center service unavailable: ${routing.detail}`, { retryMs: 1000 })] };
+  if (!product) return fail(null, ErrorCode.internal, 'product check missing');
+  if (product.kind === 'unavailable') return { state, effects: [err(ErrorCode.unavailable, `product service unavailable: ${product.detail}`, { retryMs: 1000 })] };
+  if (product.kind === 'unknown') return fail(null, ErrorCode.unprocessable, `unknown product ${request.productId}`);
+  if (product.kind === 'expired') return fail(null, ErrorCode.unprocessable, `the warranty of product ${request.productId} has expired${product.until ? ` (${product.until})` : ''}`);
+  if (!productAccepts(request, product)) return fail(null, ErrorCode.unprocessable, `product ${request.productId} is of brand ${product.brand}, not ${request.brand}`);
+  if (!routing) return fail(null, ErrorCode.internal, 'routing outcome missing');
+  if (routing.kind === 'unavailable') return { state, effects: [err(ErrorCode.unavailable, `service-center service unavailable: ${routing.detail}`, { retryMs: 1000 })] };
 
   const meta: Record<string, string> = {
     customerId: actor.userId, productId: request.productId, brand: product.brand, lat: String(request.location.lat), lon: String(request.location.lon),
@@ -271,13 +272,13 @@ function decideCreate(state: ConversationState | null, convId: string, actor: Ac
 }
 
 function decideStatus(state: ConversationState, actor: Actor, op: Extract<TicketOp, { op: 'status' }>, now: number): Decision<ConversationState | null> {
-  if (!isTicketStatus(op.to)) return fail(state, 400, `status: one of ${ticketStatuses.join(', ')}`);
-  if (!mayRequest(state, actor, op.to)) return fail(state, 403, `${actor.userId} may not move this ticket to ${op.to}`);
+  if (!isTicketStatus(op.to)) return fail(state, ErrorCode.badFrame, `status: one of ${ticketStatuses.join(', ')}`);
+  if (!mayRequest(state, actor, op.to)) return fail(state, ErrorCode.forbidden, `${actor.userId} may not move this ticket to ${op.to}`);
   const from = state.state as TicketStatus;
-  if (!canMove(from, op.to)) return fail(state, 409, `invalid transition ${from} → ${op.to}`);
-  if (op.to === 'resolved' && !state.meta?.signatureUrl) return fail(state, 409, 'resolving needs the customer signature: upload it first');
+  if (!canMove(from, op.to)) return fail(state, ErrorCode.conflict, `invalid transition ${from} → ${op.to}`);
+  if (op.to === 'resolved' && !state.meta?.signatureUrl) return fail(state, ErrorCode.conflict, 'resolving needs the customer signature: upload it first');
   const disputes = Number(state.meta?.disputes ?? '0');
-  if (op.to === 'disputed' && disputes >= disputesMax) return fail(state, 409, `already disputed ${disputesMax} times: ask an admin to close it`);
+  if (op.to === 'disputed' && disputes >= disputesMax) return fail(state, ErrorCode.conflict, `already disputed ${disputesMax} times: ask an admin to close it`);
   if (op.to === 'disputed') state.meta!.disputes = String(disputes + 1);
   const before = state.participants;
   const writes = applyChanges(state, [{ to: op.to, by: actor.userId, reason: op.reason }], now);
@@ -289,11 +290,11 @@ function decideStatus(state: ConversationState, actor: Actor, op: Extract<Ticket
 }
 
 function decideRoute(state: ConversationState, actor: Actor, op: Extract<TicketOp, { op: 'route' }>, now: number): Decision<ConversationState | null> {
-  if (!mayRoute(state, actor)) return fail(state, 403, 'only the customer or an admin may ask for routing');
-  if (state.state !== 'created') return fail(state, 409, `already routed (status ${state.state})`);
+  if (!mayRoute(state, actor)) return fail(state, ErrorCode.forbidden, 'only the customer or an admin may ask for routing');
+  if (state.state !== 'created') return fail(state, ErrorCode.conflict, `already routed (status ${state.state})`);
   const routing = op.routing;
-  if (!routing) return fail(state, 500, 'routing outcome missing');
-  if (routing.kind === 'unavailable') return { state, effects: [err(503, `service-center service unavailable: ${routing.detail}`, { retryMs: 1000, state: state.state })] };
+  if (!routing) return fail(state, ErrorCode.internal, 'routing outcome missing');
+  if (routing.kind === 'unavailable') return { state, effects: [err(ErrorCode.unavailable, `service-center service unavailable: ${routing.detail}`, { retryMs: 1000, state: state.state })] };
   if (routing.kind === 'none') {
     state.meta!.routingReason = routing.reason;
     return { state, effects: [{ type: 'persist', writes: [conversationRow(state)], then: [reply(200, { ...viewOf(state) })] }] };
@@ -309,8 +310,8 @@ function decideRoute(state: ConversationState, actor: Actor, op: Extract<TicketO
 }
 
 function decideSignature(state: ConversationState, actor: Actor, op: Extract<TicketOp, { op: 'signature' }>): Decision<ConversationState | null> {
-  if (!isStaff(state, actor)) return fail(state, 403, 'only the assigned technician or an agent of the assigned center may upload the signature');
-  if (state.state !== 'in_progress') return fail(state, 409, `a signature is taken while in_progress (status ${state.state})`);
+  if (!isStaff(state, actor)) return fail(state, ErrorCode.forbidden, 'only the assigned technician or an agent of the assigned center may upload the signature');
+  if (state.state !== 'in_progress') return fail(state, ErrorCode.conflict, `a signature is taken while in_progress (status ${state.state})`);
   state.meta!.signatureUrl = op.url;
   state.meta!.signatureBlob = op.blob;
   return { state, effects: [{ type: 'persist', writes: [conversationRow(state)], then: [reply(201, { signatureUrl: op.url })] }] };
@@ -319,7 +320,7 @@ function decideSignature(state: ConversationState, actor: Actor, op: Extract<Tic
 /** The ticket actor's lifecycle commands (from the HTTP API). */
 export function decideTicket(state: ConversationState | null, convId: string, cmd: TicketCommand, now: number): Decision<ConversationState | null> {
   if (cmd.op.op === 'create') return decideCreate(state, convId, cmd.actor, cmd.op, now);
-  if (!state || state.kind !== 'ticket') return fail(state, 404, 'no such service request');
+  if (!state || state.kind !== 'ticket') return fail(state, ErrorCode.notFound, 'no such service request');
   switch (cmd.op.op) {
     case 'status':
       return decideStatus(state, cmd.actor, cmd.op, now);
@@ -335,7 +336,7 @@ export function decideTicket(state: ConversationState | null, convId: string, cm
  * Every new message is also announced as `ticket.message_posted`.
  */
 export function decideTicketFrame(state: ConversationState | null, cmd: FrameCommand, now: number, limits: ActorLimits): Decision<ConversationState | null> {
-  if (cmd.frame.t === 'open') return { state, effects: [err(400, 'open is for direct messages')] };
+  if (cmd.frame.t === 'open') return { state, effects: [err(ErrorCode.badFrame, 'open is for direct messages')] };
   const decision = decideChatFrame(state, cmd, now, limits);
   for (const effect of decision.effects) {
     if (effect.type !== 'persist') continue;

@@ -5,6 +5,7 @@
  */
 import { ChatError } from './errors.ts';
 import { textFault } from './text.ts';
+import { ErrorCode } from './errors.ts';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -18,11 +19,11 @@ export function parseJsonObject(body: Buffer): Record<string, unknown> {
   try {
     v = JSON.parse(strictUtf8.decode(body));
   } catch {
-    throw new ChatError(400, 'malformed JSON (or not UTF-8)');
+    throw new ChatError(ErrorCode.badFrame, 'malformed JSON (or not UTF-8)');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ChatError(400, 'expected a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ChatError(ErrorCode.badFrame, 'expected a JSON object');
   const fault = jsonTextFault(v);
-  if (fault) throw new ChatError(400, fault);
+  if (fault) throw new ChatError(ErrorCode.badFrame, fault);
   return v as Record<string, unknown>;
 }
 
@@ -54,6 +55,6 @@ function jsonTextFault(root: unknown): string | undefined {
 /** JSON routes take `application/json`, optionally with a UTF-8 charset; anything else → 415. */
 export function requireJson(contentType: string | undefined): void {
   if (!/^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i.test((contentType ?? '').trim())) {
-    throw new ChatError(415, 'expected Content-Type: application/json');
+    throw new ChatError(ErrorCode.unsupportedMediaType, 'expected Content-Type: application/json');
   }
 }

@@ -5,7 +5,7 @@
  */
 import { dmConversationId } from '../../actors/dm.ts';
 import { decode, encodeFrame } from '../../protocol/codec.ts';
-import { ChatError, CloseCode, ProtocolError } from '../../protocol/errors.ts';
+import { ChatError, CloseCode, ProtocolError, ErrorCode } from '../../protocol/errors.ts';
 import type { ClientFrame, ProtocolLimits, ServerFrame } from '../../protocol/frames.ts';
 import { parseClientFrame } from '../../protocol/validate.ts';
 import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
@@ -108,7 +108,7 @@ export class FrameRouter {
     const now = Date.now();
     const taken = data.frames.take(now);
     if (!taken.ok) {
-      return this.error(ws, frame.rid, 429, 'too many frames', { retryMs: taken.retryMs });
+      return this.error(ws, frame.rid, ErrorCode.rateLimited, 'too many frames', { retryMs: taken.retryMs });
     }
     this.route(ws, frame, now);
   }
@@ -130,7 +130,7 @@ export class FrameRouter {
         }
         const taken = bucket.take(now);
         if (!taken.ok) {
-          return this.error(ws, frame.rid, 429, 'rate limited', { retryMs: taken.retryMs });
+          return this.error(ws, frame.rid, ErrorCode.rateLimited, 'rate limited', { retryMs: taken.retryMs });
         }
         // Early shedding, probabilistic: the share the shard asked for is refused here at the cost
         // of a decoded frame and an err, no bus hop; the rest goes on (the shard's exact bound
@@ -139,7 +139,7 @@ export class FrameRouter {
         const share = Math.max(this.lagShare, this.shedShare.of(shard, performance.now()));
         if (share > 0 && Math.random() < share) {
           this.d.metrics.shed.inc({ where: 'edge' });
-          return this.error(ws, frame.rid, 503, overloadedMsg, { retryMs: shedRetryMs(this.d.config.persist.queueDelayMaxMs) });
+          return this.error(ws, frame.rid, ErrorCode.unavailable, overloadedMsg, { retryMs: shedRetryMs(this.d.config.persist.queueDelayMaxMs) });
         }
         return this.request(ws, frame.conv, frame, (status) => status === ReplyStatus.overloaded && this.d.metrics.shed.inc({ where: 'shard' }), shard);
       }
@@ -177,7 +177,7 @@ export class FrameRouter {
   ): void {
     const data = ws.getUserData();
     if (data.inflight >= this.d.config.limits.inflightPerSocketMax) {
-      return this.error(ws, frame.rid, 429, 'too many requests in flight', { retryMs: 100 });
+      return this.error(ws, frame.rid, ErrorCode.rateLimited, 'too many requests in flight', { retryMs: 100 });
     }
     data.inflight++;
     const started = performance.now();
@@ -216,9 +216,9 @@ export class FrameRouter {
     this.d.store.inbox(data.user, frame.before, frame.limit ?? 20).then(
       (page) => this.send(ws, { t: 'page', rid: frame.rid, ...page }),
       (e: unknown) => {
-        if (e instanceof RangeError) return this.error(ws, frame.rid, 400, 'before: not a cursor from a previous page');
+        if (e instanceof RangeError) return this.error(ws, frame.rid, ErrorCode.badFrame, 'before: not a cursor from a previous page');
         this.d.log.warn({ err: e }, 'inbox read failed');
-        this.error(ws, frame.rid, 503, 'database unavailable', { retryMs: 1000 });
+        this.error(ws, frame.rid, ErrorCode.unavailable, 'database unavailable', { retryMs: 1000 });
       },
     );
   }

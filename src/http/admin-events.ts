@@ -2,7 +2,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { listConversations } from '../persist/store.ts';
 import { lineFault } from '../../protocol/text.ts';
-import { ChatError } from '../../protocol/errors.ts';
+import { ChatError, ErrorCode } from '../../protocol/errors.ts';
 import { requireId } from '../../protocol/ids.ts';
 import { requireJson } from '../../protocol/json-body.ts';
 import { applyOrderEvent, parseOrderEvent, verifySignature } from '../integrations/order-events.ts';
@@ -16,7 +16,7 @@ export function registerOrderEvents(app: TemplatedApp, d: HttpDeps): void {
       d.log,
       async ({ body, headers }) => {
         const secret = d.config.events.hmacSecret;
-        if (!secret) throw new ChatError(503, 'event intake is not configured (EVENTS_HMAC_SECRET)');
+        if (!secret) throw new ChatError(ErrorCode.unavailable, 'event intake is not configured (EVENTS_HMAC_SECRET)');
         verifySignature(headers['x-signature'] ?? '', body, secret, d.config.events.maxSkewMs, Date.now());
         requireJson(headers['content-type']);
         const event = parseOrderEvent(body);
@@ -34,7 +34,7 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
   const audit = d.log.child({ audit: true }, { level: 'info' });
   const admin = async (auth: string, query: string) => {
     const p = await authenticate(d.verifier, auth, query);
-    if (!p.roles.includes('admin')) throw new ChatError(403, 'admin role required');
+    if (!p.roles.includes('admin')) throw new ChatError(ErrorCode.forbidden, 'admin role required');
     return p;
   };
   app.get(
@@ -47,7 +47,7 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
       const limit = pageLimit(q, d.config.actors.historyLimitDefault);
       const conv = await d.store.participants(id);
       audit.info({ admin: p.sub, action: 'read_messages', conversation: id, found: conv !== null }, 'admin read');
-      if (!conv) throw new ChatError(404, 'no such conversation');
+      if (!conv) throw new ChatError(ErrorCode.notFound, 'no such conversation');
       const page = await d.store.history(id, before, limit);
       return { status: 200, body: { messages: page.msgs, next: page.next } };
     }),
@@ -65,7 +65,7 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
       try {
         return { status: 200, body: await listConversations(d.pool, filter, before, limit) };
       } catch (e) {
-        if (e instanceof RangeError) throw new ChatError(400, 'before: not a cursor from a previous page');
+        if (e instanceof RangeError) throw new ChatError(ErrorCode.badFrame, 'before: not a cursor from a previous page');
         throw e;
       }
     }),
@@ -76,6 +76,6 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
 function line(q: URLSearchParams, key: string): string | undefined {
   const v = q.get(key) ?? undefined;
   const fault = v === undefined ? undefined : lineFault(v);
-  if (fault) throw new ChatError(400, `${key}: ${fault}`);
+  if (fault) throw new ChatError(ErrorCode.badFrame, `${key}: ${fault}`);
   return v;
 }

@@ -15,7 +15,7 @@ import type { Metrics } from '../metrics.ts';
 import type { ShardClient } from '../rpc/shard-client.ts';
 import { VerifierUnavailableError } from '../auth/verify-pool.ts';
 import { defaultLimits } from '../../protocol/frames.ts';
-import { ChatError } from '../../protocol/errors.ts';
+import { ChatError, ErrorCode } from '../../protocol/errors.ts';
 import { requireId } from '../../protocol/ids.ts';
 
 export interface HttpDeps {
@@ -63,7 +63,7 @@ function readBody(res: HttpResponse, max: number): Promise<Buffer> {
     let size = 0;
     res.onData((chunk, isLast) => {
       size += chunk.byteLength;
-      if (size > max) return reject(new ChatError(413, `body larger than ${max} bytes`));
+      if (size > max) return reject(new ChatError(ErrorCode.tooLarge, `body larger than ${max} bytes`));
       chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory after this call
       if (isLast) resolve(Buffer.concat(chunks));
     });
@@ -93,7 +93,7 @@ export function route(
         if (e instanceof ChatError) return respond(res, e.code, { code: e.code, message: e.message, ...e.extra });
         log.error({ err: e }, 'http handler failed');
         // Mostly a read the database could not answer: a condition that passes.
-        respond(res, 503, { code: 503, message: 'dependency unavailable', retryMs: 1000 });
+        respond(res, ErrorCode.unavailable, { code: ErrorCode.unavailable, message: 'dependency unavailable', retryMs: 1000 });
       },
     );
   };
@@ -135,13 +135,13 @@ export interface RouteResult {
 
 export async function authenticate(verifier: Verifier, auth: string, query: string): Promise<Principal> {
   const token = tokenFrom(auth, '') ?? tokenFrom('', query);
-  if (!token) throw new ChatError(401, 'missing bearer token');
+  if (!token) throw new ChatError(ErrorCode.unauthenticated, 'missing bearer token');
   try {
     return await verifier.verify(token);
   } catch (e) {
     // A full verification queue is our overload, not a bad token: 503 with when to retry.
-    if (e instanceof VerifierUnavailableError) throw new ChatError(503, e.message, { retryMs: e.retryMs });
-    throw new ChatError(401, e instanceof AuthError ? e.message : 'invalid token');
+    if (e instanceof VerifierUnavailableError) throw new ChatError(ErrorCode.unavailable, e.message, { retryMs: e.retryMs });
+    throw new ChatError(ErrorCode.unauthenticated, e instanceof AuthError ? e.message : 'invalid token');
   }
 }
 
@@ -149,7 +149,7 @@ export async function authenticate(verifier: Verifier, auth: string, query: stri
 export function pageLimit(params: URLSearchParams, fallback: number): number {
   const max = defaultLimits.historyLimitMax;
   const limit = optUint(params, 'limit', max) ?? fallback;
-  if (limit < 1) throw new ChatError(400, `limit: must be between 1 and ${max}`);
+  if (limit < 1) throw new ChatError(ErrorCode.badFrame, `limit: must be between 1 and ${max}`);
   return limit;
 }
 
@@ -157,7 +157,7 @@ export function optUint(params: URLSearchParams, key: string, max = Number.MAX_S
   const raw = params.get(key);
   if (raw === null || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new ChatError(400, `${key}: expected an integer in [0, ${max}]`);
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new ChatError(ErrorCode.badFrame, `${key}: expected an integer in [0, ${max}]`);
   return n;
 }
 
@@ -168,7 +168,7 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
     res.onAborted(() => (aborted = true));
     d.metricsText().then(
       ({ contentType, text }) => !aborted && respond(res, 200, text, contentType),
-      () => !aborted && respond(res, 503, { code: 503, message: 'metrics unavailable' }),
+      () => !aborted && respond(res, ErrorCode.unavailable, { code: ErrorCode.unavailable, message: 'metrics unavailable' }),
     );
   });
   app.get('/readyz', (res) => {
@@ -180,7 +180,7 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
     '/cluster',
     route(d.log, async ({ auth, query }) => {
       const p = await authenticate(d.verifier, auth, query);
-      if (!p.roles.includes('admin')) throw new ChatError(403, 'admin role required');
+      if (!p.roles.includes('admin')) throw new ChatError(ErrorCode.forbidden, 'admin role required');
       return { status: 200, body: await d.clusterView() };
     }),
   );
@@ -188,10 +188,10 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
   const connectionRoute = (connect: boolean) =>
     route(d.log, async ({ auth, query, params }) => {
       const p = await authenticate(d.verifier, auth, query);
-      if (!p.roles.includes('admin')) throw new ChatError(403, 'admin role required');
-      if (!d.connectionsTable) throw new ChatError(409, 'connections are served by CONNECTIONS_URL, not managed here');
+      if (!p.roles.includes('admin')) throw new ChatError(ErrorCode.forbidden, 'admin role required');
+      if (!d.connectionsTable) throw new ChatError(ErrorCode.conflict, 'connections are served by CONNECTIONS_URL, not managed here');
       const [a, b] = [requireId(params[0], 'a'), requireId(params[1], 'b')];
-      if (a === b) throw new ChatError(400, 'two different user ids expected');
+      if (a === b) throw new ChatError(ErrorCode.badFrame, 'two different user ids expected');
       if (connect) await d.connectionsTable.connect(a, b, Date.now());
       else await d.connectionsTable.disconnect(a, b);
       d.bus.publish(d.subjects.connectionsChanged(), encode({ a, b }));
@@ -209,8 +209,8 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
       const before = optUint(q, 'before');
       const limit = pageLimit(q, d.config.actors.historyLimitDefault);
       const conv = await d.store.participants(id);
-      if (!conv) throw new ChatError(404, 'no such conversation');
-      if (!mayRead(conv.participants, { userId: p.sub, roles: p.roles })) throw new ChatError(403, 'not a participant');
+      if (!conv) throw new ChatError(ErrorCode.notFound, 'no such conversation');
+      if (!mayRead(conv.participants, { userId: p.sub, roles: p.roles })) throw new ChatError(ErrorCode.forbidden, 'not a participant');
       const page = await d.store.history(id, before, limit);
       return { status: 200, body: { messages: page.msgs, next: page.next } };
     }),

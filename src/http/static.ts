@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { SignJWT } from 'jose';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ensureDevSecret, knownRoles } from '../auth/auth.ts';
-import { ChatError } from '../../protocol/errors.ts';
+import { ChatError, ErrorCode } from '../../protocol/errors.ts';
 import { type HttpDeps, respond, route } from './routes.ts';
 import { idRuleText, isValidId } from '../../protocol/ids.ts';
 
@@ -68,12 +68,12 @@ function sendAsset(res: HttpResponse, file: string, d: HttpDeps): void {
     (assets) => {
       if (aborted) return;
       const a = assets.get(file);
-      if (!a) return respond(res, 404, { code: 404, message: 'no such asset' });
+      if (!a) return respond(res, ErrorCode.notFound, { code: ErrorCode.notFound, message: 'no such asset' });
       respond(res, 200, a.body, a.type);
     },
     (e: unknown) => {
       d.log.error({ err: e }, 'web bundle failed');
-      if (!aborted) respond(res, 500, { code: 500, message: 'web bundle failed' });
+      if (!aborted) respond(res, ErrorCode.internal, { code: ErrorCode.internal, message: 'web bundle failed' });
     },
   );
 }
@@ -91,7 +91,7 @@ export function registerStatic(app: TemplatedApp, d: HttpDeps): void {
     route(d.log, async ({ query }) => {
       const q = new URLSearchParams(query);
       const sub = q.get('sub') ?? '';
-      if (!isValidId(sub)) throw new ChatError(400, `sub: expected a user id of ${idRuleText}`);
+      if (!isValidId(sub)) throw new ChatError(ErrorCode.badFrame, `sub: expected a user id of ${idRuleText}`);
       const roles = (q.get('roles') ?? 'user').split(',').filter((r) => knownRoles.includes(r));
       let jwt = new SignJWT({ roles: roles.length > 0 ? roles : ['user'] })
         .setProtectedHeader({ alg: 'HS256' })

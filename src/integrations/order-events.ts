@@ -23,11 +23,11 @@ export interface EventsConfig {
 export function verifySignature(header: string, rawBody: Buffer, secret: string, maxSkewMs: number, now: number): void {
   const parts = Object.fromEntries(header.split(',').map((p) => p.trim().split('=', 2) as [string, string]));
   const t = Number(parts.t);
-  if (!parts.t || !parts.v1 || !Number.isSafeInteger(t)) throw new ChatError(401, 'missing or malformed X-Signature');
-  if (Math.abs(now - t) > maxSkewMs) throw new ChatError(401, 'stale signature');
+  if (!parts.t || !parts.v1 || !Number.isSafeInteger(t)) throw new ChatError(ErrorCode.unauthenticated, 'missing or malformed X-Signature');
+  if (Math.abs(now - t) > maxSkewMs) throw new ChatError(ErrorCode.unauthenticated, 'stale signature');
   const expected = createHmac('sha256', secret).update(`${parts.t}.`).update(rawBody).digest();
   const given = Buffer.from(parts.v1, 'hex');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new ChatError(401, 'bad signature');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new ChatError(ErrorCode.unauthenticated, 'bad signature');
 }
 
 /**
@@ -38,11 +38,11 @@ export function parseOrderEvent(raw: Buffer): OrderEvent {
   const e = parseJsonObject(raw);
   const type = e.type;
   if (typeof type !== 'string' || !(orderEventTypes as readonly string[]).includes(type)) {
-    throw new ChatError(400, `type: one of ${orderEventTypes.join(', ')}`);
+    throw new ChatError(ErrorCode.badFrame, `type: one of ${orderEventTypes.join(', ')}`);
   }
-  if (typeof e.occurredAt !== 'string' || lineFault(e.occurredAt) || Number.isNaN(Date.parse(e.occurredAt))) throw new ChatError(400, 'occurredAt: expected an ISO-8601 time');
+  if (typeof e.occurredAt !== 'string' || lineFault(e.occurredAt) || Number.isNaN(Date.parse(e.occurredAt))) throw new ChatError(ErrorCode.badFrame, 'occurredAt: expected an ISO-8601 time');
   const data = e.data;
-  if (typeof data !== 'object' || data === null) throw new ChatError(400, 'data: expected an object');
+  if (typeof data !== 'object' || data === null) throw new ChatError(ErrorCode.badFrame, 'data: expected an object');
   const d = data as Record<string, unknown>;
   const event: OrderEvent = {
     id: requireId(e.id, 'id'),
