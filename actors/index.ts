@@ -1,11 +1,16 @@
-/** One entry point for every conversation kind: routes a command to its kind's actor. */
+/** One entry point for every actor kind: a conversation command goes to its kind's actor; the router is its own kind. */
 import { decideTypingExpire, type FrameCommand } from './conversation.ts';
 import { decideDm } from './dm.ts';
 import { decideOrderEvent, decideOrderFrame, type OrderCommand } from './order.ts';
+import type { RouterCommand } from './router.ts';
 import { decideTicket, decideTicketFrame, type TicketCommand } from './ticket.ts';
 import type { ActorLimits, ConversationState, Decision, TimerCommand } from './types.ts';
 
 export type ConversationCommand = FrameCommand | TimerCommand | OrderCommand | TicketCommand;
+
+/** Every command a shard host delivers, whatever the kind of actor it addresses. */
+export type ActorCommand = ConversationCommand | RouterCommand;
+export { decideRouter, type RouterCommand } from './router.ts';
 
 export function decideConversation(
   state: ConversationState | null,

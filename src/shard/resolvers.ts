@@ -1,0 +1,79 @@
+/**
+ * Outside answers a command needs before its pure decision: the host asks, the answers ride in
+ * the command (a DM send's connection check and minted message id; a ticket's product check and
+ * routing). Failures become answers (`unavailable`), never exceptions: the actor then refuses
+ * with 503 and changes nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import { type ConversationCommand, needsConnectionCheck } from '../../actors/index.ts';
+import type { Location, RoutePick, ServiceCenter } from '../../actors/routing.ts';
+import { productAccepts, type RoutingOutcome, ticketNeeds, type TicketCommand } from '../../actors/ticket.ts';
+import type { ConversationState } from '../../actors/types.ts';
+import type { TicketPorts } from '../tickets/ports.ts';
+import type { HostConnections } from './ports.ts';
+
+/** Everything a conversation command may need resolved, in order. */
+export async function resolveConversation(
+  state: ConversationState | null,
+  cmd: ConversationCommand,
+  connections: HostConnections,
+  tickets: TicketPorts | undefined,
+): Promise<void> {
+  await resolveConnection(state, cmd, connections);
+  if (cmd.t === 'ticket') await resolveTicket(state, cmd, tickets);
+}
+
+/** A send gets its message id; a DM open or send, the connections authority's answer. */
+async function resolveConnection(state: ConversationState | null, cmd: ConversationCommand, connections: HostConnections): Promise<void> {
+  if (cmd.t !== 'frame') return;
+  if (cmd.frame.t === 'send') cmd.msgId = randomUUID();
+  if (!needsConnectionCheck(state, cmd)) return;
+  const me = cmd.actor.userId;
+  let other: string | undefined;
+  if (cmd.frame.t === 'open') other = cmd.frame.with;
+  else if (state?.kind === 'dm' && state.participants.includes(me)) other = state.participants.find((p) => p !== me);
+  if (other === undefined || other === me) return;
+  cmd.connection = connections.peek(me, other) ?? (await connections.check(me, other));
+}
+
+/**
+ * Ticket creation and re-routing call outside services (product warranty, service centers,
+ * the router actor) before the pure decision.
+ */
+async function resolveTicket(state: ConversationState | null, cmd: TicketCommand, ports: TicketPorts | undefined): Promise<void> {
+  if (!ticketNeeds(state, cmd)) return;
+  const op = cmd.op;
+  if (op.op === 'create') {
+    op.product = ports ? await ports.products.check(op.request.productId) : { kind: 'unavailable', detail: 'tickets are not served here' };
+    if (!productAccepts(op.request, op.product)) return;
+    op.routing = await routeFor(ports, op.request.brand, op.request.location);
+  } else if (op.op === 'route' && state?.meta) {
+    const m = state.meta;
+    op.routing = await routeFor(ports, m.brand, { lat: Number(m.lat), lon: Number(m.lon) });
+  }
+}
+
+/** The service centers covering `at` for `brand`, then the router actor's pick among them. */
+async function routeFor(ports: TicketPorts | undefined, brand: string, at: Location): Promise<RoutingOutcome> {
+  if (!ports) return { kind: 'unavailable', detail: 'tickets are not served here' };
+  let centers: ServiceCenter[];
+  try {
+    centers = await ports.centers.candidates(at, brand);
+  } catch (e) {
+    return { kind: 'unavailable', detail: messageOf(e) };
+  }
+  if (centers.length === 0) return { kind: 'none', reason: `no service center serving ${brand} covers (${at.lat}, ${at.lon})` };
+  let pick: RoutePick | null;
+  try {
+    pick = await ports.pick({ brand, candidates: centers.map((c) => ({ id: c.id, technicians: c.technicians })) });
+  } catch (e) {
+    return { kind: 'unavailable', detail: `router: ${messageOf(e)}` };
+  }
+  const center = pick && centers.find((c) => c.id === pick.centerId);
+  if (!pick || !center) return { kind: 'none', reason: 'no candidate' };
+  return { kind: 'assigned', centerId: center.id, agents: center.agents, technicianId: pick.technicianId };
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
