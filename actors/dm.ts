@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { ClientFrame } from '../protocol/frames.ts';
 import { decideChatFrame, decideTypingExpire, err, type FrameCommand, newConversation, view } from './conversation.ts';
 import type { ActorLimits, ConnectionCheck, ConversationState, Decision, TimerCommand } from './types.ts';
-import { ErrorCode } from '../protocol/errors.ts';
+import { ErrorCode, RetryAfterMs } from '../protocol/errors.ts';
 
 export const dmIdPrefix = 'd_';
 
@@ -26,7 +26,7 @@ export function dmNeedsConnectionCheck(frame: ClientFrame): boolean {
 
 function refuseUnconnected(connection: ConnectionCheck | undefined): Decision<ConversationState>['effects'] | null {
   if (connection === 'connected') return null;
-  if (connection === 'unavailable') return [err(ErrorCode.unavailable, 'connections service unavailable', { retryMs: 1000 })];
+  if (connection === 'unavailable') return [err(ErrorCode.unavailable, 'connections service unavailable', { retryMs: RetryAfterMs.dependency })];
   return [err(ErrorCode.forbidden, 'not a first-degree connection')];
 }
 

@@ -19,7 +19,7 @@
 import { decideChatFrame, err, type FrameCommand, isAdmin, newConversation, stateFrame } from './conversation.ts';
 import type { Location } from './routing.ts';
 import type { Actor, ActorLimits, ConversationState, Decision, Effect, Write } from './types.ts';
-import { ErrorCode, type ErrorCodeValue } from '../protocol/errors.ts';
+import { ErrorCode, type ErrorCodeValue, RetryAfterMs } from '../protocol/errors.ts';
 
 export const ticketStatuses = ['created', 'assigned', 'in_progress', 'resolved', 'closed', 'disputed', 'cancelled'] as const;
 export type TicketStatus = (typeof ticketStatuses)[number];
@@ -239,12 +239,12 @@ function decideCreate(state: ConversationState | null, convId: string, actor: Ac
   }
   const { request, product, routing } = op;
   if (!product) return fail(null, ErrorCode.internal, 'product check missing');
-  if (product.kind === 'unavailable') return { state, effects: [err(ErrorCode.unavailable, `product service unavailable: ${product.detail}`, { retryMs: 1000 })] };
+  if (product.kind === 'unavailable') return { state, effects: [err(ErrorCode.unavailable, `product service unavailable: ${product.detail}`, { retryMs: RetryAfterMs.dependency })] };
   if (product.kind === 'unknown') return fail(null, ErrorCode.unprocessable, `unknown product ${request.productId}`);
   if (product.kind === 'expired') return fail(null, ErrorCode.unprocessable, `the warranty of product ${request.productId} has expired${product.until ? ` (${product.until})` : ''}`);
   if (!productAccepts(request, product)) return fail(null, ErrorCode.unprocessable, `product ${request.productId} is of brand ${product.brand}, not ${request.brand}`);
   if (!routing) return fail(null, ErrorCode.internal, 'routing outcome missing');
-  if (routing.kind === 'unavailable') return { state, effects: [err(ErrorCode.unavailable, `service-center service unavailable: ${routing.detail}`, { retryMs: 1000 })] };
+  if (routing.kind === 'unavailable') return { state, effects: [err(ErrorCode.unavailable, `service-center service unavailable: ${routing.detail}`, { retryMs: RetryAfterMs.dependency })] };
 
   const meta: Record<string, string> = {
     customerId: actor.userId, productId: request.productId, brand: product.brand, lat: String(request.location.lat), lon: String(request.location.lon),

@@ -22,6 +22,23 @@ export function errorCodeOf(code: number | undefined, fallback: ErrorCodeValue =
 }
 
 /**
+ * How long to wait before retrying, per transient condition: the `retryMs` every 503 and 429 of
+ * ours carries (load shedding computes its own from the delay bound, src/rpc/envelope.ts).
+ */
+export const RetryAfterMs = {
+  /** A queue in front of one actor or socket is full: it drains within a turn or two. */
+  busy: 100,
+  /** The shard is moving between nodes (a handoff): its new owner answers within moments. */
+  moving: 100,
+  /** No shard answered in time (a failover): about one lease-renew round. */
+  shardUnavailable: 500,
+  /** The database or an outside service (connections, products, service centers) did not answer. */
+  dependency: 1000,
+  /** A connection bound (per user, per address): it frees when one of those sockets closes. */
+  connections: 5000,
+} as const;
+
+/**
  * What an error says besides code and message: `retryMs` means a retry can help (after that
  * long); without it the error is permanent for that request. `state` is a ticket's current state.
  */

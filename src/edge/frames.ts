@@ -5,7 +5,7 @@
  */
 import { dmConversationId } from '../../actors/dm.ts';
 import { decode, encodeFrame } from '../../protocol/codec.ts';
-import { ChatError, CloseCode, ProtocolError, ErrorCode } from '../../protocol/errors.ts';
+import { ChatError, CloseCode, ProtocolError, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 import type { ClientFrame, ProtocolLimits, ServerFrame } from '../../protocol/frames.ts';
 import { parseClientFrame } from '../../protocol/validate.ts';
 import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
@@ -177,7 +177,7 @@ export class FrameRouter {
   ): void {
     const data = ws.getUserData();
     if (data.inflight >= this.d.config.limits.inflightPerSocketMax) {
-      return this.error(ws, frame.rid, ErrorCode.rateLimited, 'too many requests in flight', { retryMs: 100 });
+      return this.error(ws, frame.rid, ErrorCode.rateLimited, 'too many requests in flight', { retryMs: RetryAfterMs.busy });
     }
     data.inflight++;
     const started = performance.now();
@@ -218,7 +218,7 @@ export class FrameRouter {
       (e: unknown) => {
         if (e instanceof RangeError) return this.error(ws, frame.rid, ErrorCode.badFrame, 'before: not a cursor from a previous page');
         this.d.log.warn({ err: e }, 'inbox read failed');
-        this.error(ws, frame.rid, ErrorCode.unavailable, 'database unavailable', { retryMs: 1000 });
+        this.error(ws, frame.rid, ErrorCode.unavailable, 'database unavailable', { retryMs: RetryAfterMs.dependency });
       },
     );
   }

@@ -15,7 +15,7 @@ import type { Metrics } from '../metrics.ts';
 import type { ShardClient } from '../rpc/shard-client.ts';
 import { VerifierUnavailableError } from '../auth/verify-pool.ts';
 import { defaultLimits } from '../../protocol/frames.ts';
-import { ChatError, ErrorCode } from '../../protocol/errors.ts';
+import { ChatError, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 import { requireId } from '../../protocol/ids.ts';
 
 export interface HttpDeps {
@@ -93,7 +93,7 @@ export function route(
         if (e instanceof ChatError) return respond(res, e.code, { code: e.code, message: e.message, ...e.extra });
         log.error({ err: e }, 'http handler failed');
         // Mostly a read the database could not answer: a condition that passes.
-        respond(res, ErrorCode.unavailable, { code: ErrorCode.unavailable, message: 'dependency unavailable', retryMs: 1000 });
+        respond(res, ErrorCode.unavailable, { code: ErrorCode.unavailable, message: 'dependency unavailable', retryMs: RetryAfterMs.dependency });
       },
     );
   };

@@ -6,8 +6,8 @@
  * and turns "no shard answered in time" into the one transient error, `shardUnavailable`.
  */
 import { decode } from '../../protocol/codec.ts';
-import { ChatError, ErrorCode } from '../../protocol/errors.ts';
-import { type Bus, BusTimeoutError, NoRespondersError, type Subjects } from '../bus/bus.ts';
+import { ChatError, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
+import { type Bus, BusOverloadError, BusTimeoutError, NoRespondersError, type Subjects } from '../bus/bus.ts';
 import { encodeEnvelope, replyFrame, ReplyStatus, replyStatus, type ShardEnvelope, shardOf } from './envelope.ts';
 
 export interface ShardClientOptions {
@@ -30,11 +30,8 @@ export interface AskOptions {
   repeatable?: boolean;
 }
 
-/** What a client is told when no shard answered: it passes once a shard has an owner again. */
-export const shardUnavailableRetryMs = 500;
-
 export function shardUnavailable(cause?: unknown): ChatError {
-  return new ChatError(ErrorCode.unavailable, 'shard unavailable, retry', { retryMs: shardUnavailableRetryMs }, { cause });
+  return new ChatError(ErrorCode.unavailable, 'shard unavailable, retry', { retryMs: RetryAfterMs.shardUnavailable }, { cause });
 }
 
 /** A reply decoded: the client frame a shard answered with (fields as the actors write them). */
@@ -108,7 +105,11 @@ export class ShardClient {
   }
 }
 
-/** No shard answered (timeout, or nobody subscribed until the deadline). */
+/**
+ * No shard answered (timeout, or nobody subscribed until the deadline), or the bus refused to ask
+ * (BusOverloadError: too many requests awaiting replies, or a full port queue). The last is not
+ * retried in `attempts`: it means the shards are not keeping up, and a retry would add to it.
+ */
 export function isUnanswered(e: unknown): boolean {
-  return e instanceof BusTimeoutError || e instanceof NoRespondersError;
+  return e instanceof BusTimeoutError || e instanceof NoRespondersError || e instanceof BusOverloadError;
 }
