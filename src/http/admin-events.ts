@@ -5,7 +5,8 @@ import { lineFault } from '../../protocol/text.ts';
 import { ChatError, ErrorCode } from '../../protocol/errors.ts';
 import { requireId } from '../../protocol/ids.ts';
 import { requireJson } from '../../protocol/json-body.ts';
-import { applyOrderEvent, parseOrderEvent, verifySignature } from '../integrations/order-events.ts';
+import { parseOrderEvent, verifySignature } from '../integrations/order-events.ts';
+import { applyOrderEvent } from '../rpc/order-events.ts';
 import { authenticate, optUint, pageLimit, route, type HttpDeps } from './routes.ts';
 import type pg from 'pg';
 

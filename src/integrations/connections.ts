@@ -4,7 +4,6 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { ConnectionCheck } from '../../actors/types.ts';
-import type { ConnectionsTable } from '../persist/store.ts';
 import { RetryableError, type Resilient } from './resilience.ts';
 import { startSpan } from '../tracing.ts';
 
@@ -58,7 +57,12 @@ async function traced<T>(name: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export function tableConnectionLookup(table: ConnectionsTable): ConnectionLookup {
+/** The embedded connections table as this port reads it (src/persist/store.ts ConnectionsTable). */
+export interface ConnectionsTableReader {
+  areConnected(a: string, b: string): Promise<boolean>;
+}
+
+export function tableConnectionLookup(table: ConnectionsTableReader): ConnectionLookup {
   return (a, b) => table.areConnected(a, b);
 }
 

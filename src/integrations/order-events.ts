@@ -7,12 +7,10 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { orderEventTypes, type OrderEvent } from '../../actors/order.ts';
-import { ChatError, ErrorCode, errorCodeOf } from '../../protocol/errors.ts';
+import { ChatError, ErrorCode } from '../../protocol/errors.ts';
 import { requireId } from '../../protocol/ids.ts';
 import { parseJsonObject } from '../../protocol/json-body.ts';
 import { lineFault } from '../../protocol/text.ts';
-import type { ShardClient } from '../rpc/shard-client.ts';
-import { startSpan, traceparentOf } from '../tracing.ts';
 
 export interface EventsConfig {
   hmacSecret?: string;
@@ -56,22 +54,4 @@ export function parseOrderEvent(raw: Buffer): OrderEvent {
   }
   if (type === 'order.rider_assigned') event.data.riderId = requireId(d.riderId, 'data.riderId');
   return event;
-}
-
-/**
- * Hands an event to its order's actor and resolves once the actor's reply (after commit) arrives.
- * A refusal the actor decided (4xx) is permanent; anything else passes with a retry.
- */
-export async function applyOrderEvent(shards: ShardClient, event: OrderEvent, traceparent?: string): Promise<void> {
-  const conv = event.data.orderId;
-  const span = startSpan(`event ${event.type}`, traceparent, { 'chat.conv': conv, 'chat.event.id': event.id });
-  try {
-    const reply = await shards.askDecoded({ c: conv, u: 'order-events', r: ['system'], e: event, tp: traceparentOf(span) });
-    if (reply.t === 'ok') return;
-    const code = reply.code ?? ErrorCode.unavailable;
-    if (code >= 400 && code < 500) throw new ChatError(errorCodeOf(code, ErrorCode.unprocessable), reply.msg ?? 'event not applied');
-    throw new ChatError(ErrorCode.unavailable, reply.msg ?? 'event not applied', { retryMs: reply.retryMs ?? 1000 });
-  } finally {
-    span.end();
-  }
 }

@@ -13,11 +13,6 @@ import type { Fence } from '../cluster/fencing.ts';
 import { pgCommit, type PgCommitOptions } from './batch-sql.ts';
 import { PersistLane, type BatchStats, type LaneHooks, type LaneOptions } from './lane.ts';
 
-// Re-exported for callers that import them from here (src/shard/host.ts); new code imports
-// them from their own modules.
-export { FencedError, type Fence } from '../cluster/fencing.ts';
-export { PersistLane, PersistFailedError, PersisterOverloadedError, type BatchStats } from './lane.ts';
-
 export type PersisterOptions = LaneOptions & PgCommitOptions;
 
 /**

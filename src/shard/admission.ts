@@ -9,6 +9,7 @@ import type { ServerFrame } from '../../protocol/frames.ts';
 import { overloadedMsg, shedRetryMs } from '../rpc/envelope.ts';
 import type { Cell, Item } from './mailbox.ts';
 import { ShardWaits, shedLevelOf, type ShedLimits } from './shed.ts';
+import { ErrorCode } from '../../protocol/errors.ts';
 
 /**
  * Rows one command may add to the persister (a send: its message; an open: the conversation
@@ -49,7 +50,7 @@ export class Admission {
   /** The answer to a refused write (counted here: every refusal is sent). */
   refusal(): ServerFrame {
     this.shedCount++;
-    return { t: 'err', code: 503, msg: overloadedMsg, retryMs: shedRetryMs(this.limits.persistQueueDelayMaxMs) };
+    return { t: 'err', code: ErrorCode.unavailable, msg: overloadedMsg, retryMs: shedRetryMs(this.limits.persistQueueDelayMaxMs) };
   }
 
   /**

@@ -6,12 +6,13 @@
  */
 import type { Effect, TimerCommand, Write } from '../../actors/types.ts';
 import { type ConvView, defaultLimits, type ServerFrame } from '../../protocol/frames.ts';
-import { FencedError } from '../persist/persister.ts';
+import { FencedError } from '../cluster/fencing.ts';
 import { RowRefusedError } from '../persist/row-errors.ts';
 import { movingMsg, ReplyStatus } from '../rpc/envelope.ts';
 import type { Cell, Item, Mailboxes } from './mailbox.ts';
 import type { HostStore } from './ports.ts';
 import type { Replies } from './replies.ts';
+import { ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 
 export interface EffectDeps {
   store: HostStore;
@@ -32,7 +33,7 @@ export interface EffectDeps {
 
 /** The answer to a write that did not commit and may pass when sent again. */
 function notStored(retryMs: number): ServerFrame {
-  return { t: 'err', code: 503, msg: 'not stored, retry with the same cmid', retryMs };
+  return { t: 'err', code: ErrorCode.unavailable, msg: 'not stored, retry with the same cmid', retryMs };
 }
 
 export class Effects {
@@ -103,7 +104,7 @@ export class Effects {
   private failed(cell: Cell, item: Item, e: unknown): void {
     if (e instanceof FencedError) {
       this.deps.onFenced?.(e.shard);
-      this.deps.replies.reply(item, { t: 'err', code: 503, msg: movingMsg, retryMs: 100 }, ReplyStatus.moving);
+      this.deps.replies.reply(item, { t: 'err', code: ErrorCode.unavailable, msg: movingMsg, retryMs: RetryAfterMs.moving }, ReplyStatus.moving);
       return;
     }
     cell.body.invalidate(); // whatever this actor assumed about uncommitted rows is void
@@ -129,7 +130,7 @@ export class Effects {
     }
     if (e.staleState) return replies.reply(item, notStored(100));
     this.deps.onError?.(e, 'persist refused', item.cid);
-    replies.reply(item, { t: 'err', code: 422, msg: `not storable: ${e.message}` });
+    replies.reply(item, { t: 'err', code: ErrorCode.unprocessable, msg: `not storable: ${e.message}` });
   }
 
   private replyWithMessages(item: Item, conv: ConvView, since: number | undefined): void {
@@ -145,6 +146,6 @@ export class Effects {
 
   private failRead(item: Item, e: unknown): void {
     this.deps.onError?.(e, 'read', item.cid);
-    this.deps.replies.reply(item, { t: 'err', code: 503, msg: 'database unavailable', retryMs: 1000 });
+    this.deps.replies.reply(item, { t: 'err', code: ErrorCode.unavailable, msg: 'database unavailable', retryMs: RetryAfterMs.dependency });
   }
 }

@@ -13,7 +13,7 @@ import type { ActorCommand } from '../../actors/index.ts';
 import type { ActorLimits, TimerCommand } from '../../actors/types.ts';
 import type { Bus, Subjects } from '../bus/bus.ts';
 import { decodeEnvelope, movingMsg, ReplyStatus, routerActorId, shardOf } from '../rpc/envelope.ts';
-import type { TicketPorts } from '../tickets/ports.ts';
+import type { TicketPorts } from './ticket-ports.ts';
 import { startSpan, traceparentOf } from '../tracing.ts';
 import { Admission } from './admission.ts';
 import { Effects } from './effects.ts';
@@ -22,6 +22,7 @@ import { type Cell, type Item, type MailboxLimits, Mailboxes } from './mailbox.t
 import { type HostConnections, type HostPersister, type HostStore, nodeTimers, type TimerPort } from './ports.ts';
 import { Replies } from './replies.ts';
 import type { ShedLimits } from './shed.ts';
+import { ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 
 export type { Item } from './mailbox.ts';
 
@@ -124,7 +125,7 @@ export class ShardHost {
     }
     if (this.deps.fences && !this.deps.fences.has(shardOf(env.c, this.deps.shardCount))) {
       // The shard moved away between the edge's request and now: the edge retries elsewhere.
-      this.replies.publish(reply, env.f?.rid, { t: 'err', code: 503, msg: movingMsg, retryMs: 100 }, ReplyStatus.moving);
+      this.replies.publish(reply, env.f?.rid, { t: 'err', code: ErrorCode.unavailable, msg: movingMsg, retryMs: RetryAfterMs.moving }, ReplyStatus.moving);
       return;
     }
     if (env.e) return this.deliver(env.c, { cmd: { t: 'orderEvent', event: env.e }, reply, tp: env.tp });
@@ -140,7 +141,7 @@ export class ShardHost {
     item.received ??= this.now();
     const cell = this.mailboxes.cell(id);
     item.cell = cell;
-    if (!this.mailboxes.post(cell, item)) this.replies.reply(item, { t: 'err', code: 503, msg: 'conversation busy, retry', retryMs: 100 });
+    if (!this.mailboxes.post(cell, item)) this.replies.reply(item, { t: 'err', code: ErrorCode.unavailable, msg: 'conversation busy, retry', retryMs: RetryAfterMs.busy });
   }
 
   /** A timer the actor scheduled fired: its command goes to the control queue. */
@@ -174,7 +175,7 @@ export class ShardHost {
       return true;
     } catch (e) {
       this.deps.onError?.(e, cell.body.loadLabel);
-      for (const item of this.mailboxes.drain(cell)) this.replies.reply(item, { t: 'err', code: 503, msg: 'database unavailable', retryMs: 1000 });
+      for (const item of this.mailboxes.drain(cell)) this.replies.reply(item, { t: 'err', code: ErrorCode.unavailable, msg: 'database unavailable', retryMs: RetryAfterMs.dependency });
       return false;
     }
   }
@@ -203,7 +204,7 @@ export class ShardHost {
 
   private crashed(cell: Cell, e: unknown): void {
     this.deps.onError?.(e, 'actor loop');
-    for (const item of this.mailboxes.drain(cell)) this.replies.reply(item, { t: 'err', code: 500, msg: 'internal error' });
+    for (const item of this.mailboxes.drain(cell)) this.replies.reply(item, { t: 'err', code: ErrorCode.internal, msg: 'internal error' });
     cell.body.invalidate();
   }
 

@@ -8,9 +8,10 @@
 import { type ActorCommand, decideConversation, decideRouter } from '../../actors/index.ts';
 import { newRouterState, type RouterState } from '../../actors/routing.ts';
 import type { ActorLimits, ConversationState, Effect } from '../../actors/types.ts';
-import type { TicketPorts } from '../tickets/ports.ts';
+import type { TicketPorts } from './ticket-ports.ts';
 import type { HostConnections, HostPersister, HostStore } from './ports.ts';
 import { resolveConversation } from './resolvers.ts';
+import { ErrorCode } from '../../protocol/errors.ts';
 
 export interface ActorBody {
   /** What a failed load is reported as. */
@@ -29,7 +30,7 @@ export interface ActorBody {
 
 /** A command addressed to an actor of another kind (no edge sends one: ids of kinds are disjoint). */
 function wrongKind(kind: string, cmd: ActorCommand): Effect[] {
-  return [{ type: 'reply', frame: { t: 'err', code: 400, msg: `${cmd.t} is not a command of a ${kind}` } }];
+  return [{ type: 'reply', frame: { t: 'err', code: ErrorCode.badFrame, msg: `${cmd.t} is not a command of a ${kind}` } }];
 }
 
 export interface ConversationDeps {

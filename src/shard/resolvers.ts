@@ -9,7 +9,7 @@ import { type ConversationCommand, needsConnectionCheck } from '../../actors/ind
 import type { Location, RoutePick, ServiceCenter } from '../../actors/routing.ts';
 import { productAccepts, type RoutingOutcome, ticketNeeds, type TicketCommand } from '../../actors/ticket.ts';
 import type { ConversationState } from '../../actors/types.ts';
-import type { TicketPorts } from '../tickets/ports.ts';
+import type { TicketPorts } from './ticket-ports.ts';
 import type { HostConnections } from './ports.ts';
 
 /** Everything a conversation command may need resolved, in order. */

@@ -14,7 +14,7 @@ import { Persister } from '../persist/persister.ts';
 import { ConnectionsTable, Store } from '../persist/store.ts';
 import { ShardHost } from './host.ts';
 import { InboundProbe } from './probe.ts';
-import { createTicketPorts } from '../tickets/ports.ts';
+import { createTicketPorts } from './ticket-ports.ts';
 import type { ShardReport } from '../metrics.ts';
 import { decode } from '../../protocol/codec.ts';
 

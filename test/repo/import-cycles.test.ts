@@ -121,3 +121,43 @@ test('no room (folder) depends on itself through other rooms', () => {
   const why = found.map((c) => `${c.join(' ↔ ')}:\n  ${evidence(files, c).join('\n  ')}`).join('\n');
   assert.deepEqual(found, [], `room cycles:\n${why}`);
 });
+
+/**
+ * The layers of docs/architecture.md, top to bottom: a room may import its own layer's rooms
+ * (acyclically, above) or lower layers, never a higher one. A room missing here fails the test,
+ * so a new folder gets a place in the picture when it is made.
+ */
+const layers: string[][] = [
+  ['src/main', 'src/node', 'src/tools'],
+  ['src/edge', 'src/http'],
+  ['src/auth'],
+  ['src/shard'],
+  ['src/rpc'],
+  ['src/persist', 'src/cluster', 'src/outbox'],
+  ['src/integrations', 'src/bus'],
+  ['src/config', 'src/log', 'src/metrics', 'src/tracing', 'src/uws', 'src/worker-thread'],
+  ['actors', 'protocol'],
+];
+
+function layerOf(room: string): number | undefined {
+  if (!room.startsWith('src') && !room.startsWith('actors') && !room.startsWith('protocol')) return undefined; // sdk, bench: checked for cycles only
+  const i = layers.findIndex((names) => names.some((n) => room === n || room.startsWith(`${n}/`)));
+  return i < 0 ? -1 : i;
+}
+
+test('every room of src/ has a layer, and imports only its own layer or lower ones', () => {
+  const files = importGraph();
+  const unplaced = new Set<string>();
+  const upward: string[] = [];
+  for (const [file, targets] of files) {
+    const from = layerOf(roomOf(file));
+    if (from === undefined) continue;
+    if (from < 0) unplaced.add(roomOf(file));
+    for (const t of targets) {
+      const to = layerOf(roomOf(t));
+      if (to !== undefined && to >= 0 && from >= 0 && to < from) upward.push(`${file} → ${t}`);
+    }
+  }
+  assert.deepEqual([...unplaced], [], 'rooms without a layer');
+  assert.deepEqual(upward, [], 'imports pointing up');
+});

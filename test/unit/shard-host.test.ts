@@ -13,7 +13,7 @@ import { Subjects } from '../../src/bus/bus.ts';
 import { encodeEnvelope, replyFrame, ReplyStatus, replyStatus, routerActorId } from '../../src/rpc/envelope.ts';
 import { type HostLimits, ShardHost } from '../../src/shard/host.ts';
 import { turnMax } from '../../src/shard/mailbox.ts';
-import type { TicketPorts } from '../../src/tickets/ports.ts';
+import type { TicketPorts } from '../../src/shard/ticket-ports.ts';
 import {
   type Logged, ManualTimers, MemoryBus, MemoryConnections, MemoryPersister, MemoryStore, untilTurns,
 } from '../helpers/memory-host-ports.ts';

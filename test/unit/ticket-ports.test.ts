@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseProducts, tableProducts } from '../../src/tickets/products.ts';
-import { parseServiceCenters, tableServiceCenters } from '../../src/tickets/service-centers.ts';
-import { FileBlobStore, isPng } from '../../src/tickets/blobs.ts';
+import { parseProducts, tableProducts } from '../../src/integrations/products.ts';
+import { parseServiceCenters, tableServiceCenters } from '../../src/integrations/service-centers.ts';
+import { FileBlobStore, isPng } from '../../src/integrations/blobs.ts';
 
 test('products table: valid until warrantyUntil, expired after it, unknown otherwise', async () => {
   const table = parseProducts(JSON.stringify([{ id: 'p1', brand: 'Acme', warrantyUntil: '2030-01-01' }, { id: 'p2', brand: 'Acme', warrantyUntil: '2020-01-01T00:00:00Z' }]), 'test');

@@ -10,8 +10,8 @@ import { resilient, type Resilient } from '../integrations/resilience.ts';
 import type { Store } from '../persist/store.ts';
 import { routerActorId, type RoutePickRequest } from '../rpc/envelope.ts';
 import { ShardClient } from '../rpc/shard-client.ts';
-import { fileProducts, httpProducts, type ProductsPort, unconfiguredProducts } from './products.ts';
-import { fileServiceCenters, httpServiceCenters, type ServiceCentersPort, unconfiguredServiceCenters } from './service-centers.ts';
+import { fileProducts, httpProducts, type ProductsPort, unconfiguredProducts } from '../integrations/products.ts';
+import { fileServiceCenters, httpServiceCenters, type ServiceCentersPort, unconfiguredServiceCenters } from '../integrations/service-centers.ts';
 
 /** The outside calls ticket commands need, resolved by the host before the pure decision. */
 export interface TicketPorts {

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ProductCheck } from '../../actors/ticket.ts';
-import { RetryableError, type Resilient } from '../integrations/resilience.ts';
+import { RetryableError, type Resilient } from './resilience.ts';
 import { startSpan } from '../tracing.ts';
 
 export interface ProductsPort {
