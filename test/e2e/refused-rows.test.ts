@@ -62,7 +62,7 @@ describe('refused rows and late resends', () => {
         for (let k = 0; k < perClient; k++) bystanderReplies.push(await sendShedAware(p.ca, { t: 'send', conv: p.conv, cmid: `b${i}-${k}`, body: `hello ${k}` }));
       }),
       (async () => {
-        for (let k = 0; k < perClient; k++) poisonReplies.push(await victim.ca.request({ t: 'send', conv: victim.conv, cmid: `p${k}`, body: `POISON ${k}` }));
+        for (let k = 0; k < perClient; k++) poisonReplies.push(await sendShedAware(victim.ca, { t: 'send', conv: victim.conv, cmid: `p${k}`, body: `POISON ${k}` }));
       })(),
     ]);
     const notAcked = bystanderReplies.filter((f) => f.t !== 'ack');
@@ -72,7 +72,7 @@ describe('refused rows and late resends', () => {
       assert.deepEqual([f.t, f.code, 'retryMs' in f], ['err', 422, false], JSON.stringify(f));
     }
     // The refused conversation goes on gapless: its next message is seq 1.
-    const next = await victim.ca.request({ t: 'send', conv: victim.conv, cmid: 'after', body: 'fine now' });
+    const next = await sendShedAware(victim.ca, { t: 'send', conv: victim.conv, cmid: 'after', body: 'fine now' });
     assert.deepEqual([next.t, next.seq], ['ack', 1], JSON.stringify(next));
     const msg = await victim.cb.waitFor((f) => f.t === 'msg' && f.conv === victim.conv);
     assert.equal(msg.cmid, 'after', 'the recipient never saw a refused message');
