@@ -10,8 +10,15 @@
  *   `accepted` opens with the rider already in it;
  * - `delivered`/`cancelled` before `accepted` create the room closed, so a late `accepted`
  *   cannot open it;
- * - of two rider assignments the one that occurred later (`occurredAt`, ISO-8601 UTC) wins,
- *   whatever order they arrive in.
+ * - of two rider assignments the one that occurred later (`occurredAt`, ISO-8601) wins,
+ *   whatever order they arrive in (the same instant: the greater rider id, an arbitrary but
+ *   fixed choice).
+ *
+ * The room remembers only its last `orderEventsRememberedMax` event ids. An older id is still a
+ * duplicate, without being remembered: the rules above make every event idempotent by itself (the
+ * room only moves forward: open → closed, assignment → a later one), so its replay changes
+ * nothing and is answered `ok`, and its row is already in processed_events (primary key; the
+ * batch inserts ON CONFLICT DO NOTHING).
  */
 import { decideChatFrame, err, type FrameCommand, newConversation, stateFrame } from './conversation.ts';
 import type { ActorLimits, ConversationState, Decision, Effect, Write } from './types.ts';
@@ -29,6 +36,13 @@ export interface OrderEvent {
 export type OrderCommand = { t: 'orderEvent'; event: OrderEvent };
 
 export type OrderState = 'pending' | 'open' | 'delivered' | 'cancelled';
+
+/**
+ * Event ids an order room remembers; over → the oldest is forgotten (and still a duplicate, see
+ * above). Named and explained with the node's bounds as ORDER_EVENTS_REMEMBERED_MAX in
+ * src/config.ts; the value is set here because actors sit below config and cannot import it.
+ */
+export const orderEventsRememberedMax = 16;
 
 /** An order room is writable only while the order is open (accepted and not yet delivered or cancelled). */
 export function orderRoomReadOnly(state: string): boolean {
@@ -49,6 +63,21 @@ interface Next {
   meta: Record<string, string>;
 }
 
+/**
+ * Whether the assignment (`at`, `riderId`) comes after the one the room holds: by time, then by
+ * rider id, then by the time's spelling — a total order, so the room ends with the greatest
+ * assignment whatever order they arrive in, and a replay of an applied one is never "after".
+ */
+function assignmentAfter(at: string, riderId: string, meta: Record<string, string>): boolean {
+  const held = meta.riderAssignedAt;
+  if (held === undefined) return true; // no assignment yet (or a room stored before times were kept)
+  const dt = Date.parse(at) - Date.parse(held);
+  if (dt !== 0) return dt > 0;
+  const current = meta.riderId ?? '';
+  if (riderId !== current) return riderId > current;
+  return at > held;
+}
+
 /** The room after `event`, or null when the event changes nothing. */
 function transition(current: ConversationState | null, event: OrderEvent): Next | null {
   const meta = { ...(current?.meta ?? {}) };
@@ -60,9 +89,10 @@ function transition(current: ConversationState | null, event: OrderEvent): Next 
       if (state === 'open') return null;
       return { state: 'open', meta: { ...meta, customerId: d.customerId!, vendorId: d.vendorId! } };
     case 'order.rider_assigned':
-      if (meta.riderId === d.riderId) return null;
-      // An assignment older than the one applied (a late redelivery) does not win.
-      if (meta.riderAssignedAt && event.occurredAt < meta.riderAssignedAt) return null;
+      // An assignment not after the one applied (a late or replayed one) does not win. One of
+      // the current rider at a later time only moves the time: a later assignment elsewhere
+      // must compare against it, or arrival order would decide.
+      if (!assignmentAfter(event.occurredAt, d.riderId!, meta)) return null;
       return { state: state ?? 'pending', meta: { ...meta, riderId: d.riderId!, riderAssignedAt: event.occurredAt } };
     case 'order.delivered':
       return { state: 'delivered', meta };
@@ -71,29 +101,51 @@ function transition(current: ConversationState | null, event: OrderEvent): Next 
   }
 }
 
-export function decideOrderEvent(state: ConversationState | null, convId: string, event: OrderEvent, now: number): Decision<ConversationState | null> {
+/** Remembers `id` as applied, forgetting the oldest ids beyond `max` (a Set keeps insertion order). */
+function remember(events: Set<string>, id: string, max: number): void {
+  events.add(id);
+  for (const oldest of events) {
+    if (events.size <= max) break;
+    events.delete(oldest);
+  }
+}
+
+/**
+ * `rememberedMax`: tests pass a small one. An id forgotten by then is answered as a new one
+ * would be, and changes nothing (see the header).
+ */
+export function decideOrderEvent(
+  state: ConversationState | null, convId: string, event: OrderEvent, now: number, rememberedMax: number = orderEventsRememberedMax,
+): Decision<ConversationState | null> {
   const eventRow: Write = { kind: 'event', id: event.id, conv: convId, ts: now };
   const ok: Effect = { type: 'reply', frame: { t: 'ok' } };
   if (state?.processedEvents?.has(event.id)) return { state, effects: [{ type: 'persist', writes: [], then: [ok] }] };
   const next = transition(state, event);
   const room = state ?? newConversation({ id: convId, kind: 'order', state: 'pending', readOnly: true, participants: [], createdAt: now });
   room.processedEvents ??= new Set();
-  room.processedEvents.add(event.id);
+  remember(room.processedEvents, event.id, rememberedMax);
   if (!next) return { state: room, effects: [{ type: 'persist', writes: [eventRow], then: [ok] }] };
   const before = room.participants;
+  const visible = state === null || next.state !== room.state || !sameList(before, participantsOf(next.meta));
   room.state = next.state;
   room.meta = next.meta;
   room.readOnly = orderRoomReadOnly(next.state);
   room.participants = participantsOf(next.meta);
-  // Everyone who was or is in the room learns of the change (a replaced rider loses access).
-  const audience = [...new Set([...before, ...room.participants])];
   const row: Write = {
     kind: 'conversation', conv: convId, convKind: 'order', state: room.state, participants: room.participants, createdAt: room.createdAt, meta: room.meta,
   };
+  // Only meta moved (the current rider's assignment time): stored, nothing for anyone to see.
+  if (!visible) return { state: room, effects: [{ type: 'persist', writes: [row, eventRow], then: [ok] }] };
+  // Everyone who was or is in the room learns of the change (a replaced rider loses access).
+  const audience = [...new Set([...before, ...room.participants])];
   return {
     state: room,
     effects: [{ type: 'persist', writes: [row, eventRow], then: [ok, { type: 'fanout', users: audience, frame: stateFrame(room) }] }],
   };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Chat in an order room: participants write while it is open; the rest as every kind. */

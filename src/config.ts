@@ -4,6 +4,72 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { orderEventsRememberedMax } from '../actors/order.ts';
+
+/*
+ * Bounds fixed in code. The flags below cover what an operator tunes per deployment; these are
+ * bounds no deployment has needed to move, kept here (named, with their overflow outcome) so
+ * that every bound of the node is in this one file. A flag replaces one when a deployment needs it.
+ */
+
+/**
+ * Requests awaiting a reply per bus client (one client per thread: an edge's or a shard thread's
+ * bus, in-process or NATS). Over → the request is not sent and rejects at once with
+ * `BusOverloadError`, which the shard client answers as "shard unavailable" (err/HTTP 503,
+ * retryMs 500). 65 536 requests all unanswered is about 8 s of the ≈ 8000 durable msg/s a node
+ * sustains (README "Benchmarks") with no reply at all: the shards behind are not answering, and a
+ * quick refusal beats a timeout 5 s later. Each entry holds a promise, a timer and two closures
+ * (≈ 0.4 KB), so the bound is ≈ 26 MB per thread.
+ */
+export const BUS_PENDING_REQUESTS_MAX = 65_536;
+
+/**
+ * Messages (publishes, deliveries) queued for one MessagePort of the in-process bus within one
+ * event-loop turn; the queue is posted as one batch at the end of the turn. Over → the message is
+ * dropped and counted (`PortBus.dropped`, `InprocHub.dropped`), never an exception to the
+ * publisher: `publish` is fire-and-forget as on NATS, whose server drops a slow consumer's
+ * messages too, and a throwing publish would break every fan-out loop. A dropped request is
+ * answered at once with `BusOverloadError` (to its requester, which the shard client maps to 503)
+ * instead of a timeout. Subscribe/unsubscribe are never dropped (a lost one would misroute for
+ * good); they are bounded by the subscriptions. A turn producing 65 536 messages for one thread is
+ * already a stall of its own; the bound caps that turn's memory (≈ 13 MB at 200 B a message).
+ */
+export const BUS_PORT_QUEUE_MAX = 65_536;
+
+/**
+ * Event ids an order room remembers in memory (the latest, in arrival order), and loads on
+ * rehydration. Over → the oldest id is forgotten. A forgotten id is still a duplicate: its row is
+ * kept for good in processed_events (primary key, insert ON CONFLICT DO NOTHING), and the order
+ * actor's transitions are idempotent on their own (a replay of an applied event changes nothing,
+ * actors/order.ts), so a replay past the window is answered `ok` and changes nothing, at the cost
+ * of one no-op row in a batch. An order lives through 3–6 events; 16 leaves room for reassigned
+ * riders and redeliveries under new ids, so only a pathological room ever forgets one.
+ * The value (16) is set in actors/order.ts: actors sit below config and cannot import it; a flag
+ * would reach the actor through ActorLimits, as DEDUPE_WINDOW_MAX does.
+ */
+export const ORDER_EVENTS_REMEMBERED_MAX: number = orderEventsRememberedMax;
+
+/** Idempotency-Key of POST /api/v1/service-requests: client-chosen (UUIDs, ULIDs), 200 printable ASCII is ample. Over → HTTP 400. */
+export const TICKET_IDEMPOTENCY_KEY_MAX_CHARS = 200;
+/** A service request's description (multi-line text). Over → HTTP 400 naming the field. */
+export const TICKET_DESCRIPTION_MAX_CHARS = 2000;
+/** The reason given with a status change. Over → HTTP 400 naming the field. */
+export const TICKET_REASON_MAX_CHARS = 500;
+/** A status name: the longest ("in_progress") with room; anything longer is not a status. Over → HTTP 400. */
+export const TICKET_STATUS_MAX_CHARS = 32;
+/**
+ * Multipart framing (boundaries, part headers) allowed around the signature file: the upload's
+ * body bound is SIGNATURE_MAX_BYTES plus this. Over → HTTP 413 while reading, before buffering more.
+ */
+export const TICKET_MULTIPART_OVERHEAD_BYTES = 16 * 1024;
+
+/**
+ * uWS's own bound on bytes buffered to one socket (`maxBackpressure`, `closeOnBackpressureLimit`
+ * off). Over → uWS drops the message (our close frame too: the client would see 1006). Our write
+ * path enforces the real bound, WS_BACKPRESSURE_MAX_BYTES (close 1013), parsed to at most half of
+ * this: the other half is room for the write that crosses our bound and the close frame after it.
+ */
+export const UWS_MAX_BACKPRESSURE_BYTES = 64 * 1024 * 1024;
 
 export interface Config {
   /** all = edge + shards; edge = sockets only; shard = actors only (edge and shard need NATS_URL). */
@@ -59,7 +125,7 @@ export interface Config {
     /** Bad frames tolerated per window; more → close 1008. */
     badFramesMax: number;
     badFramesWindowMs: number;
-    /** Bytes queued to one socket before it is a slow consumer → close 1013. */
+    /** Bytes queued to one socket before it is a slow consumer → close 1013. At most UWS_MAX_BACKPRESSURE_BYTES / 2. */
     wsBackpressureMaxBytes: number;
     /** Idle sockets (no frame, no pong) are closed by uWS after this. */
     wsIdleTimeoutS: number;
@@ -222,7 +288,7 @@ export function loadConfig(env: Env = process.env): Config {
       rateFramesPerS: int(env, 'RATE_FRAMES_PER_S', 200, 1),
       badFramesMax: int(env, 'BAD_FRAMES_MAX', 20, 1),
       badFramesWindowMs: int(env, 'BAD_FRAMES_WINDOW_MS', 10_000, 1),
-      wsBackpressureMaxBytes: int(env, 'WS_BACKPRESSURE_MAX_BYTES', 1024 * 1024, 1024),
+      wsBackpressureMaxBytes: int(env, 'WS_BACKPRESSURE_MAX_BYTES', 1024 * 1024, 1024, UWS_MAX_BACKPRESSURE_BYTES / 2),
       wsIdleTimeoutS: int(env, 'WS_IDLE_TIMEOUT_S', 120, 8, 960),
       busRequestTimeoutMs: int(env, 'BUS_REQUEST_TIMEOUT_MS', 5_000, 1),
       inflightPerSocketMax: int(env, 'INFLIGHT_PER_SOCKET_MAX', 256, 1),

@@ -10,6 +10,11 @@
  *   reply subject to `publish` the answer to, and the subject it was published on.
  * - `request` resolves with the first reply, rejects with `BusTimeoutError` after `timeoutMs`
  *   and with `NoRespondersError` at once when no one subscribes to the subject.
+ * - Bounded (src/config.ts): a client holds at most BUS_PENDING_REQUESTS_MAX requests awaiting
+ *   replies; one more is not sent and rejects at once with `BusOverloadError`. The in-process bus
+ *   also bounds what it queues per thread port per event-loop turn (BUS_PORT_QUEUE_MAX): past it
+ *   messages are dropped and counted, and a dropped request rejects at once with
+ *   `BusOverloadError` (NATS drops a slow consumer's messages too; its requester times out).
  */
 export type BusHandler = (data: Uint8Array, reply: string | undefined, subject: string) => void;
 
@@ -36,6 +41,26 @@ export class NoRespondersError extends Error {
   constructor(readonly subject: string) {
     super(`no responders on ${subject}`);
   }
+}
+
+/**
+ * The bus refused a request for lack of room (its pending map or a thread port's queue is full):
+ * nothing was answered, the shards behind are not keeping up. Transient, like a timeout, but
+ * immediate; the shard client answers it as "shard unavailable" (503, retry).
+ */
+export class BusOverloadError extends Error {
+  override name = 'BusOverloadError';
+  constructor(readonly subject: string, readonly reason: 'pending' | 'port') {
+    super(reason === 'pending' ? `too many requests awaiting replies, ${subject} not asked` : `the bus dropped the request on ${subject} (port queue full)`);
+  }
+}
+
+/** Bounds of one bus client; the defaults are src/config.ts's (tests pass small ones). */
+export interface BusBounds {
+  /** Requests awaiting replies (BUS_PENDING_REQUESTS_MAX). */
+  pendingRequestsMax?: number;
+  /** Messages queued per thread port per event-loop turn, in-process bus only (BUS_PORT_QUEUE_MAX). */
+  portQueueMax?: number;
 }
 
 export function subjectMatches(pattern: string, subject: string): boolean {

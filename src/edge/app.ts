@@ -5,7 +5,7 @@
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { encodeFrame } from '../../protocol/codec.ts';
 import { CloseCode } from '../../protocol/errors.ts';
-import type { Config } from '../config.ts';
+import { type Config, UWS_MAX_BACKPRESSURE_BYTES } from '../config.ts';
 import { ShardClient } from '../rpc/shard-client.ts';
 import { FrameRouter, type FrameDeps } from './frames.ts';
 import { registerHttp, respond, type HttpDeps } from '../http/routes.ts';
@@ -42,7 +42,7 @@ export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpD
     maxPayloadLength: config.limits.wsPayloadCutBytes,
     // Our write path enforces the real bound (SocketRegistry.write closes with 1013); uWS's
     // must stay far above it, or uWS drops the close frame itself and the client sees 1006.
-    maxBackpressure: 64 * 1024 * 1024,
+    maxBackpressure: UWS_MAX_BACKPRESSURE_BYTES,
     closeOnBackpressureLimit: 0,
     sendPingsAutomatically: true,
     idleTimeout: config.limits.wsIdleTimeoutS,

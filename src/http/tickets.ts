@@ -12,22 +12,21 @@ import { ChatError, errorCodeOf, ErrorCode } from '../../protocol/errors.ts';
 import { idCharsMax, requireId } from '../../protocol/ids.ts';
 import { parseJsonObject, requireJson } from '../../protocol/json-body.ts';
 import { controlFault, lineFault, textFault } from '../../protocol/text.ts';
-import { FileBlobStore, isPng, type BlobStore } from '../tickets/blobs.ts';
+import { FileBlobStore, isPng, type BlobStore } from '../integrations/blobs.ts';
 import { authenticate, route, type HttpDeps, type RouteResult } from './routes.ts';
 import type { Principal } from '../auth/auth.ts';
 import { openApiDocument } from './openapi.ts';
 import { loadUws } from '../uws.ts';
+import {
+  TICKET_DESCRIPTION_MAX_CHARS, TICKET_IDEMPOTENCY_KEY_MAX_CHARS, TICKET_MULTIPART_OVERHEAD_BYTES, TICKET_REASON_MAX_CHARS, TICKET_STATUS_MAX_CHARS,
+} from '../config.ts';
 
-/** Idempotency keys are client-chosen (UUIDs, ULIDs); 200 printable characters is ample. */
-export const idempotencyKeyMaxChars = 200;
+/*
+ * Field bounds (TICKET_*) live in src/config.ts with their outcome: each → 400 naming the field,
+ * the signature upload → 413.
+ */
 /** Product ids and brands: names from the catalogue, not our ids; the same length bound as ids. */
 const idMaxChars = idCharsMax;
-const descriptionMaxChars = 2000;
-const reasonMaxChars = 500;
-/** Longest status name ("in_progress"), with room: anything longer is not a status. */
-const statusMaxChars = 32;
-/** Multipart framing around the file (boundaries, part headers). */
-const multipartOverheadBytes = 16 * 1024;
 
 /** Roles that may open a service request: end users. */
 const customerRoles = ['customer', 'user'];
@@ -64,7 +63,7 @@ export function parseTicketRequest(body: Buffer): TicketRequest {
     productId: text(b.productId, 'productId', idMaxChars),
     brand: text(b.brand, 'brand', idMaxChars),
     location: { lat: coordinate(loc.lat, 'location.lat', 90), lon: coordinate(loc.lon, 'location.lon', 180) },
-    description: text(b.description, 'description', descriptionMaxChars, true),
+    description: text(b.description, 'description', TICKET_DESCRIPTION_MAX_CHARS, true),
   };
 }
 
@@ -76,8 +75,8 @@ function requestHash(r: TicketRequest): string {
 
 function idempotencyKey(raw: string): string {
   if (!raw) throw new ChatError(400, 'Idempotency-Key header required');
-  if (raw.length > idempotencyKeyMaxChars || !/^[\u0021-\u007e]+$/.test(raw)) {
-    throw new ChatError(400, `Idempotency-Key: at most ${idempotencyKeyMaxChars} printable ASCII characters`);
+  if (raw.length > TICKET_IDEMPOTENCY_KEY_MAX_CHARS || !/^[\u0021-\u007e]+$/.test(raw)) {
+    throw new ChatError(400, `Idempotency-Key: at most ${TICKET_IDEMPOTENCY_KEY_MAX_CHARS} printable ASCII characters`);
   }
   return raw;
 }
@@ -138,8 +137,8 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
     const id = requireId(params[0], 'id');
     requireJson(headers['content-type']);
     const b = parseJsonObject(body);
-    const status = text(b.status, 'status', statusMaxChars);
-    const reason = b.reason === undefined ? undefined : text(b.reason, 'reason', reasonMaxChars);
+    const status = text(b.status, 'status', TICKET_STATUS_MAX_CHARS);
+    const reason = b.reason === undefined ? undefined : text(b.reason, 'reason', TICKET_REASON_MAX_CHARS);
     return askTicket(d, id, p, { op: 'status', to: status, reason }, headers.traceparent);
   }, { body: true, headers: ['traceparent', 'content-type'] }));
 
@@ -158,7 +157,7 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
     await readableTicket(d, id, p);
     const blob = await blobs.put(file);
     return askTicket(d, id, p, { op: 'signature', url: `${base}/${encodeURIComponent(id)}/signature`, blob }, headers.traceparent);
-  }, { body: true, headers: ['content-type', 'traceparent'], bodyMaxBytes: maxSig + multipartOverheadBytes }));
+  }, { body: true, headers: ['content-type', 'traceparent'], bodyMaxBytes: maxSig + TICKET_MULTIPART_OVERHEAD_BYTES }));
 
   app.get(`${base}/:id/signature`, route(d.log, async ({ auth, query, params }) => {
     const p = await authenticate(d.verifier, auth, query);

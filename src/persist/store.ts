@@ -3,6 +3,7 @@
  * committed rows only, which is all that was ever acknowledged.
  */
 import type pg from 'pg';
+import { ORDER_EVENTS_REMEMBERED_MAX } from '../config.ts';
 import { readOnlyState } from '../../actors/read-only.ts';
 import type { ConversationState } from '../../actors/types.ts';
 import type { ConvKind, InboxEntry, MsgView } from '../../protocol/frames.ts';
@@ -36,8 +37,12 @@ function toMsg(r: MessageRecord): MsgView {
 export class Store {
   constructor(private readonly pool: pg.Pool) {}
 
-  /** The actor's state as of the last commit, or null when the conversation does not exist. */
-  async loadConversation(id: string, dedupeWindowMax: number): Promise<ConversationState | null> {
+  /**
+   * The actor's state as of the last commit, or null when the conversation does not exist. An
+   * order room gets its last `eventsRememberedMax` event ids, oldest first (the order it would
+   * have remembered them in); older ones stay in processed_events, where a replay meets them.
+   */
+  async loadConversation(id: string, dedupeWindowMax: number, eventsRememberedMax: number = ORDER_EVENTS_REMEMBERED_MAX): Promise<ConversationState | null> {
     const conv = await this.pool.query<{
       kind: ConvKind; state: string; participants: string[]; meta: Record<string, string>; last_seq: number; created_ms: number;
     }>('SELECT kind, state, participants, meta, last_seq, created_ms FROM conversations WHERE id = $1', [id]);
@@ -51,7 +56,8 @@ export class Store {
       // last_seq in conversations trails by nothing (same statement), but max(seq) is the truth.
       this.pool.query<{ max: number | null }>('SELECT max(seq) AS max FROM messages WHERE conv_id = $1', [id]),
       c.kind === 'order'
-        ? this.pool.query<{ id: string }>('SELECT id FROM processed_events WHERE conv_id = $1', [id])
+        ? this.pool.query<{ id: string }>(
+          'SELECT id FROM processed_events WHERE conv_id = $1 ORDER BY ts_ms DESC, id DESC LIMIT $2', [id, eventsRememberedMax])
         : Promise.resolve({ rows: [] as { id: string }[] }),
     ]);
     const state: ConversationState = {
@@ -66,7 +72,7 @@ export class Store {
       typingUntil: new Map(),
       createdAt: c.created_ms,
       meta: c.meta,
-      processedEvents: c.kind === 'order' ? new Set(events.rows.map((e) => e.id)) : undefined,
+      processedEvents: c.kind === 'order' ? new Set(events.rows.map((e) => e.id).reverse()) : undefined,
     };
     for (const m of members.rows) {
       state.watermarks.set(m.user_id, { delivered: m.delivered_seq, read: m.read_seq, readAt: m.read_at_ms || undefined });

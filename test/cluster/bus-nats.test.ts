@@ -4,7 +4,7 @@ import { busContract } from '../helpers/bus-contract.ts';
 
 const url = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 let n = 0;
-busContract('NATS', async () => {
-  const [a, b] = await Promise.all([NatsBus.connect(url, 'contract-a'), NatsBus.connect(url, 'contract-b')]);
+busContract('NATS', async (bounds) => {
+  const [a, b] = await Promise.all([NatsBus.connect(url, 'contract-a', bounds), NatsBus.connect(url, 'contract-b', bounds)]);
   return { a, b, ns: `contract${process.pid}x${++n}`, close: async () => void (await Promise.all([a.close(), b.close()])) };
 });

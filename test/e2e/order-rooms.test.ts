@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { TestClient } from '../helpers/client.ts';
 import { TestNode, token, uid } from '../helpers/node.ts';
+import { ORDER_EVENTS_REMEMBERED_MAX } from '../../src/config.ts';
 
 const secret = 'order-events-test-secret';
 const node = new TestNode({ env: { EVENTS_HMAC_SECRET: secret, RATE_MSGS_PER_S: '1000', RATE_BURST: '1000' } });
@@ -125,5 +126,38 @@ describe('order rooms', () => {
     assert.match(node.log, /"audit":true/);
     ca.close();
     cc.close();
+  });
+
+  // Last: it restarts the node, so the room is rehydrated with only its last event ids.
+  test('an event replayed after more than ORDER_EVENTS_REMEMBERED_MAX newer ones is still a duplicate, live and after a restart', async () => {
+    const [order, cust, vend, r1, r2] = [uid('order'), uid('cust'), uid('vend'), uid('rider'), uid('rider')];
+    const first = ev('order.rider_assigned', { orderId: order, riderId: r1 });
+    assert.equal((await post(ev('order.accepted', { orderId: order, customerId: cust, vendorId: vend }))).status, 202);
+    assert.equal((await post(first)).status, 202);
+    assert.equal((await post(ev('order.rider_assigned', { orderId: order, riderId: r2 }))).status, 202);
+    // Redeliveries under new ids change nothing, and push `first` out of the room's window.
+    for (let i = 0; i < ORDER_EVENTS_REMEMBERED_MAX + 2; i++) {
+      assert.equal((await post(ev('order.accepted', { orderId: order, customerId: cust, vendorId: vend }))).status, 202);
+    }
+    const riders = async (): Promise<{ r1: string; r2: string; participants: string[] }> => {
+      const c1 = await TestClient.connect(node.url, await token(r1, ['rider']));
+      const c2 = await TestClient.connect(node.url, await token(r2, ['rider']));
+      const cc = await TestClient.connect(node.url, await token(cust, ['customer']));
+      const s1 = await c1.request({ t: 'send', conv: order, cmid: `x-${Date.now()}`, body: 'me?' });
+      const s2 = await c2.request({ t: 'send', conv: order, cmid: `y-${Date.now()}`, body: 'me.' });
+      const joined = await cc.request({ t: 'join', conv: order });
+      for (const c of [c1, c2, cc]) c.close();
+      return { r1: s1.t === 'err' ? `err ${s1.code}` : s1.t, r2: s2.t, participants: joined.conv.participants };
+    };
+    const expected = { r1: 'err 403', r2: 'ack', participants: [cust, vend, r2] };
+    assert.deepEqual(await riders(), expected);
+
+    assert.equal((await post(first)).status, 202, 'the replay is accepted as a duplicate');
+    assert.deepEqual(await riders(), expected, 'and the replaced rider stays replaced');
+
+    await node.kill('SIGTERM');
+    await node.start();
+    assert.equal((await post(first)).status, 202, 'after a restart the room knows only its last ids; the database and the rules know the rest');
+    assert.deepEqual(await riders(), expected);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Bus, BusTimeoutError, NoRespondersError, Subjects, subjectToken } from '../../src/bus/bus.ts';
+import { type Bus, type BusBounds, BusOverloadError, BusTimeoutError, NoRespondersError, Subjects, subjectToken } from '../../src/bus/bus.ts';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -39,8 +39,11 @@ function fence(a: Bus, b: Bus, ns: string, timeoutMs = 5000): Promise<void> {
   });
 }
 
-/** `pair()` returns two connected ends on a fresh namespace `ns` (a subject prefix). */
-export function busContract(name: string, pair: () => Promise<{ a: Bus; b: Bus; ns: string; close(): Promise<void> }>): void {
+/**
+ * `pair(bounds)` returns two connected ends on a fresh namespace `ns` (a subject prefix), both
+ * built with `bounds` when given (src/config.ts's defaults otherwise).
+ */
+export function busContract(name: string, pair: (bounds?: BusBounds) => Promise<{ a: Bus; b: Bus; ns: string; close(): Promise<void> }>): void {
   describe(`bus contract: ${name}`, () => {
     test('publish reaches exact and wildcard subscribers, in publish order', async () => {
       const { a, b, ns, close } = await pair();
@@ -77,6 +80,22 @@ export function busContract(name: string, pair: () => Promise<{ a: Bus; b: Bus; 
       b.subscribe(`${ns}.shard.2`, () => {});
       await settle();
       await assert.rejects(a.request(`${ns}.shard.2`, bytes('x'), 100), BusTimeoutError);
+      await close();
+    });
+
+    test('a request beyond the pending bound rejects at once with BusOverloadError, and the bound frees as replies settle', async () => {
+      const { a, b, ns, close } = await pair({ pendingRequestsMax: 2 });
+      b.subscribe(`${ns}.shard.silent`, () => {});
+      b.subscribe(`${ns}.shard.echo`, (d, reply) => reply && b.publish(reply, d));
+      await subscribed(a, b, ns);
+      const held = [a.request(`${ns}.shard.silent`, bytes('1'), 300), a.request(`${ns}.shard.silent`, bytes('2'), 300)];
+      const started = performance.now();
+      const refused = await a.request(`${ns}.shard.echo`, bytes('3'), 5000).then(() => undefined, (e: unknown) => e);
+      assert.ok(refused instanceof BusOverloadError, `expected BusOverloadError, got ${String(refused)}`);
+      assert.equal(refused.reason, 'pending');
+      assert.ok(performance.now() - started < 100, 'refused at once, not after a timeout');
+      for (const p of held) await assert.rejects(p, BusTimeoutError);
+      assert.equal(text(await a.request(`${ns}.shard.echo`, bytes('after'), 2000)), 'after', 'room again once the held requests timed out');
       await close();
     });
 
