@@ -1,5 +1,8 @@
-/** One binary frame ↔ one msgpack map (PROTOCOL.md, Connection). */
-import { Packr, unpack } from 'msgpackr';
+/**
+ * One binary frame ↔ one msgpack map (docs/protocol.md, Connection), with the one codec the
+ * server uses (protocol/codec.ts: plain maps, undefined fields omitted).
+ */
+import { decode, encode } from '../protocol/codec.ts';
 import type { ClientFrame } from './types.ts';
 
 /**
@@ -9,14 +12,9 @@ import type { ClientFrame } from './types.ts';
  */
 export type RawServerFrame = { t: string; rid?: number } & Record<string, unknown>;
 
-// Plain maps only: records/structures are a msgpackr extension other clients cannot read.
-const packr = new Packr({ useRecords: false });
-
-/** Optional fields left undefined are omitted: a `nil` where a number is expected is a 400. */
+/** Optional fields left undefined are omitted (a `nil` where a number is expected is a 400). */
 export function encodeFrame(frame: ClientFrame): Uint8Array {
-  const map: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(frame)) if (v !== undefined) map[k] = v;
-  return packr.pack(map);
+  return encode(frame);
 }
 
 /** The frame, or undefined for anything that is not a binary msgpack map with a string `t`. */
@@ -27,7 +25,7 @@ export function decodeFrame(data: unknown): RawServerFrame | undefined {
   else return undefined;
   let value: unknown;
   try {
-    value = unpack(bytes);
+    value = decode(bytes);
   } catch {
     return undefined;
   }
