@@ -8,7 +8,7 @@ import { decode, encodeFrame } from '../../protocol/codec.ts';
 import { ChatError, CloseCode, ProtocolError, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 import type { ClientFrame, ProtocolLimits, ServerFrame } from '../../protocol/frames.ts';
 import { parseClientFrame } from '../../protocol/validate.ts';
-import { BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
+import { BusOverloadError, BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../persist/store.ts';
@@ -202,7 +202,7 @@ export class FrameRouter {
         span?.end();
         data.inflight--;
         const cause = e instanceof Error ? e.cause : undefined;
-        this.d.metrics.busRequests.inc({ outcome: cause instanceof BusTimeoutError ? 'timeout' : cause instanceof NoRespondersError ? 'no_responders' : 'error' });
+        this.d.metrics.busRequests.inc({ outcome: busOutcome(cause) });
         if (!(e instanceof ChatError)) this.d.log.error({ err: e, cid }, 'bus request failed');
         if (frame.t === 'join') this.d.registry.unobserve(ws, conv);
         const err = e instanceof ChatError ? e : shardUnavailable(e);
@@ -227,3 +227,11 @@ export class FrameRouter {
 /** How often the edge samples its event-loop lag, and the weight of each sample in the average. */
 const lagProbeMs = 10;
 const lagSmoothing = 0.2;
+
+/** The bus_requests metric's outcome for the cause of a failed shard request. */
+function busOutcome(cause: unknown): string {
+  if (cause instanceof BusTimeoutError) return 'timeout';
+  if (cause instanceof NoRespondersError) return 'no_responders';
+  if (cause instanceof BusOverloadError) return 'overloaded';
+  return 'error';
+}

@@ -1,5 +1,6 @@
 /** OpenAPI 3.1 description of the HTTP API, served at GET /api/v1/openapi.json. */
 import { idCharsMax, idPattern } from '../../protocol/ids.ts';
+import { TICKET_DESCRIPTION_MAX_CHARS, TICKET_IDEMPOTENCY_KEY_MAX_CHARS, TICKET_REASON_MAX_CHARS } from '../config.ts';
 
 const error = {
   description: 'JSON error',
@@ -48,7 +49,7 @@ export const openApiDocument = {
           productId: { type: 'string', maxLength: 128 },
           brand: { type: 'string', maxLength: 128 },
           location: { $ref: '#/components/schemas/Location' },
-          description: { type: 'string', maxLength: 2000 },
+          description: { type: 'string', maxLength: TICKET_DESCRIPTION_MAX_CHARS },
         },
       },
       Status: { type: 'string', enum: ['created', 'assigned', 'in_progress', 'resolved', 'closed', 'disputed', 'cancelled'] },
@@ -85,7 +86,7 @@ export const openApiDocument = {
     '/api/v1/service-requests': {
       post: {
         summary: 'Open a service request: validate the product warranty, route to a service center, persist, announce ticket.created',
-        parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', maxLength: 200 }, description: 'scoped per user; the same key and body return the original response' }],
+        parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', maxLength: TICKET_IDEMPOTENCY_KEY_MAX_CHARS }, description: 'scoped per user; the same key and body return the original response' }],
         requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/CreateServiceRequest' } } } },
         responses: {
           '201': ticketResponse('created (or the original response for a repeated key and body)'),
@@ -103,7 +104,7 @@ export const openApiDocument = {
         description:
           'created→assigned (routing only), created|assigned→cancelled (customer), assigned|disputed→in_progress and in_progress→resolved (agents of the assigned center or the assigned technician; resolving needs a signature), resolved→closed (customer or admin), resolved→disputed (customer, at most 10 times). Wrong role → 403 (wins over 409); invalid move → 409; both carry the current `state`.',
         parameters: [idParam],
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['status'], properties: { status: { $ref: '#/components/schemas/Status' }, reason: { type: 'string', maxLength: 500 } } } } } },
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['status'], properties: { status: { $ref: '#/components/schemas/Status' }, reason: { type: 'string', maxLength: TICKET_REASON_MAX_CHARS } } } } } },
         responses: { '200': ticketResponse('the ticket after the change'), ...errors(400, 401, 403, 404, 409, 415, 503) },
       },
     },
