@@ -71,6 +71,38 @@ export const TICKET_MULTIPART_OVERHEAD_BYTES = 16 * 1024;
  */
 export const UWS_MAX_BACKPRESSURE_BYTES = 64 * 1024 * 1024;
 
+/** Commands handled per actor before yielding, so one hot actor cannot starve others. Over → the actor's loop yields and is requeued behind the others. */
+export const SHARD_TURN_MAX = 64;
+
+/**
+ * Backstop bound of a control queue. Timer commands are few by nature: a user's typing
+ * schedules one expiry per half typing TTL at most (repeats are absorbed), so an actor has
+ * about two pending per typing participant, and they reach the queue only when they fire.
+ * Past this bound something is wrong; the command is dropped and reported (a typing expiry
+ * lost costs nothing lasting: clients expire the indicator at its `until` themselves).
+ */
+export const SHARD_CONTROL_DEPTH_MAX = 1024;
+
+/**
+ * Rows one command may add to the persister (a send: its message; an open: the conversation
+ * and its members). Admission keeps this much room under PERSIST_QUEUE_MAX, so the lane's own
+ * bound is a backstop that admitted commands do not reach. A lane without this much room → the
+ * write is refused by admission (err 503 "overloaded, retry" with retryMs).
+ */
+export const SHARD_COMMAND_ROWS_MAX = 8;
+
+/**
+ * Conversations remembered as "reload before the next decision" per shard thread; over it,
+ * every actor of the thread reloads (the failure epoch moves) and the set starts afresh.
+ */
+export const PERSIST_REFUSED_CONVS_MAX = 10_000;
+
+/** Longer tokens are refused before any parsing (401 at the upgrade or on HTTP): a bound on the work one upgrade can cause. */
+export const TOKEN_CHARS_MAX = 8192;
+
+/** Tokens per verify-pool worker task: amortises the message round trip (≈ 30 µs) over ≈ 100 µs verifies. More waiting → the next task. */
+export const JWT_VERIFY_BATCH_MAX = 16;
+
 export interface Config {
   /** all = edge + shards; edge = sockets only; shard = actors only (edge and shard need NATS_URL). */
   role: 'all' | 'edge' | 'shard';

@@ -10,6 +10,7 @@
  */
 import { Piscina } from 'piscina';
 import { AuthError, type JwtAlgorithm, type Principal } from './verify-token.ts';
+import { JWT_VERIFY_BATCH_MAX } from '../config.ts';
 
 /** Fixed per worker at start (structured-cloned, so the key travels as PEM). */
 export interface VerifyWorkerData {
@@ -41,8 +42,6 @@ export interface VerifyPoolOptions {
   worker: VerifyWorkerData;
 }
 
-/** Tokens per worker task: amortises the message round trip (≈ 30 µs) over ≈ 100 µs verifies. */
-const batchMax = 16;
 /** Suggested client back-off when the queue is full: about one queue's worth of work. */
 const overloadedRetryMs = 1_000;
 
@@ -84,7 +83,7 @@ export class VerifyPool {
     this.waiting++;
     return new Promise<Principal>((resolve, reject) => {
       this.batch.push({ token, resolve, reject });
-      if (this.batch.length >= batchMax) this.flush();
+      if (this.batch.length >= JWT_VERIFY_BATCH_MAX) this.flush();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush()); // after this turn's other upgrades joined the batch

@@ -18,6 +18,7 @@
  */
 import { createHmac, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { idRuleText, isValidId } from '../../protocol/ids.ts';
+import { TOKEN_CHARS_MAX } from '../config.ts';
 
 export interface Principal {
   sub: string;
@@ -40,13 +41,11 @@ export interface TokenCheck {
 }
 
 export const knownRoles = ['user', 'customer', 'vendor', 'rider', 'technician', 'agent', 'admin'];
-/** Longer tokens are refused before any parsing: a bound on the work one upgrade can cause. */
-export const tokenCharsMax = 8192;
 const base64url = /^[A-Za-z0-9_-]*$/;
 
 /** Verifies `token` at `nowS` (epoch seconds); the principal, or an AuthError saying why not. */
 export function verifyToken(token: string, check: TokenCheck, nowS = Math.floor(Date.now() / 1000)): Principal {
-  if (token.length > tokenCharsMax) throw new AuthError('token too long');
+  if (token.length > TOKEN_CHARS_MAX) throw new AuthError('token too long');
   const parts = token.split('.');
   if (parts.length !== 3) throw new AuthError('Invalid Compact JWS');
   const [headerB64, payloadB64, signatureB64] = parts;

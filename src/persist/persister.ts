@@ -12,14 +12,10 @@ import type { Write } from '../../actors/types.ts';
 import type { Fence } from '../cluster/fencing.ts';
 import { pgCommit, type PgCommitOptions } from './batch-sql.ts';
 import { PersistLane, type BatchStats, type LaneHooks, type LaneOptions } from './lane.ts';
+import { PERSIST_REFUSED_CONVS_MAX } from '../config.ts';
 
 export type PersisterOptions = LaneOptions & PgCommitOptions;
 
-/**
- * Conversations remembered as "reload before the next decision" per shard thread; over it,
- * every actor of the thread reloads (the failure epoch moves) and the set starts afresh.
- */
-export const refusedConvsMax = 10_000;
 
 function laneOf(conv: string, lanes: number): number {
   let h = 0;
@@ -53,7 +49,7 @@ export class Persister {
   }
 
   private markRefused(conv: string): void {
-    if (this.refused.size >= refusedConvsMax) {
+    if (this.refused.size >= PERSIST_REFUSED_CONVS_MAX) {
       // Overflow: every actor of the thread reloads instead (rare: validation keeps refusals rare).
       this.refused.clear();
       this.failureEpoch++;

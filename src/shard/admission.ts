@@ -10,13 +10,8 @@ import { overloadedMsg, shedRetryMs } from '../rpc/envelope.ts';
 import type { Cell, Item } from './mailbox.ts';
 import { ShardWaits, shedLevelOf, type ShedLimits } from './shed.ts';
 import { ErrorCode } from '../../protocol/errors.ts';
+import { SHARD_COMMAND_ROWS_MAX } from '../config.ts';
 
-/**
- * Rows one command may add to the persister (a send: its message; an open: the conversation
- * and its members). Admission keeps this much room under PERSIST_QUEUE_MAX, so the lane's own
- * bound is a backstop that admitted commands do not reach.
- */
-export const commandRowsMax = 8;
 
 export class Admission {
   /** Writes refused by load shedding since start. */
@@ -44,7 +39,7 @@ export class Admission {
     const t = item.cmd.frame.t;
     if (t !== 'send' && t !== 'open' && t !== 'read' && t !== 'recv') return true;
     const lane = cell.lane;
-    return this.inboundDelayMs() + waited + lane.delayMs <= this.limits.persistQueueDelayMaxMs && lane.fits(commandRowsMax);
+    return this.inboundDelayMs() + waited + lane.delayMs <= this.limits.persistQueueDelayMaxMs && lane.fits(SHARD_COMMAND_ROWS_MAX);
   }
 
   /** The answer to a refused write (counted here: every refusal is sent). */

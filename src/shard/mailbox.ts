@@ -1,5 +1,5 @@
 /**
- * Mailboxes: one per actor, processed one command at a time, in turns of `turnMax` commands so
+ * Mailboxes: one per actor, processed one command at a time, in turns of `SHARD_TURN_MAX` commands so
  * that one hot actor cannot starve the others (nor the bus, nor commit callbacks). Actors are
  * kept in an LRU (passivated when idle) and rehydrated on their next command.
  *
@@ -12,6 +12,7 @@ import { LRUCache } from 'lru-cache';
 import type { ActorCommand } from '../../actors/index.ts';
 import type { ActorBody } from './kinds.ts';
 import type { HostLane } from './ports.ts';
+import { SHARD_CONTROL_DEPTH_MAX, SHARD_TURN_MAX } from '../config.ts';
 
 export interface Item {
   cmd: ActorCommand;
@@ -40,7 +41,7 @@ export interface Cell {
   lane: HostLane;
   /** The actor's state and its kind's behaviour. */
   body: ActorBody;
-  /** Commands the actor scheduled itself: drained first, bounded by `controlDepthMax`. */
+  /** Commands the actor scheduled itself: drained first, bounded by `SHARD_CONTROL_DEPTH_MAX`. */
   control: Item[];
   /** Commands from the bus: bounded by `mailboxDepthMax`. */
   queue: Item[];
@@ -51,17 +52,6 @@ export interface Cell {
   idle?: (() => void)[];
 }
 
-/** Commands handled per actor before yielding, so one hot actor cannot starve others. */
-export const turnMax = 64;
-
-/**
- * Backstop bound of a control queue. Timer commands are few by nature: a user's typing
- * schedules one expiry per half typing TTL at most (repeats are absorbed), so an actor has
- * about two pending per typing participant, and they reach the queue only when they fire.
- * Past this bound something is wrong; the command is dropped and reported (a typing expiry
- * lost costs nothing lasting: clients expire the indicator at its `until` themselves).
- */
-export const controlDepthMax = 1024;
 
 export interface MailboxLimits {
   actorIdleMs: number;
@@ -121,7 +111,7 @@ export class Mailboxes {
 
   /** A command the actor scheduled itself: never refused by the user mailbox's bound. */
   postControl(cell: Cell, item: Item): boolean {
-    if (cell.control.length >= controlDepthMax) return false;
+    if (cell.control.length >= SHARD_CONTROL_DEPTH_MAX) return false;
     cell.control.push(item);
     this.wake(cell);
     return true;
@@ -145,7 +135,7 @@ export class Mailboxes {
         if (cell.body.stale() && !(await processor.load(cell))) break;
         const item = cell.control.length > 0 ? cell.control.shift()! : cell.queue.shift()!;
         if (!(await processor.step(cell, item))) continue;
-        if (++turn >= turnMax) {
+        if (++turn >= SHARD_TURN_MAX) {
           turn = 0;
           await new Promise<void>((r) => setImmediate(r));
         }

@@ -12,7 +12,7 @@ import { newRouterState, type RouterState } from '../../actors/routing.ts';
 import { Subjects } from '../../src/bus/bus.ts';
 import { encodeEnvelope, replyFrame, ReplyStatus, replyStatus, routerActorId } from '../../src/rpc/envelope.ts';
 import { type HostLimits, ShardHost } from '../../src/shard/host.ts';
-import { turnMax } from '../../src/shard/mailbox.ts';
+import { SHARD_TURN_MAX as turnMax } from '../../src/config.ts';
 import type { TicketPorts } from '../../src/shard/ticket-ports.ts';
 import {
   type Logged, ManualTimers, MemoryBus, MemoryConnections, MemoryPersister, MemoryStore, untilTurns,
