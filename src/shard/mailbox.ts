@@ -71,7 +71,12 @@ export interface Processor {
 
 export class Mailboxes {
   private readonly cells: LRUCache<string, Cell>;
-  /** Evicted while busy: kept until their loop stops and their writes settle, then dropped. */
+  /**
+   * Evicted while busy: kept until their loop stops and their writes settle, then dropped. Bounded
+   * without a number of its own: an actor stays only while it runs or has writes in flight, and
+   * writes in flight are bounded by the lanes (PERSIST_QUEUE_MAX); a running loop ends within a
+   * turn (SHARD_TURN_MAX). Dropping one early would let its next command build on stale state.
+   */
   private readonly draining = new Map<string, Cell>();
 
   constructor(
