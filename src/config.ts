@@ -285,114 +285,146 @@ export function loadConfig(env: Env = process.env): Config {
     edgeThreads: int(env, 'EDGE_THREADS', 1, 1, 64),
     subjectPrefix: prefix,
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
-    jwt: {
-      secret: str(env, 'JWT_SECRET'),
-      publicKeyPem: str(env, 'JWT_PUBLIC_KEY'),
-      algorithm: str(env, 'JWT_ALGORITHM'),
-      issuer: str(env, 'JWT_ISSUER'),
-      audience: str(env, 'JWT_AUDIENCE'),
-      // Off (inline) by default, measured: an upgrade completed after an await cannot be corked
-      // in uWS v20.30 (#1928) and costs the event loop ≈ 400 µs instead of ≈ 50 µs, more than the
-      // ≈ 105 µs ES256 verify the pool saves it — `bench storm`: 3818 conn/s inline vs 1000 pooled.
-      verifyThreads: int(env, 'JWT_VERIFY_THREADS', 0, 0, 64),
-      // 2048 tokens ≈ 0.25 s of ES256 work on one thread: a handshake that would wait longer is
-      // better refused (503, retry) than left to time out while the queue keeps growing.
-      verifyQueueMax: int(env, 'JWT_VERIFY_QUEUE_MAX', 2048, 1, 1_000_000),
-    },
-    connections: {
-      url: str(env, 'CONNECTIONS_URL'),
-      cacheTtlMs: int(env, 'CONNECTIONS_CACHE_TTL_MS', 30_000),
-      cacheMax: int(env, 'CONNECTIONS_CACHE_MAX', 100_000, 1),
-      timeoutMs: int(env, 'CONNECTIONS_TIMEOUT_MS', 2_000, 1),
-      retries: int(env, 'CONNECTIONS_RETRIES', 2, 0, 10),
-      breakerThreshold: int(env, 'CONNECTIONS_BREAKER_THRESHOLD', 5, 1),
-      breakerHalfOpenAfterMs: int(env, 'CONNECTIONS_BREAKER_HALF_OPEN_MS', 10_000, 100),
-    },
-    limits: {
-      maxFrameBytes,
-      // uWS reserves the announced length without touching it (measured: 200 sockets announcing
-      // 16 MiB each grew RSS by 5 MiB), so what one socket can hold is what it actually uploads:
-      // 1 MiB matches the write side's bound per socket (WS_BACKPRESSURE_MAX_BYTES), and is 16x
-      // the default frame bound, so clearly oversize frames still get their 1009.
-      wsPayloadCutBytes: int(env, 'WS_PAYLOAD_CUT_BYTES', Math.max(1024 * 1024, 2 * maxFrameBytes), 2048, 256 * 1024 * 1024),
-      rateMsgsPerS: int(env, 'RATE_MSGS_PER_S', 20, 1),
-      rateBurst: int(env, 'RATE_BURST', 40, 1),
-      rateFramesPerS: int(env, 'RATE_FRAMES_PER_S', 200, 1),
-      badFramesMax: int(env, 'BAD_FRAMES_MAX', 20, 1),
-      badFramesWindowMs: int(env, 'BAD_FRAMES_WINDOW_MS', 10_000, 1),
-      wsBackpressureMaxBytes: int(env, 'WS_BACKPRESSURE_MAX_BYTES', 1024 * 1024, 1024, UWS_MAX_BACKPRESSURE_BYTES / 2),
-      wsIdleTimeoutS: int(env, 'WS_IDLE_TIMEOUT_S', 120, 8, 960),
-      busRequestTimeoutMs: int(env, 'BUS_REQUEST_TIMEOUT_MS', 5_000, 1),
-      inflightPerSocketMax: int(env, 'INFLIGHT_PER_SOCKET_MAX', 256, 1),
-      maxConnsPerUser: int(env, 'MAX_CONNS_PER_USER', 20, 1),
-      maxConnsPerIp: int(env, 'MAX_CONNS_PER_IP', 0, 0),
-    },
-    actors: {
-      typingTtlMs: int(env, 'TYPING_TTL_MS', 5_000, 100),
-      actorIdleMs: int(env, 'ACTOR_IDLE_MS', 300_000, 100),
-      actorsPerThreadMax: int(env, 'ACTORS_PER_THREAD_MAX', 100_000, 1),
-      mailboxDepthMax: int(env, 'MAILBOX_DEPTH_MAX', 1_000, 1),
-      dedupeWindowMax: int(env, 'DEDUPE_WINDOW_MAX', 1_000, 1),
-      historyLimitDefault: int(env, 'HISTORY_PAGE_DEFAULT', 50, 1, 100),
-    },
-    persist: {
-      flushMs: int(env, 'PERSIST_FLUSH_MS', 2, 0, 1000),
-      batchMax: int(env, 'PERSIST_BATCH_MAX', 1_000, 1, 10_000),
-      // A memory backstop only (≈ 6 s of durable throughput here): shedding by a row count was
-      // measured to collapse goodput (8000 rows → 742–1753 acked/s at 8000 msg/s); the time bounds
-      // below do the shedding.
-      queueMax: int(env, 'PERSIST_QUEUE_MAX', 50_000, 1),
-      // Drain time, not rows: the same backlog is 50 ms on a fast disk and 5 s on a slow one. An
-      // accepted send waits at most about this long for its batch, far inside the edge's
-      // BUS_REQUEST_TIMEOUT_MS, so overload shows up as quick refusals instead of timeouts.
-      queueDelayMaxMs: int(env, 'PERSIST_QUEUE_DELAY_MAX_MS', 500, 1, 60_000),
-      // Early, probabilistic shedding (RED on the estimated delay) instead of an on/off gate:
-      // the refused share grows smoothly with the backlog, so admissions settle where they match
-      // the commit rate rather than oscillating between "all" and "none".
-      shedDelayTargetMs: int(env, 'SHED_DELAY_TARGET_MS', 100, 0, 60_000),
-      shedShareMaxPct: int(env, 'SHED_SHARE_MAX_PCT', 95, 0, 99),
-      // The edge thread is a queue the shard cannot see (frames wait in socket buffers, replies in
-      // its port): when its loop lags, a refusal (decode + err) costs it far less than an
-      // admission (envelope, bus hop, ack, fan-out), so it sheds on its own lag too.
-      edgeLagTargetMs: int(env, 'EDGE_LAG_SHED_TARGET_MS', 20, 0, 60_000),
-      edgeLagMaxMs: int(env, 'EDGE_LAG_SHED_MAX_MS', 200, 1, 60_000),
-      lanes: int(env, 'PERSIST_LANES', 2, 1, 64),
-    },
-    events: {
-      hmacSecret: str(env, 'EVENTS_HMAC_SECRET'),
-      maxSkewMs: int(env, 'EVENTS_MAX_SKEW_MS', 300_000, 1),
-      natsUrl,
-      stream: str(env, 'ORDER_EVENTS_STREAM') ?? 'ORDER_EVENTS',
-      subjects: (str(env, 'ORDER_EVENTS_SUBJECTS') ?? 'orders.>').split(',').map((x) => x.trim()).filter(Boolean),
-      consumer: str(env, 'ORDER_EVENTS_CONSUMER') ?? 'chat-order-events',
-      maxDeliver: int(env, 'ORDER_EVENTS_MAX_DELIVER', 5, 1, 1000),
-      deadLetterSubject: str(env, 'ORDER_EVENTS_DLQ_SUBJECT') ?? 'dlq.orders',
-      retryDelayMs: int(env, 'ORDER_EVENTS_RETRY_DELAY_MS', 1_000, 0),
-    },
-    tickets: {
-      productsUrl: str(env, 'PRODUCTS_URL'),
-      productsFile: str(env, 'PRODUCTS_FILE'),
-      serviceCentersUrl: str(env, 'SERVICE_CENTERS_URL'),
-      serviceCentersFile: str(env, 'SERVICE_CENTERS_FILE'),
-      timeoutMs: int(env, 'TICKET_DEPS_TIMEOUT_MS', 2_000, 1),
-      retries: int(env, 'TICKET_DEPS_RETRIES', 2, 0, 10),
-      breakerThreshold: int(env, 'TICKET_DEPS_BREAKER_THRESHOLD', 5, 1),
-      breakerHalfOpenAfterMs: int(env, 'TICKET_DEPS_BREAKER_HALF_OPEN_MS', 10_000, 100),
-      // A signature drawn on a phone is tens of KB; 1 MiB leaves room without inviting uploads of photos.
-      signatureMaxBytes: int(env, 'SIGNATURE_MAX_BYTES', 1024 * 1024, 1024, 16 * 1024 * 1024),
-      blobDir: resolve(str(env, 'BLOB_DIR') ?? resolve(str(env, 'DATA_DIR') ?? './data', 'blobs')),
-    },
-    outbox: {
-      enabled: natsUrl !== undefined && str(env, 'OUTBOX') !== 'off',
-      // Streams may not overlap in subjects: other prefixes get a stream of their own.
-      stream: str(env, 'CHAT_EVENTS_STREAM') ?? (prefix === 'chat' ? 'CHAT_EVENTS' : `CHAT_EVENTS_${prefix}`),
-      batchMax: int(env, 'OUTBOX_BATCH_MAX', 500, 1, 10_000),
-      idleMs: int(env, 'OUTBOX_IDLE_MS', 50, 1),
-    },
+    jwt: jwtConfig(env),
+    connections: connectionsConfig(env),
+    limits: limitsConfig(env, maxFrameBytes),
+    actors: actorsConfig(env),
+    persist: persistConfig(env),
+    events: eventsConfig(env, natsUrl),
+    tickets: ticketsConfig(env),
+    outbox: outboxConfig(env, natsUrl, prefix),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100),
   };
   assertRelations(config);
   return config;
+}
+
+function jwtConfig(env: Env): Config['jwt'] {
+  return {
+    secret: str(env, 'JWT_SECRET'),
+    publicKeyPem: str(env, 'JWT_PUBLIC_KEY'),
+    algorithm: str(env, 'JWT_ALGORITHM'),
+    issuer: str(env, 'JWT_ISSUER'),
+    audience: str(env, 'JWT_AUDIENCE'),
+    // Off (inline) by default, measured: an upgrade completed after an await cannot be corked
+    // in uWS v20.30 (#1928) and costs the event loop ≈ 400 µs instead of ≈ 50 µs, more than the
+    // ≈ 105 µs ES256 verify the pool saves it — `bench storm`: 3818 conn/s inline vs 1000 pooled.
+    verifyThreads: int(env, 'JWT_VERIFY_THREADS', 0, 0, 64),
+    // 2048 tokens ≈ 0.25 s of ES256 work on one thread: a handshake that would wait longer is
+    // better refused (503, retry) than left to time out while the queue keeps growing.
+    verifyQueueMax: int(env, 'JWT_VERIFY_QUEUE_MAX', 2048, 1, 1_000_000),
+  };
+}
+
+function connectionsConfig(env: Env): Config['connections'] {
+  return {
+    url: str(env, 'CONNECTIONS_URL'),
+    cacheTtlMs: int(env, 'CONNECTIONS_CACHE_TTL_MS', 30_000),
+    cacheMax: int(env, 'CONNECTIONS_CACHE_MAX', 100_000, 1),
+    timeoutMs: int(env, 'CONNECTIONS_TIMEOUT_MS', 2_000, 1),
+    retries: int(env, 'CONNECTIONS_RETRIES', 2, 0, 10),
+    breakerThreshold: int(env, 'CONNECTIONS_BREAKER_THRESHOLD', 5, 1),
+    breakerHalfOpenAfterMs: int(env, 'CONNECTIONS_BREAKER_HALF_OPEN_MS', 10_000, 100),
+  };
+}
+
+function limitsConfig(env: Env, maxFrameBytes: number): Config['limits'] {
+  return {
+    maxFrameBytes,
+    // uWS reserves the announced length without touching it (measured: 200 sockets announcing
+    // 16 MiB each grew RSS by 5 MiB), so what one socket can hold is what it actually uploads:
+    // 1 MiB matches the write side's bound per socket (WS_BACKPRESSURE_MAX_BYTES), and is 16x
+    // the default frame bound, so clearly oversize frames still get their 1009.
+    wsPayloadCutBytes: int(env, 'WS_PAYLOAD_CUT_BYTES', Math.max(1024 * 1024, 2 * maxFrameBytes), 2048, 256 * 1024 * 1024),
+    rateMsgsPerS: int(env, 'RATE_MSGS_PER_S', 20, 1),
+    rateBurst: int(env, 'RATE_BURST', 40, 1),
+    rateFramesPerS: int(env, 'RATE_FRAMES_PER_S', 200, 1),
+    badFramesMax: int(env, 'BAD_FRAMES_MAX', 20, 1),
+    badFramesWindowMs: int(env, 'BAD_FRAMES_WINDOW_MS', 10_000, 1),
+    wsBackpressureMaxBytes: int(env, 'WS_BACKPRESSURE_MAX_BYTES', 1024 * 1024, 1024, UWS_MAX_BACKPRESSURE_BYTES / 2),
+    wsIdleTimeoutS: int(env, 'WS_IDLE_TIMEOUT_S', 120, 8, 960),
+    busRequestTimeoutMs: int(env, 'BUS_REQUEST_TIMEOUT_MS', 5_000, 1),
+    inflightPerSocketMax: int(env, 'INFLIGHT_PER_SOCKET_MAX', 256, 1),
+    maxConnsPerUser: int(env, 'MAX_CONNS_PER_USER', 20, 1),
+    maxConnsPerIp: int(env, 'MAX_CONNS_PER_IP', 0, 0),
+  };
+}
+
+function actorsConfig(env: Env): Config['actors'] {
+  return {
+    typingTtlMs: int(env, 'TYPING_TTL_MS', 5_000, 100),
+    actorIdleMs: int(env, 'ACTOR_IDLE_MS', 300_000, 100),
+    actorsPerThreadMax: int(env, 'ACTORS_PER_THREAD_MAX', 100_000, 1),
+    mailboxDepthMax: int(env, 'MAILBOX_DEPTH_MAX', 1_000, 1),
+    dedupeWindowMax: int(env, 'DEDUPE_WINDOW_MAX', 1_000, 1),
+    historyLimitDefault: int(env, 'HISTORY_PAGE_DEFAULT', 50, 1, 100),
+  };
+}
+
+function persistConfig(env: Env): Config['persist'] {
+  return {
+    flushMs: int(env, 'PERSIST_FLUSH_MS', 2, 0, 1000),
+    batchMax: int(env, 'PERSIST_BATCH_MAX', 1_000, 1, 10_000),
+    // A memory backstop only (≈ 6 s of durable throughput here): shedding by a row count was
+    // measured to collapse goodput (8000 rows → 742–1753 acked/s at 8000 msg/s); the time bounds
+    // below do the shedding.
+    queueMax: int(env, 'PERSIST_QUEUE_MAX', 50_000, 1),
+    // Drain time, not rows: the same backlog is 50 ms on a fast disk and 5 s on a slow one. An
+    // accepted send waits at most about this long for its batch, far inside the edge's
+    // BUS_REQUEST_TIMEOUT_MS, so overload shows up as quick refusals instead of timeouts.
+    queueDelayMaxMs: int(env, 'PERSIST_QUEUE_DELAY_MAX_MS', 500, 1, 60_000),
+    // Early, probabilistic shedding (RED on the estimated delay) instead of an on/off gate:
+    // the refused share grows smoothly with the backlog, so admissions settle where they match
+    // the commit rate rather than oscillating between "all" and "none".
+    shedDelayTargetMs: int(env, 'SHED_DELAY_TARGET_MS', 100, 0, 60_000),
+    shedShareMaxPct: int(env, 'SHED_SHARE_MAX_PCT', 95, 0, 99),
+    // The edge thread is a queue the shard cannot see (frames wait in socket buffers, replies in
+    // its port): when its loop lags, a refusal (decode + err) costs it far less than an
+    // admission (envelope, bus hop, ack, fan-out), so it sheds on its own lag too.
+    edgeLagTargetMs: int(env, 'EDGE_LAG_SHED_TARGET_MS', 20, 0, 60_000),
+    edgeLagMaxMs: int(env, 'EDGE_LAG_SHED_MAX_MS', 200, 1, 60_000),
+    lanes: int(env, 'PERSIST_LANES', 2, 1, 64),
+  };
+}
+
+function eventsConfig(env: Env, natsUrl: string | undefined): Config['events'] {
+  return {
+    hmacSecret: str(env, 'EVENTS_HMAC_SECRET'),
+    maxSkewMs: int(env, 'EVENTS_MAX_SKEW_MS', 300_000, 1),
+    natsUrl,
+    stream: str(env, 'ORDER_EVENTS_STREAM') ?? 'ORDER_EVENTS',
+    subjects: (str(env, 'ORDER_EVENTS_SUBJECTS') ?? 'orders.>').split(',').map((x) => x.trim()).filter(Boolean),
+    consumer: str(env, 'ORDER_EVENTS_CONSUMER') ?? 'chat-order-events',
+    maxDeliver: int(env, 'ORDER_EVENTS_MAX_DELIVER', 5, 1, 1000),
+    deadLetterSubject: str(env, 'ORDER_EVENTS_DLQ_SUBJECT') ?? 'dlq.orders',
+    retryDelayMs: int(env, 'ORDER_EVENTS_RETRY_DELAY_MS', 1_000, 0),
+  };
+}
+
+function ticketsConfig(env: Env): Config['tickets'] {
+  return {
+    productsUrl: str(env, 'PRODUCTS_URL'),
+    productsFile: str(env, 'PRODUCTS_FILE'),
+    serviceCentersUrl: str(env, 'SERVICE_CENTERS_URL'),
+    serviceCentersFile: str(env, 'SERVICE_CENTERS_FILE'),
+    timeoutMs: int(env, 'TICKET_DEPS_TIMEOUT_MS', 2_000, 1),
+    retries: int(env, 'TICKET_DEPS_RETRIES', 2, 0, 10),
+    breakerThreshold: int(env, 'TICKET_DEPS_BREAKER_THRESHOLD', 5, 1),
+    breakerHalfOpenAfterMs: int(env, 'TICKET_DEPS_BREAKER_HALF_OPEN_MS', 10_000, 100),
+    // A signature drawn on a phone is tens of KB; 1 MiB leaves room without inviting uploads of photos.
+    signatureMaxBytes: int(env, 'SIGNATURE_MAX_BYTES', 1024 * 1024, 1024, 16 * 1024 * 1024),
+    blobDir: resolve(str(env, 'BLOB_DIR') ?? resolve(str(env, 'DATA_DIR') ?? './data', 'blobs')),
+  };
+}
+
+function outboxConfig(env: Env, natsUrl: string | undefined, prefix: string): Config['outbox'] {
+  return {
+    enabled: natsUrl !== undefined && str(env, 'OUTBOX') !== 'off',
+    // Streams may not overlap in subjects: other prefixes get a stream of their own.
+    stream: str(env, 'CHAT_EVENTS_STREAM') ?? (prefix === 'chat' ? 'CHAT_EVENTS' : `CHAT_EVENTS_${prefix}`),
+    batchMax: int(env, 'OUTBOX_BATCH_MAX', 500, 1, 10_000),
+    idleMs: int(env, 'OUTBOX_IDLE_MS', 50, 1),
+  };
 }
 
 /** SHARDS: `auto`, or a list of shards and ranges such as `0-31,40`. */
