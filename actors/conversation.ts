@@ -91,7 +91,7 @@ export function decideHistory(
   return done(state, { type: 'replyHistory', before, limit: limit ?? limits.historyLimitDefault });
 }
 
-function sendKey(from: string, cmid: string): string {
+export function sendKey(from: string, cmid: string): string {
   return `${from}\n${cmid}`;
 }
 

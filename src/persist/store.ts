@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import { ORDER_EVENTS_REMEMBERED_MAX } from '../config.ts';
-import { readOnlyState } from '../../actors/read-only.ts';
+import { rebuildConversation } from '../../actors/rebuild.ts';
 import type { ConversationState } from '../../actors/types.ts';
 import type { ConvKind, InboxEntry, MsgView } from '../../protocol/frames.ts';
 
@@ -53,32 +53,20 @@ export class Store {
         'SELECT user_id, delivered_seq, read_seq, read_at_ms FROM members WHERE conv_id = $1', [id]),
       this.pool.query<MessageRecord>(
         'SELECT seq, id, sender, cmid, ts_ms FROM messages WHERE conv_id = $1 ORDER BY seq DESC LIMIT $2', [id, dedupeWindowMax]),
-      // last_seq in conversations trails by nothing (same statement), but max(seq) is the truth.
       this.pool.query<{ max: number | null }>('SELECT max(seq) AS max FROM messages WHERE conv_id = $1', [id]),
       c.kind === 'order'
         ? this.pool.query<{ id: string }>(
           'SELECT id FROM processed_events WHERE conv_id = $1 ORDER BY ts_ms DESC, id DESC LIMIT $2', [id, eventsRememberedMax])
         : Promise.resolve({ rows: [] as { id: string }[] }),
     ]);
-    const state: ConversationState = {
-      id,
-      kind: c.kind,
-      state: c.state,
-      readOnly: readOnlyState(c.kind, c.state),
-      participants: c.participants,
+    return rebuildConversation({
+      id, kind: c.kind, state: c.state, participants: c.participants, meta: c.meta, createdAt: c.created_ms,
+      // last_seq in conversations trails by nothing (same statement), but max(seq) is the truth.
       lastSeq: Math.max(c.last_seq, last.rows[0].max ?? 0),
-      watermarks: new Map(),
-      recentSends: new Map(),
-      typingUntil: new Map(),
-      createdAt: c.created_ms,
-      meta: c.meta,
-      processedEvents: c.kind === 'order' ? new Set(events.rows.map((e) => e.id).reverse()) : undefined,
-    };
-    for (const m of members.rows) {
-      state.watermarks.set(m.user_id, { delivered: m.delivered_seq, read: m.read_seq, readAt: m.read_at_ms || undefined });
-    }
-    for (const r of recent.rows.reverse()) state.recentSends.set(`${r.sender}\n${r.cmid}`, { seq: r.seq, id: r.id, ts: r.ts_ms });
-    return state;
+      members: members.rows.map((m) => ({ user: m.user_id, delivered: m.delivered_seq, read: m.read_seq, readAt: m.read_at_ms })),
+      recentSends: recent.rows.reverse().map((m) => ({ sender: m.sender, cmid: m.cmid, seq: m.seq, id: m.id, ts: m.ts_ms })),
+      eventIds: events.rows.map((e) => e.id).reverse(),
+    });
   }
 
   /** Messages after `since` in seq order (the oldest first), at most `limit`. */

@@ -5,7 +5,7 @@
  * a bus and timers the test reads and fires. The bus and the lanes write to one shared log, so a
  * test can tell in which order the host decided things.
  */
-import { readOnlyState } from '../../actors/read-only.ts';
+import { readOnlyState } from '../../actors/rebuild.ts';
 import type { ConnectionCheck, ConversationState, MessageRow, WatermarkRow, Write } from '../../actors/types.ts';
 import type { MsgView } from '../../protocol/frames.ts';
 import type { Bus, BusHandler, Subscription } from '../../src/bus/bus.ts';
