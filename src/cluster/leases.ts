@@ -82,7 +82,12 @@ export class LeaseManager {
     await this.tick();
     // Renewal runs on its own timer: a long rebalance (many acquisitions) must never delay it.
     const period = Math.max(100, Math.floor(this.cfg.ttlMs / 3));
-    this.timers.push(setInterval(() => void this.keepAlive(), period), setInterval(() => void this.tick(), period));
+    // Free shards are looked for twice per renew period: a dead owner's lease lapses at an
+    // arbitrary moment, and every moment until the next look is a moment its shards answer
+    // nobody (a takeover is to answer within LEASE_TTL_MS + one renew period + 1 s). A look is
+    // one listing of the nodes bucket and, only when under our share, one create per free shard.
+    const lookPeriod = Math.max(50, Math.floor(period / 2));
+    this.timers.push(setInterval(() => void this.keepAlive(), period), setInterval(() => void this.tick(), lookPeriod));
   }
 
   private async keepAlive(): Promise<void> {

@@ -1,24 +1,17 @@
-/** What travels on `chat.shard.<k>`: the authenticated user, the validated frame, the target. */
+/** The shard protocol: the envelope a shard is asked with, and the reply's status byte. */
 import { decode, encode } from '../../protocol/codec.ts';
 import type { ClientFrame } from '../../protocol/frames.ts';
 import type { OrderEvent } from '../../actors/order.ts';
 import type { CandidateRef } from '../../actors/routing.ts';
 import type { TicketOp } from '../../actors/ticket.ts';
 
-export interface ShardEnvelope {
-  /** Conversation id (for `open`, the DM id derived from the pair). */
+interface EnvelopeBase {
+  /** Conversation id (for `open`, the DM id derived from the pair; the router's id for a pick). */
   c: string;
   /** Authenticated user id: the token's `sub`, never a payload field. */
   u: string;
   /** Token roles. */
   r: string[];
-  /** A client frame, or — for the order-event intake — `e`. */
-  f?: ClientFrame;
-  e?: OrderEvent;
-  /** A ticket lifecycle command from the HTTP API (the user is `u`, with roles `r`). */
-  tk?: TicketOp;
-  /** A pick request for the router actor (`c` = routerActorId). */
-  rt?: RoutePickRequest;
   /** W3C traceparent of the edge's span for this command (tracing on). */
   tp?: string;
   /** Correlation id for logs: the trace id when tracing, else minted by the edge. */
@@ -27,6 +20,18 @@ export interface ShardEnvelope {
   // probe.ts). An edge's stamp counted its retries while a shard had no owner as queueing, and
   // made every takeover look like an overload.
 }
+
+/**
+ * What travels on `chat.shard.<k>`: the authenticated user and exactly one payload — a validated
+ * client frame (`f`), an order event (`e`, the event intake), a ticket lifecycle command (`tk`,
+ * the HTTP API) or a pick for the router actor (`rt`). The key present says which (the wire
+ * stays one msgpack map).
+ */
+export type ShardEnvelope =
+  | (EnvelopeBase & { f: ClientFrame; e?: never; tk?: never; rt?: never })
+  | (EnvelopeBase & { e: OrderEvent; f?: never; tk?: never; rt?: never })
+  | (EnvelopeBase & { tk: TicketOp; f?: never; e?: never; rt?: never })
+  | (EnvelopeBase & { rt: RoutePickRequest; f?: never; e?: never; tk?: never });
 
 export interface RoutePickRequest {
   brand: string;

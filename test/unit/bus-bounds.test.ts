@@ -148,7 +148,7 @@ test('the shard client answers BusOverloadError as "shard unavailable" (503, ret
   const client = new ShardClient(bus, new Subjects('t'), { shardCount: 4, timeoutMs: 5000, attemptMs: 5000 });
   for (const repeatable of [false, true]) {
     const started = performance.now();
-    const e = await client.ask({ c: 'conv-1', u: 'alice', r: [] }, { repeatable }).then(() => undefined, (err: unknown) => err);
+    const e = await client.ask({ c: 'conv-1', u: 'alice', r: [], f: { t: 'ping', rid: 1 } }, { repeatable }).then(() => undefined, (err: unknown) => err);
     assert.ok(e instanceof ChatError, `expected a ChatError, got ${String(e)}`);
     assert.equal(e.code, ErrorCode.unavailable);
     assert.equal(e.extra.retryMs, RetryAfterMs.shardUnavailable);

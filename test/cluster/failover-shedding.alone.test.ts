@@ -19,7 +19,7 @@ import { overloadedMsg, shardOf } from '../../src/rpc/envelope.ts';
 const prefix = runPrefix('fs');
 const shardCount = 16;
 const leaseTtlMs = 3000;
-/** The lease manager renews (and looks for free shards) every third of the TTL (leases.ts). */
+/** The lease manager renews every third of the TTL and looks for free shards twice as often (leases.ts). */
 const renewMs = leaseTtlMs / 3;
 /** Required: a send is answered within the lease TTL + one renew period + a second. */
 const answerBoundMs = leaseTtlMs + renewMs + 1000;
