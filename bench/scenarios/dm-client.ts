@@ -1,11 +1,12 @@
 /**
  * What the `dm` load talks through, per target: our server and the bare uWS relay speak
- * PROTOCOL.md (ProtocolClient); the Socket.IO peer gets a translating client. All three have
+ * PROTOCOL.md (RawWsClient, lib/raw-ws.ts); the Socket.IO peer gets a translating client. All three have
  * the same surface, so DmLoad's schedule, matching and counting are identical for every target.
  */
 import { SocketIoClient } from '../peers/socketio-client.ts';
 import type { ClientFrame, ServerFrame } from '../../protocol/frames.ts';
-import { ProtocolClient, type ClientHandlers } from '../lib/ws-client.ts';
+import type { ClientHandlers } from '../lib/ws-client.ts';
+import { RawWsClient } from '../lib/raw-ws.ts';
 
 export const DM_TARGET_KINDS = ['ours', 'socketio', 'uws'] as const;
 export type DmTargetKind = (typeof DM_TARGET_KINDS)[number];
@@ -24,5 +25,6 @@ export interface DmClient {
 /** `url` is the ws URL (`ws://host:port/v1/ws`) for ours/uws, the http base for socketio. */
 export function connectDmClient(kind: DmTargetKind, url: string, token: string, timeoutMs: number): Promise<DmClient> {
   if (kind === 'socketio') return SocketIoClient.connect(url, token, timeoutMs);
-  return ProtocolClient.connect(`${url}?token=${encodeURIComponent(token)}`, timeoutMs);
+  // The lean client (lib/raw-ws.ts): pre-encoded, batched writes and in-place reads on the hot path.
+  return RawWsClient.connect(`${url}?token=${encodeURIComponent(token)}`, timeoutMs);
 }

@@ -198,11 +198,13 @@ export async function drive(options: DmOptions, target: DmTarget): Promise<Recor
   const cpu = process.cpuUsage(cpuBefore);
   const elapsedMs = Date.now() - startEpochMs;
   const generatorCpuPct = Math.round(((cpu.user + cpu.system) / 1000 / elapsedMs) * 100);
+  const generatorCpuUs = cpu.user + cpu.system;
   const serverCpuAfter = target.cpuSeconds?.() ?? null;
   const serverCpuPct = serverCpuBefore === null || serverCpuAfter === null ? null : Math.round(((serverCpuAfter - serverCpuBefore) * 1000 * 100) / elapsedMs);
   const hostCpuAfter = hostCpuSeconds();
   const hostCpuPct = hostCpuBefore === null || hostCpuAfter === null ? null : Math.round(((hostCpuAfter - hostCpuBefore) * 1000 * 100) / elapsedMs);
-  return report(options, merge(results), {
+  const merged = merge(results);
+  return report(options, merged, {
     target: target.kind,
     serverCpuPct,
     hostCpuPct,
@@ -212,6 +214,8 @@ export async function drive(options: DmOptions, target: DmTarget): Promise<Recor
     serverRssMb: target.rssMb(),
     serverCmd: target.serverCmd,
     generatorCpuPct,
+    // Over warm-up + window + drain, divided by every send of the run (warm-up included).
+    generatorCpuUsPerMsg: merged.sentTotal > 0 ? Math.round((generatorCpuUs / merged.sentTotal) * 100) / 100 : null,
   });
 }
 
@@ -309,11 +313,12 @@ interface Merged extends Omit<DmLoadResult, 'e2e' | 'ack'> {
 
 function merge(results: DmLoadResult[]): Merged {
   const merged: Merged = {
-    sent: 0, acked: 0, delivered: 0, acksInWindow: 0, deliveriesInWindow: 0, errors: {}, closes: {}, sendsOnClosedSocket: 0,
+    sentTotal: 0, sent: 0, acked: 0, delivered: 0, acksInWindow: 0, deliveriesInWindow: 0, errors: {}, closes: {}, sendsOnClosedSocket: 0,
     unmatched: 0, duplicates: 0, lagMsMax: 0, bufferedBytesMax: 0, e2e: new Histogram(), ack: new Histogram(),
     ackedAfterErr: {}, deliveredAfterErr: {}, otherFrames: {},
   };
   for (const r of results) {
+    merged.sentTotal += r.sentTotal;
     merged.sent += r.sent;
     merged.acked += r.acked;
     merged.delivered += r.delivered;
@@ -360,6 +365,7 @@ interface RunFacts {
   serverRssMb: number | null; // null when the server is external (--url)
   serverCmd: string;
   generatorCpuPct: number; // the bench's own CPU over the run, 100 = one core
+  generatorCpuUsPerMsg: number | null; // the bench's own CPU (all load threads) per message sent, µs
 }
 
 function report(options: DmOptions, m: Merged, facts: RunFacts): Record<string, unknown> {
@@ -392,6 +398,7 @@ function report(options: DmOptions, m: Merged, facts: RunFacts): Record<string, 
     hostCpuPct: facts.hostCpuPct,
     generatorLagMsMax: Math.round(m.lagMsMax * 10) / 10,
     generatorCpuPct: facts.generatorCpuPct,
+    generatorCpuUsPerMsg: facts.generatorCpuUsPerMsg,
     clientBufferedBytesMax: m.bufferedBytesMax,
     closes: m.closes,
     sendsOnClosedSocket: m.sendsOnClosedSocket,
