@@ -19,6 +19,12 @@ export interface StepMeasurement {
   acked: number;
   delivered: number;
   latencyMs: { e2e: { p99: number } };
+  /**
+   * A second ack or delivery for one send (dm-load counts them). Nothing a fast step gains is
+   * worth one: any duplicate fails the step, whatever its latency (issue 14 item 4). Absent in
+   * results from before the field existed.
+   */
+  duplicates?: number;
 }
 
 export interface StepVerdict {
@@ -38,6 +44,7 @@ export function judgeStep(m: StepMeasurement, limits: SweepLimits = SWEEP_LIMITS
   if (m.latencyMs.e2e.p99 > limits.p99E2eMsMax) reasons.push(`p99 e2e ${m.latencyMs.e2e.p99} ms > ${limits.p99E2eMsMax} ms`);
   if (m.sent > 0 && deliveredRatio < limits.deliveryMin) reasons.push(`delivered ${pct(deliveredRatio)} < ${pct(limits.deliveryMin)}`);
   if (m.sent > 0 && ackedRatio < limits.deliveryMin) reasons.push(`acked ${pct(ackedRatio)} < ${pct(limits.deliveryMin)}`);
+  if ((m.duplicates ?? 0) > 0) reasons.push(`${m.duplicates} duplicate acks or deliveries`);
   return { sustained: reasons.length === 0, reasons, deliveredRatio, ackedRatio };
 }
 

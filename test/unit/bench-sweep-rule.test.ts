@@ -19,6 +19,11 @@ test('a step fails on p99 above the limit, on delivery or acks below 99%, or whe
   assert.equal(judgeStep(step(1000, 1000, 1000, 30), { p99E2eMsMax: 20, deliveryMin: 0.99 }).sustained, false);
 });
 
+test('any duplicate ack or delivery fails a step, however fast it was', () => {
+  assert.equal(judgeStep({ ...step(1000, 1000, 1000, 5), duplicates: 0 }).sustained, true);
+  assert.deepEqual(judgeStep({ ...step(1000, 1000, 1000, 5), duplicates: 1 }).reasons, ['1 duplicate acks or deliveries']);
+});
+
 test('max sustained rate is the best pass below every fail; null when nothing held', () => {
   const steps: StepRecord[] = [
     { rate: 1000, sustained: true },
