@@ -22,6 +22,7 @@ export class InboundProbe {
   private sub: Subscription | undefined;
   private sentAt: number | undefined;
   private lastMs = 0;
+  private returnedOnce = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -41,8 +42,14 @@ export class InboundProbe {
     clearTimeout(this.timer);
   }
 
-  /** The inbound delay now: the last probe's round trip, or the age of the one still out if longer. */
+  /**
+   * The inbound delay now: the last probe's round trip, or the age of the one still out if longer.
+   * 0 until a first probe has come back: a thread starting up (migrations, JIT, rehydration) is
+   * slow to answer its first probe while no command waits for it at all, and counting that age
+   * made a restarted node refuse its first sends as "overloaded".
+   */
   get delayMs(): number {
+    if (!this.returnedOnce) return 0;
     return this.sentAt === undefined ? this.lastMs : Math.max(this.lastMs, this.now() - this.sentAt);
   }
 
@@ -56,6 +63,7 @@ export class InboundProbe {
   private returned(): void {
     if (this.sentAt === undefined) return; // a probe taken as lost came back after all
     this.lastMs = this.now() - this.sentAt;
+    this.returnedOnce = true;
     this.sentAt = undefined;
     this.schedule(probePeriodMs);
   }
