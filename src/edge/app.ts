@@ -7,7 +7,7 @@ import { CloseCode, ErrorCode } from '../../protocol/errors.ts';
 import type { Config } from '../config.ts';
 import { ShardClient } from '../rpc/shard-client.ts';
 import { FrameRouter, type FrameDeps } from './frames.ts';
-import { registerHttp, respond, type HttpDeps } from '../http/routes.ts';
+import { registerHttp, respondError, type HttpDeps } from '../http/routes.ts';
 import { OpenSockets, socketBehavior } from './socket-behavior.ts';
 import type { SocketData, SocketRegistry } from './sockets.ts';
 import { loadUws } from '../uws.ts';
@@ -23,7 +23,7 @@ export interface Edge {
 }
 
 export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpDeps, 'shards'> & { registry: SocketRegistry }): Promise<Edge> {
-  const shards = new ShardClient(edgeDeps.bus, edgeDeps.subjects, { shardCount: config.shardCount, timeoutMs: config.limits.busRequestTimeoutMs, attemptMs: config.leaseTtlMs });
+  const shards = ShardClient.forNode(edgeDeps.bus, edgeDeps.subjects, config);
   const deps = { ...edgeDeps, shards };
   const uws = loadUws();
   const app = uws.App();
@@ -37,7 +37,7 @@ export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpD
   registerOrderEvents(app, deps);
   registerAdmin(app, deps);
   registerTickets(app, deps);
-  app.any('/*', (res) => respond(res, ErrorCode.notFound, { code: ErrorCode.notFound, message: 'no such route' }));
+  app.any('/*', (res) => respondError(res, ErrorCode.notFound, 'no such route'));
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));

@@ -9,7 +9,7 @@ import { CloseCode, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 import type { ProtocolLimits } from '../../protocol/frames.ts';
 import { tokenFrom, VerifierUnavailableError, type Verifier } from '../auth/auth.ts';
 import { type Config, UWS_MAX_BACKPRESSURE_BYTES } from '../config.ts';
-import { respond } from '../http/routes.ts';
+import { respondError } from '../http/routes.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { loadUws } from '../uws.ts';
@@ -111,15 +111,15 @@ function upgradeHandler(config: Config, deps: SocketDeps, sockets: OpenSockets):
     const ip = textDecoder.decode(res.getRemoteAddressAsText());
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    if (!token) return respond(res, ErrorCode.unauthenticated, { code: ErrorCode.unauthenticated, message: 'missing token' });
+    if (!token) return respondError(res, ErrorCode.unauthenticated, 'missing token');
     deps.verifier.verify(token).then(
       (p) => {
         if (aborted) return;
         if (deps.registry.socketsOf(p.sub) >= config.limits.maxConnsPerUser) {
-          return respond(res, ErrorCode.rateLimited, { code: ErrorCode.rateLimited, message: `more than ${config.limits.maxConnsPerUser} connections for this user`, retryMs: RetryAfterMs.connections });
+          return respondError(res, ErrorCode.rateLimited, `more than ${config.limits.maxConnsPerUser} connections for this user`, { retryMs: RetryAfterMs.connections });
         }
         if (config.limits.maxConnsPerIp > 0 && sockets.fromIp(ip) >= config.limits.maxConnsPerIp) {
-          return respond(res, ErrorCode.rateLimited, { code: ErrorCode.rateLimited, message: `more than ${config.limits.maxConnsPerIp} connections from this address`, retryMs: RetryAfterMs.connections });
+          return respondError(res, ErrorCode.rateLimited, `more than ${config.limits.maxConnsPerIp} connections from this address`, { retryMs: RetryAfterMs.connections });
         }
         const data: SocketData = {
           user: p.sub, roles: p.roles, ip, closed: false, badFrames: 0, badWindowStart: Date.now(),
@@ -134,8 +134,8 @@ function upgradeHandler(config: Config, deps: SocketDeps, sockets: OpenSockets):
       (e: unknown) => {
         if (aborted) return;
         // The token was not judged (verify queue full, pool failed): refuse for now, not for good.
-        if (e instanceof VerifierUnavailableError) return respond(res, ErrorCode.unavailable, { code: ErrorCode.unavailable, message: e.message, retryMs: e.retryMs });
-        respond(res, ErrorCode.unauthenticated, { code: ErrorCode.unauthenticated, message: e instanceof Error ? e.message : 'invalid token' });
+        if (e instanceof VerifierUnavailableError) return respondError(res, ErrorCode.unavailable, e.message, { retryMs: e.retryMs });
+        respondError(res, ErrorCode.unauthenticated, e instanceof Error ? e.message : 'invalid token');
       },
     );
   };

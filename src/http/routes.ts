@@ -90,10 +90,10 @@ export function route(
       (out) => !aborted && respond(res, out.status, out.body, out.contentType),
       (e: unknown) => {
         if (aborted) return;
-        if (e instanceof ChatError) return respond(res, e.code, { code: e.code, message: e.message, ...e.extra });
+        if (e instanceof ChatError) return respondError(res, e.code, e.message, { ...e.extra });
         log.error({ err: e }, 'http handler failed');
         // Mostly a read the database could not answer: a condition that passes.
-        respond(res, ErrorCode.unavailable, { code: ErrorCode.unavailable, message: 'dependency unavailable', retryMs: RetryAfterMs.dependency });
+        respondError(res, ErrorCode.unavailable, 'dependency unavailable', { retryMs: RetryAfterMs.dependency });
       },
     );
   };
@@ -124,6 +124,11 @@ export function respond(res: HttpResponse, status: number, body?: unknown, conte
     const bytes = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
     res.writeHeader('content-type', contentType).end(bytes, closeAfterResponse);
   });
+}
+
+/** The JSON error body every refusal of the HTTP API and the upgrade carries: `{code, message, ...extra}`. */
+export function respondError(res: HttpResponse, code: number, message: string, extra: Record<string, unknown> = {}): void {
+  respond(res, code, { code, message, ...extra });
 }
 
 /** A handler's answer: JSON by default, or raw bytes with their content type. */
@@ -168,7 +173,7 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
     res.onAborted(() => (aborted = true));
     d.metricsText().then(
       ({ contentType, text }) => !aborted && respond(res, 200, text, contentType),
-      () => !aborted && respond(res, ErrorCode.unavailable, { code: ErrorCode.unavailable, message: 'metrics unavailable' }),
+      () => !aborted && respondError(res, ErrorCode.unavailable, 'metrics unavailable', { retryMs: RetryAfterMs.dependency }),
     );
   });
   app.get('/readyz', (res) => {

@@ -10,7 +10,7 @@ import { SignJWT } from 'jose';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ensureDevSecret, knownRoles } from '../auth/auth.ts';
 import { ChatError, ErrorCode } from '../../protocol/errors.ts';
-import { type HttpDeps, respond, route } from './routes.ts';
+import { type HttpDeps, respond, respondError, route } from './routes.ts';
 import { idRuleText, isValidId } from '../../protocol/ids.ts';
 
 const webDir = new URL('../../web/', import.meta.url).pathname;
@@ -68,12 +68,12 @@ function sendAsset(res: HttpResponse, file: string, d: HttpDeps): void {
     (assets) => {
       if (aborted) return;
       const a = assets.get(file);
-      if (!a) return respond(res, ErrorCode.notFound, { code: ErrorCode.notFound, message: 'no such asset' });
+      if (!a) return respondError(res, ErrorCode.notFound, 'no such asset');
       respond(res, 200, a.body, a.type);
     },
     (e: unknown) => {
       d.log.error({ err: e }, 'web bundle failed');
-      if (!aborted) respond(res, ErrorCode.internal, { code: ErrorCode.internal, message: 'web bundle failed' });
+      if (!aborted) respondError(res, ErrorCode.internal, 'web bundle failed');
     },
   );
 }

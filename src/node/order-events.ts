@@ -20,7 +20,7 @@ export class OrderEventsComponent implements Component {
 
   async start(): Promise<void> {
     const { config, log } = this.parts;
-    const shards = new ShardClient(this.bus.bus, this.parts.subjects, { shardCount: config.shardCount, timeoutMs: config.limits.busRequestTimeoutMs, attemptMs: config.leaseTtlMs });
+    const shards = ShardClient.forNode(this.bus.bus, this.parts.subjects, config);
     const consumerLog = log.child({ component: 'order-events' });
     const consumer = new OrderEventsConsumer({ ...config.events, natsUrl: config.natsUrl! }, (e) => applyOrderEvent(shards, e), consumerLog);
     this.consumer = consumer;

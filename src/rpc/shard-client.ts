@@ -8,6 +8,7 @@
 import { decode } from '../../protocol/codec.ts';
 import { ChatError, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 import { type Bus, BusOverloadError, BusTimeoutError, NoRespondersError, type Subjects } from '../bus/bus.ts';
+import type { Config } from '../config.ts';
 import { encodeEnvelope, replyFrame, ReplyStatus, replyStatus, type ShardEnvelope, shardOf } from './envelope.ts';
 
 export interface ShardClientOptions {
@@ -58,6 +59,11 @@ export class ShardClient {
 
   constructor(private readonly bus: Bus, subjects: Subjects, private readonly o: ShardClientOptions) {
     this.subjects = Array.from({ length: o.shardCount }, (_, k) => subjects.shard(k));
+  }
+
+  /** The node's client: SHARD_COUNT, BUS_REQUEST_TIMEOUT_MS for a request, LEASE_TTL_MS for an attempt. */
+  static forNode(bus: Bus, subjects: Subjects, config: Pick<Config, 'shardCount' | 'leaseTtlMs' | 'limits'>): ShardClient {
+    return new ShardClient(bus, subjects, { shardCount: config.shardCount, timeoutMs: config.limits.busRequestTimeoutMs, attemptMs: config.leaseTtlMs });
   }
 
   shardOf(conv: string): number {

@@ -39,7 +39,7 @@ export function createTicketPorts(config: Config, bus: Bus, subjects: Subjects, 
   let centers = unconfiguredServiceCenters;
   if (t.serviceCentersUrl) centers = httpServiceCenters(t.serviceCentersUrl, (breakers.serviceCenters = policy()));
   else if (t.serviceCentersFile) centers = fileServiceCenters(t.serviceCentersFile);
-  const shards = new ShardClient(bus, subjects, { shardCount: config.shardCount, timeoutMs: config.limits.busRequestTimeoutMs, attemptMs: config.leaseTtlMs });
+  const shards = ShardClient.forNode(bus, subjects, config);
   return {
     breakers,
     ports: {
