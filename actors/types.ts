@@ -83,7 +83,11 @@ export type Write = MessageRow | WatermarkRow | ConversationRow | EventRow | Tic
 export type Effect =
   /** Reply to the request that carried this command (the host adds the rid). */
   | { type: 'reply'; frame: ServerFrame }
-  /** Send a frame to every socket of these users, and to observers of the room. */
+  /**
+   * Send a frame to every socket of these users, and to observers of the room — except the
+   * socket that sent the command, which gets the reply instead (PROTOCOL: a `send`'s socket may
+   * receive only its `ack`).
+   */
   | { type: 'fanout'; users: string[]; frame: ServerFrame }
   /**
    * Make these writes durable (group commit), then run `then`. With no writes this is a

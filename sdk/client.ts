@@ -408,7 +408,25 @@ export class ChatClient {
     const st = this.convs.get(m.conv);
     if (st === undefined) return this.events.emit('msg', stripT(m));
     this.deliver(m.conv, st, st.seq.offer(m));
-    if (st.seq.hasGap && st.seq.lastSeen !== undefined) void this.fill(m.conv, st);
+    this.fillIfGap(m.conv, st);
+  }
+
+  /**
+   * A gap is filled from the server, unless a send of ours in that conversation awaits its ack:
+   * the server does not echo our own `msg` to this socket, so the missing seq may be ours (the
+   * ack fills it, see ownMessage).
+   */
+  private fillIfGap(conv: string, st: ConvState): void {
+    if (st.seq.hasGap && st.seq.lastSeen !== undefined && !this.pending.inflightIn(conv)) void this.fill(conv, st);
+  }
+
+  /** Our acked send, as the `msg` this socket is not sent: in order with everyone else's. */
+  private ownMessage(e: PendingSend, ack: Ack): void {
+    const st = this.convs.get(e.conv);
+    const m: Message = { conv: ack.conv, seq: ack.seq, id: ack.id, from: this.helloFrame?.user ?? '', body: e.body, ts: ack.ts, cmid: e.cmid };
+    if (st === undefined) return void this.events.emit('msg', m);
+    this.deliver(e.conv, st, st.seq.offer(m));
+    this.fillIfGap(e.conv, st);
   }
 
   /** Emits messages that are now in order and schedules the delivered watermark for them. */
@@ -523,7 +541,9 @@ export class ChatClient {
     if (this.pending.get(e.cmid) !== e) return;
     if (f.t === 'ack') {
       this.pending.remove(e.cmid);
-      e.resolve({ conv: String(f.conv), seq: Number(f.seq), id: String(f.id), ts: Number(f.ts) });
+      const ack = { conv: String(f.conv), seq: Number(f.seq), id: String(f.id), ts: Number(f.ts) };
+      this.ownMessage(e, ack);
+      e.resolve(ack);
       return this.flush(); // the window moved
     }
     const err = f.t === 'err' ? toRequestError(f) : new ChatRequestError(0, `expected 'ack', got '${f.t}'`);

@@ -41,6 +41,12 @@ export class PendingQueue {
     this.entries.set(entry.cmid, entry);
   }
 
+  /** Whether a send of `conv` was written and awaits its reply. */
+  inflightIn(conv: string): boolean {
+    for (const e of this.entries.values()) if (e.state === 'inflight' && e.conv === conv) return true;
+    return false;
+  }
+
   get(cmid: string): PendingSend | undefined {
     return this.entries.get(cmid);
   }

@@ -281,7 +281,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolMax: int(env, 'DB_POOL_MAX', 4, 1, 100),
     dbPreparedStatements: str(env, 'DATABASE_URL') !== undefined && str(env, 'DB_PREPARED_STATEMENTS') !== 'false',
     shardCount,
-    shardThreads: int(env, 'SHARD_THREADS', Math.max(1, availableParallelism() - 1), 1, 256),
+    shardThreads: int(env, 'SHARD_THREADS', Math.max(1, availableParallelism() - 1), 0, 256),
     edgeThreads: int(env, 'EDGE_THREADS', 1, 1, 64),
     subjectPrefix: prefix,
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',

@@ -71,6 +71,7 @@ export interface DmLoadResult {
   deliveredAfterErr: Record<string, number>; // …and later delivered anyway (counted in delivered), by err code
   otherFrames: Record<string, number>; // frames this scenario does not use, by type (typing, delivered…)
   duplicates: number; // a second ack or delivery for the same send
+  ownEchoes: number; // a `msg` back on the socket that sent it (the protocol lets a server skip it; ours does)
   e2e: HistogramSnapshot; // µs, send → recipient msg
   ack: HistogramSnapshot; // µs, send → ack
   lagMsMax: number; // worst lateness of a scheduler tick inside the window
@@ -117,7 +118,7 @@ export class DmLoad implements RawSink {
   private running = false;
   private readonly result: Omit<DmLoadResult, 'e2e' | 'ack' | 'sentTotal'> = {
     sent: 0, acked: 0, delivered: 0, acksInWindow: 0, deliveriesInWindow: 0,
-    errors: {}, closes: {}, sendsOnClosedSocket: 0, unmatched: 0, duplicates: 0, lagMsMax: 0, bufferedBytesMax: 0,
+    errors: {}, closes: {}, sendsOnClosedSocket: 0, unmatched: 0, duplicates: 0, ownEchoes: 0, lagMsMax: 0, bufferedBytesMax: 0,
     ackedAfterErr: {}, deliveredAfterErr: {}, otherFrames: {},
   };
 
@@ -411,7 +412,7 @@ export class DmLoad implements RawSink {
 
   private onMsgN(client: number, n: number, now: number): void {
     if (!Number.isSafeInteger(n) || n < 1) return void this.result.unmatched++;
-    if (client !== (this.senderOf(n - 1) ^ 1)) return; // the sender's own echo: not a delivery
+    if (client !== (this.senderOf(n - 1) ^ 1)) return void this.result.ownEchoes++; // not a delivery
     const st = n < this.state.length ? this.state[n] : 0;
     if ((st & SENT) === 0) return void this.result.unmatched++;
     if (st & DELIVERED) return void this.result.duplicates++;

@@ -186,7 +186,7 @@ export class FrameRouter {
     const cid = correlationId(tp);
     // Client frames may be asked again (a send is deduplicated by its cmid, the others are reads or
     // idempotent): an attempt unanswered for a lease TTL is repeated.
-    this.d.shards.ask({ c: conv, u: data.user, r: data.roles, f: frame, tp, cid }, { repeatable: true }, shard).then(
+    this.d.shards.ask({ c: conv, u: data.user, r: data.roles, f: frame, tp, cid, o: data.sid }, { repeatable: true }, shard).then(
       (reply) => {
         span?.end();
         data.inflight--;

@@ -15,7 +15,7 @@ import type { Metrics } from '../metrics.ts';
 import { loadUws } from '../uws.ts';
 import type { FrameRouter } from './frames.ts';
 import { TokenBucket } from './rate-limit.ts';
-import type { Socket, SocketData, SocketRegistry } from './sockets.ts';
+import { edgeSocketIds, type Socket, type SocketData, type SocketRegistry } from './sockets.ts';
 
 export interface SocketDeps {
   limits: ProtocolLimits;
@@ -103,6 +103,7 @@ export function socketBehavior(config: Config, deps: SocketDeps, router: FrameRo
 
 /** Verifies the token before the upgrade: no socket for a refused one (401, 429 past a bound, 503 {retryMs} when the verifier is overloaded). */
 function upgradeHandler(config: Config, deps: SocketDeps, sockets: OpenSockets): NonNullable<WebSocketBehavior<SocketData>['upgrade']> {
+  const nextSid = edgeSocketIds();
   return (res, req, context) => {
     const token = tokenFrom(req.getHeader('authorization'), req.getQuery() ?? '');
     const key = req.getHeader('sec-websocket-key');
@@ -122,7 +123,7 @@ function upgradeHandler(config: Config, deps: SocketDeps, sockets: OpenSockets):
           return respondError(res, ErrorCode.rateLimited, `more than ${config.limits.maxConnsPerIp} connections from this address`, { retryMs: RetryAfterMs.connections });
         }
         const data: SocketData = {
-          user: p.sub, roles: p.roles, ip, closed: false, badFrames: 0, badWindowStart: Date.now(),
+          user: p.sub, sid: nextSid(), roles: p.roles, ip, closed: false, badFrames: 0, badWindowStart: Date.now(),
           frames: new TokenBucket(config.limits.rateFramesPerS, config.limits.rateFramesPerS * 2, Date.now()),
           inflight: 0, observing: new Set(),
         };

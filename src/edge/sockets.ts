@@ -4,6 +4,7 @@
  * user. Writes check the socket's buffered amount first: a slow consumer is closed with 1013
  * instead of buffering without bound.
  */
+import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'uWebSockets.js';
 import { CloseCode } from '../../protocol/errors.ts';
 import type { Bus, Subjects, Subscription } from '../bus/bus.ts';
@@ -11,6 +12,8 @@ import type { TokenBucket } from './rate-limit.ts';
 
 export interface SocketData {
   user: string;
+  /** Unique among the cluster's sockets (edgeSocketIds): the fan-out of its own commands skips it. */
+  sid: string;
   roles: string[];
   ip: string;
   closed: boolean;
@@ -23,6 +26,17 @@ export interface SocketData {
 }
 
 export type Socket = WebSocket<SocketData>;
+
+/**
+ * Socket ids for this edge: a random prefix (edges need not coordinate: 72 random bits make a
+ * collision across the cluster's edges negligible) and a counter. Subject-safe characters only,
+ * since an id travels in a bus message's reply field.
+ */
+export function edgeSocketIds(): () => string {
+  const prefix = `o.${randomBytes(9).toString('base64url')}.`;
+  let n = 0;
+  return () => prefix + (++n).toString(36);
+}
 
 interface Fanout<K> {
   sockets: Set<Socket>;
@@ -81,8 +95,9 @@ export class SocketRegistry {
     let f = map.get(key);
     if (!f) {
       const sockets = new Set<Socket>();
-      const sub = this.bus.subscribe(subject, (bytes) => {
-        for (const s of sockets) this.write(s, bytes);
+      // `origin`: the socket whose command caused this frame; it got the reply instead.
+      const sub = this.bus.subscribe(subject, (bytes, origin) => {
+        for (const s of sockets) if (origin === undefined || s.getUserData().sid !== origin) this.write(s, bytes);
       });
       f = { sockets, sub, key };
       map.set(key, f);

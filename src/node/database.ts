@@ -18,7 +18,7 @@ export class DatabaseComponent implements Component {
     const { config, log, pool, db, state } = this.parts;
     if (!config.databaseUrl) {
       // One connection per pool slot of every thread, plus the migration connection.
-      this.embedded = await startEmbeddedPostgres(config.dataDir, config.dbPoolMax * (config.shardThreads + 1) + 2);
+      this.embedded = await startEmbeddedPostgres(config.dataDir, config.dbPoolMax * (Math.max(1, config.shardThreads) + 1) + 2);
       log.info({ dir: config.dataDir }, 'embedded Postgres (PGlite) ready');
     }
     const applied = await retryForever(() => migrate(pool, db.schema), {

@@ -16,6 +16,11 @@ interface EnvelopeBase {
   tp?: string;
   /** Correlation id for logs: the trace id when tracing, else minted by the edge. */
   cid?: string;
+  /**
+   * The socket that sent the frame (its edge-unique id): the fan-out the command causes skips it,
+   * since the reply already told it (a `send`'s `ack` carries what its `msg` would).
+   */
+  o?: string;
   // No send time: a shard measures queueing with its own clock from its own receipt (host.ts,
   // probe.ts). An edge's stamp counted its retries while a shard had no owner as queueing, and
   // made every takeover look like an overload.

@@ -133,7 +133,7 @@ export class ShardHost {
     if (env.rt && env.c === routerActorId) return this.deliver(env.c, { cmd: { t: 'routePick', ...env.rt }, reply, tp: env.tp });
     if (!env.f) return;
     const cmd: ActorCommand = { t: 'frame', actor: { userId: env.u, roles: env.r }, frame: env.f };
-    this.deliver(env.c, { cmd, reply, rid: env.f.rid, tp: env.tp, cid: env.cid });
+    this.deliver(env.c, { cmd, reply, rid: env.f.rid, tp: env.tp, cid: env.cid, origin: env.o });
   };
 
   /** A command from the bus to actor `id`; answered "busy, retry" when its mailbox is full. */

@@ -23,6 +23,8 @@ export interface Item {
   tp?: string;
   /** Correlation id carried from the edge, for logs. */
   cid?: string;
+  /** The socket that sent the command (envelope `o`): its fan-out skips that socket. */
+  origin?: string;
   /**
    * When this host received it (`now()`): its wait until the decision is queueing in front of
    * this shard's actors. Not the edge's send time: an edge retrying while the shard had no owner

@@ -33,10 +33,14 @@ export class Replies {
     if (item.reply !== undefined) this.bus.publish(item.reply, encodeReply(ReplyStatus.forward, encode(data)));
   }
 
-  /** To every socket of these users, and to observers of the room. */
-  fanout(conv: string, users: string[], frame: ServerFrame): void {
+  /**
+   * To every socket of these users, and to observers of the room, except the socket `origin`
+   * (the one whose command caused it, which has its reply): encoded once for all of them. The
+   * origin rides in the bus message's reply field, which nobody answers on a fan-out subject.
+   */
+  fanout(conv: string, users: string[], frame: ServerFrame, origin?: string): void {
     const bytes = encodeFrame(frame);
-    for (const u of users) this.bus.publish(this.subjects.user(u), bytes);
+    for (const u of users) this.bus.publish(this.subjects.user(u), bytes, origin);
     this.bus.publish(this.subjects.room(conv), bytes);
   }
 

@@ -1,21 +1,32 @@
 /**
  * The node's shard threads: starts them, restarts a crashed one, and (cluster mode) assigns
  * and withdraws shards on behalf of the lease manager. Shard k always lives in thread
- * k mod SHARD_THREADS.
+ * k mod SHARD_THREADS. SHARD_THREADS=0 runs one shard runtime in the main thread instead
+ * (inline.ts): every shard, no thread hop.
  */
-import { MessageChannel, type Worker } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import type { InprocHub } from '../bus/inproc.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics, ShardReport } from '../metrics.ts';
 import type { DbTarget } from '../persist/db.ts';
 import { startWorker } from '../worker-thread.ts';
-import type { ShardControl, ShardWorkerData } from './worker.ts';
+import { InlineShardWorker } from './inline.ts';
+import type { ShardControl, ShardWorkerData } from './runtime.ts';
 
 export type ThreadsMode = { kind: 'inproc'; hub: InprocHub } | { kind: 'nats'; natsUrl: string };
 
+/** What is used of a worker thread (an inline runtime has the same surface). */
+interface ThreadWorker {
+  postMessage(m: ShardControl): void;
+  terminate(): Promise<number>;
+  on(event: 'message', listener: (m: Record<string, unknown>) => void): unknown;
+  on(event: 'error', listener: (e: Error) => void): unknown;
+  on(event: 'exit', listener: (code: number) => void): unknown;
+}
+
 interface Thread {
-  worker: Worker;
+  worker: ThreadWorker;
   ready: boolean;
   detach: () => void;
   waiters: Map<string, () => void>;
@@ -37,8 +48,13 @@ export class ShardThreads {
     private readonly metrics: Metrics,
   ) {}
 
+  /** Shard runtimes: SHARD_THREADS, or one inline runtime when it is 0. */
   get count(): number {
-    return this.config.shardThreads;
+    return Math.max(1, this.config.shardThreads);
+  }
+
+  private get inline(): boolean {
+    return this.config.shardThreads === 0;
   }
 
   readyCount(): number {
@@ -67,15 +83,8 @@ export class ShardThreads {
   private spawn(i: number): void {
     let detach = () => {};
     const data: ShardWorkerData = { config: this.config, db: this.db, shards: this.staticShards(i), index: i };
-    const transfer = [];
-    if (this.mode.kind === 'inproc') {
-      const { port1, port2 } = new MessageChannel();
-      const off = this.mode.hub.attach(port1);
-      detach = () => (off(), port1.close());
-      data.port = port2;
-      transfer.push(port2);
-    } else data.natsUrl = this.mode.natsUrl;
-    const worker = startWorker(new URL('./worker.ts', import.meta.url), data as unknown as Record<string, unknown>, { transferList: transfer });
+    if (this.mode.kind === 'nats') data.natsUrl = this.mode.natsUrl;
+    const worker = this.inline ? new InlineShardWorker(data, this.mode.kind === 'inproc' ? this.mode.hub.local(`shard${i}`) : undefined) : this.startThread(data, (d) => (detach = d));
     const thread: Thread = { worker, ready: false, detach, waiters: new Map() };
     this.threads[i] = thread;
     worker.on('error', (e) => this.log.error({ err: e, thread: i }, 'shard thread crashed'));
@@ -90,6 +99,19 @@ export class ShardThreads {
       if (lost.length) this.onShardsLost(lost);
       setTimeout(() => this.spawn(i), 100);
     });
+  }
+
+  /** A worker thread; in-process mode attaches its end of a channel to the hub (`setDetach`: how to undo it). */
+  private startThread(data: ShardWorkerData, setDetach: (detach: () => void) => void): ThreadWorker {
+    const transferList = [];
+    if (this.mode.kind === 'inproc') {
+      const { port1, port2 } = new MessageChannel();
+      const off = this.mode.hub.attach(port1);
+      setDetach(() => (off(), port1.close()));
+      data.port = port2;
+      transferList.push(port2);
+    }
+    return startWorker(new URL('./worker.ts', import.meta.url), data as unknown as Record<string, unknown>, { transferList });
   }
 
   private onMessage(i: number, thread: Thread, m: Record<string, unknown>): void {
