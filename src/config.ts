@@ -383,7 +383,10 @@ function persistConfig(env: Env): Config['persist'] {
     // admission (envelope, bus hop, ack, fan-out), so it sheds on its own lag too.
     edgeLagTargetMs: int(env, 'EDGE_LAG_SHED_TARGET_MS', 20, 0, 60_000),
     edgeLagMaxMs: int(env, 'EDGE_LAG_SHED_MAX_MS', 200, 1, 60_000),
-    lanes: int(env, 'PERSIST_LANES', 2, 1, 64),
+    // One lane by default: its queue fills while its batch commits, so batches grow with load
+    // (≈ 65 rows at 12k msg/s). Two lanes halved the batches and cost Postgres 28-33 µs per
+    // message instead of 18-25 at 10-16k msg/s, with a worse p99 (bench/RESULTS.md, issue 14).
+    lanes: int(env, 'PERSIST_LANES', 1, 1, 64),
   };
 }
 

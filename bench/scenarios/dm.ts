@@ -7,11 +7,11 @@
  * connect and open → one shared start time → warm-up → window → drain → merge.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { UsageError, type Args } from '../lib/args.ts';
 import { mapLimit } from '../lib/concurrency.ts';
 import { Histogram } from '../lib/histogram.ts';
+import { hostCpuSeconds, postgresCpuSeconds } from '../lib/host-cpu.ts';
 import { Cluster } from '../lib/cluster-nodes.ts';
 import { DEFAULT_SERVER_CMD, externalTarget, progress, releaseTarget, signToken, spawnTarget, type Target } from '../lib/target.ts';
 import { DmLoad, type DmLoadConfig, type DmLoadResult, type UserCredential } from './dm-load.ts';
@@ -194,6 +194,7 @@ export async function drive(options: DmOptions, target: DmTarget): Promise<Recor
   const cpuBefore = process.cpuUsage(); // whole process, all load threads included
   const serverCpuBefore = target.cpuSeconds?.() ?? null;
   const hostCpuBefore = hostCpuSeconds();
+  const postgresCpuBefore = postgresCpuSeconds();
   const results = await Promise.all(slices.map((s) => s.run(startEpochMs)));
   const cpu = process.cpuUsage(cpuBefore);
   const elapsedMs = Date.now() - startEpochMs;
@@ -203,11 +204,21 @@ export async function drive(options: DmOptions, target: DmTarget): Promise<Recor
   const serverCpuPct = serverCpuBefore === null || serverCpuAfter === null ? null : Math.round(((serverCpuAfter - serverCpuBefore) * 1000 * 100) / elapsedMs);
   const hostCpuAfter = hostCpuSeconds();
   const hostCpuPct = hostCpuBefore === null || hostCpuAfter === null ? null : Math.round(((hostCpuAfter - hostCpuBefore) * 1000 * 100) / elapsedMs);
+  const postgresCpuAfter = postgresCpuSeconds();
   const merged = merge(results);
+  // CPU per message of each component: seconds over warm-up + window + drain, over every send of the run.
+  const perMsg = (before: number | null, after: number | null): number | null =>
+    before === null || after === null || merged.sentTotal === 0 ? null : Math.round(((after - before) * 1e6 * 10) / merged.sentTotal) / 10;
   return report(options, merged, {
     target: target.kind,
     serverCpuPct,
     hostCpuPct,
+    cpuUsPerMsg: {
+      server: perMsg(serverCpuBefore, serverCpuAfter),
+      postgres: perMsg(postgresCpuBefore, postgresCpuAfter),
+      generator: merged.sentTotal > 0 ? Math.round((generatorCpuUs / merged.sentTotal) * 10) / 10 : null,
+      host: perMsg(hostCpuBefore, hostCpuAfter),
+    },
     nodes: options.nodes,
     nats: options.nats,
     // Measured at the end of the run, before stopping: the memory the load left resident.
@@ -341,18 +352,6 @@ function merge(results: DmLoadResult[]): Merged {
   return merged;
 }
 
-/** Busy CPU seconds of the whole machine (all cores) from /proc/stat; null off Linux. */
-function hostCpuSeconds(): number | null {
-  try {
-    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0); // idle + iowait
-    const total = cpu.slice(0, 8).reduce((sum, v) => sum + v, 0); // guest time is already in user
-    return (total - idle) / 100; // USER_HZ
-  } catch {
-    return null;
-  }
-}
-
 function addCounts(into: Record<string, number>, from: Record<string, number>): void {
   for (const [key, n] of Object.entries(from)) into[key] = (into[key] ?? 0) + n;
 }
@@ -361,6 +360,8 @@ interface RunFacts {
   target: DmTargetKind;
   serverCpuPct: number | null; // the server's process tree(s) over warm-up + window + drain, 100 = one core
   hostCpuPct: number | null; // the whole machine (every process, Postgres and other users included), same scale
+  /** µs of CPU per message sent: the server's tree, local Postgres, the bench itself, the whole machine (null: not measurable). */
+  cpuUsPerMsg: { server: number | null; postgres: number | null; generator: number | null; host: number | null };
   nodes: number;
   nats: boolean;
   serverRssMb: number | null; // null when the server is external (--url)
@@ -397,6 +398,7 @@ function report(options: DmOptions, m: Merged, facts: RunFacts): Record<string, 
     target: facts.target,
     serverCpuPct: facts.serverCpuPct,
     hostCpuPct: facts.hostCpuPct,
+    cpuUsPerMsg: facts.cpuUsPerMsg,
     generatorLagMsMax: Math.round(m.lagMsMax * 10) / 10,
     generatorCpuPct: facts.generatorCpuPct,
     generatorCpuUsPerMsg: facts.generatorCpuUsPerMsg,
