@@ -3,26 +3,41 @@
  * nothing but stay open. Measures what an idle connection costs the server (RSS per connection)
  * and how fast the server accepts them (connections per second at bounded concurrency).
  *
- * Order: server (spawned unless --url) → 2 s settle → baseline RSS → connect (at most
- * --concurrency handshakes in flight; each waits for `hello`) → hold --hold s → 3 s settle →
+ * Order: server (spawned unless --url) → [--join: the pairs' connections over the admin HTTP
+ * API] → 2 s settle → baseline RSS → connect (at most --concurrency handshakes in flight; each
+ * waits for `hello`, then with --join opens and joins its DM) → hold --hold s → 3 s settle →
  * RSS after, connections still open → report.
+ *
+ * --join: what an idle user who has a chat open costs. Connection i's partner is i xor 1 (an odd
+ * last user has none and only connects); the two users of each pair are made first-degree
+ * connections over HTTP (`PUT /api/v1/connections/{a}/{b}`, as `dm` does) before the baseline, so
+ * the per-connection figure counts socket + DM conversation + membership, not the connection
+ * graph. After `hello` both partners send `open {with: partner}` (get-or-create) and
+ * `join {conv}` with the id of the `conv` reply, each answered by `conv`; an `err 503` with
+ * `retryMs` is resent after that delay, any other `err`, a timeout (--connect-timeout per reply)
+ * or a close is a failure under a named key (`open-err-404`, `join-timeout`, …), its socket
+ * stays open. `joined` counts the sockets whose `join` was answered.
  *
  * Kept lean so the generator can hold 100k sockets: plain `ws` sockets without permessage-deflate,
  * a token (same claims as `dm`: distinct `sub`, roles [user], HS256) signed synchronously only
- * when its connection is attempted, and after `hello` nothing but the socket
- * itself is kept (listeners shared by all sockets, no per-frame state). Above ~28k connections
- * one source address runs out of ephemeral ports towards one server port: --source-ips spreads
- * the sockets over several loopback addresses (bound with `localAddress`).
+ * when its connection is attempted, and after `hello` (with --join: after the `join` reply)
+ * nothing but the socket itself is kept (listeners shared by all sockets, no per-frame state).
+ * Above ~28k connections one source address runs out of ephemeral ports towards one server port:
+ * --source-ips spreads the sockets over several loopback addresses (bound with `localAddress`).
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
+import type { ClientFrame, ServerFrame } from '../../protocol/frames.ts';
 import { UsageError, type Args } from '../lib/args.ts';
+import { mapLimit } from '../lib/concurrency.ts';
 import { openFiles, openFilesLimit, sleep } from '../lib/server-process.ts';
-import { DEFAULT_SERVER_CMD, externalTarget, progress, spawnTarget, syncSigner, type Target, withTarget } from '../lib/target.ts';
+import { DEFAULT_SERVER_CMD, externalTarget, progress, spawnTarget, syncSigner, type SyncSigner, type Target, withTarget } from '../lib/target.ts';
 import { decodeFrame } from '../lib/ws-client.ts';
+import { connectUsers } from './dm.ts';
 
 /** Connections per loopback source address with `--source-ips auto` (ephemeral range ≈ 28k). */
 const CONNS_PER_SOURCE_IP = 20_000;
@@ -36,9 +51,16 @@ const FD_HEADROOM = 100;
 /** The spawned server's `ulimit -n` is raised (best effort) to conns + this. */
 const SERVER_FD_HEADROOM = 4_096;
 const ULIMIT_HINT = 'run `ulimit -n 200000` in the shell that starts the bench (and the server)';
+/** --join: admin HTTP calls in flight while creating the pairs' connections (as `dm`). */
+const HTTP_CONCURRENCY = 32;
+/** --join: how often one `open` or `join` is resent after an `err 503 {retryMs}` before it counts as failed. */
+const MAX_TRANSIENT_RETRIES = 10;
+
+// Plain maps, as bench/lib/ws-client.ts writes them (its Packr is private to it).
+const packr = new Packr({ useRecords: false });
 
 export const idleUsage = `idle [--conns N] [--hold S] [--concurrency N] [--connect-timeout S]
-   [--source-ips auto|IP,IP,...] [--port N] [--url ws://host:port] [--data-dir DIR]
+   [--join] [--source-ips auto|IP,IP,...] [--port N] [--url ws://host:port] [--data-dir DIR]
    [--server-cmd "node --import tsx src/main.ts"] [--keep-data] [--json-out FILE]`;
 
 interface IdleOptions {
@@ -46,6 +68,7 @@ interface IdleOptions {
   holdS: number;
   concurrency: number;
   connectTimeoutMs: number;
+  join: boolean; // each socket also opens and joins a DM with its partner (i xor 1)
   sourceIps: string[]; // empty: let the kernel pick (127.0.0.1 towards a loopback server)
   port: number;
   url?: string;
@@ -61,6 +84,7 @@ function parseOptions(args: Args): IdleOptions {
     holdS: args.num('hold', 10, { min: 0, max: 86_400 }),
     concurrency: args.int('concurrency', 200, { min: 1, max: 10_000 }),
     connectTimeoutMs: args.num('connect-timeout', 15, { min: 0.1, max: 600 }) * 1000,
+    join: args.flag('join'),
     sourceIps: parseSourceIps(args.str('source-ips'), conns),
     port: args.int('port', 9102, { min: 1, max: 65_535 }),
     url: args.str('url'),
@@ -68,6 +92,22 @@ function parseOptions(args: Args): IdleOptions {
     serverCmd: args.str('server-cmd') ?? DEFAULT_SERVER_CMD,
     keepData: args.flag('keep-data'),
   };
+}
+
+/** The user id of connection `i` (the token's `sub`, and a partner's `open.with`). */
+export function idleUserId(runTag: string, i: number): string {
+  return `b${runTag}i${i}`;
+}
+
+/** --join: connection i's partner is i xor 1 (0↔1, 2↔3, …); an odd last connection has none. */
+export function joinPartner(i: number, conns: number): number | null {
+  const partner = i ^ 1;
+  return partner < conns ? partner : null;
+}
+
+/** --join: the pairs [2k, 2k+1] that get a first-degree connection (floor(conns / 2) of them). */
+export function joinPairs(conns: number): Array<[number, number]> {
+  return Array.from({ length: Math.floor(conns / 2) }, (_, k) => [2 * k, 2 * k + 1]);
 }
 
 /** `auto`: 127.0.0.2, 127.0.0.3, … one per CONNS_PER_SOURCE_IP connections. */
@@ -103,7 +143,8 @@ export async function runIdle(args: Args): Promise<Record<string, unknown>> {
 /** Outcome counters, shared by every socket (no per-socket closures). */
 interface Stats {
   open: number; // got hello, not closed since
-  failures: Record<string, number>; // connect failures by reason
+  joined: number; // --join: sockets whose `open` and `join` were answered with `conv`
+  failures: Record<string, number>; // connect (and --join open/join) failures by reason
   closes: Record<string, number>; // sockets the server (or network) closed after hello, by code
   emfileHinted: boolean;
 }
@@ -118,19 +159,22 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
     progress(`warning: --source-ips with a non-loopback server: the addresses must exist on this host`);
   }
 
+  const runTag = randomBytes(4).toString('hex');
+  const signToken = await syncSigner(new TextEncoder().encode(target.secret));
+  if (options.join) await createPairConnections(options.conns, runTag, target, signToken);
+
   await sleep(BASELINE_SETTLE_MS);
   const baselineRssMb = server ? server.rssMb() : null;
 
-  const runTag = randomBytes(4).toString('hex');
-  const signToken = await syncSigner(new TextEncoder().encode(target.secret));
-  const stats: Stats = { open: 0, failures: {}, closes: {}, emfileHinted: false };
+  const stats: Stats = { open: 0, joined: 0, failures: {}, closes: {}, emfileHinted: false };
   const sockets: WebSocket[] = [];
   const onClose = function (this: WebSocket, code: number): void {
     stats.open--;
     bump(stats.closes, String(code));
   };
   const via = options.sourceIps.length > 0 ? ` from ${options.sourceIps.length} source address(es) ${summarizeIps(options.sourceIps)}` : '';
-  progress(`opening ${options.conns} idle connections, ${options.concurrency} in flight${via}`);
+  const joining = options.join ? ', each opening and joining a DM with its partner' : '';
+  progress(`opening ${options.conns} idle connections${joining}, ${options.concurrency} in flight${via}`);
 
   const cpuBefore = process.cpuUsage();
   const serverCpuBefore = server ? server.cpuSeconds() : 0;
@@ -139,20 +183,26 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
   let settled = 0;
   const ticker = setInterval(() => {
     const s = (performance.now() - connectStart) / 1000;
-    progress(`${stats.open} open, ${failedCount(stats)} failed, ${settled}/${options.conns} settled, ${Math.round(stats.open / s)}/s`);
+    const joined = options.join ? `, ${stats.joined} joined` : '';
+    progress(`${stats.open} open${joined}, ${failedCount(stats)} failed, ${settled}/${options.conns} settled, ${Math.round(stats.open / s)}/s`);
   }, PROGRESS_INTERVAL_MS);
   const lane = async (): Promise<void> => {
     while (attempted < options.conns) {
       const i = attempted++;
       const localAddress = options.sourceIps.length > 0 ? options.sourceIps[i % options.sourceIps.length] : undefined;
       try {
-        const token = signToken(`b${runTag}i${i}`, ['user']);
+        const token = signToken(idleUserId(runTag, i), ['user']);
         const url = `${target.wsUrl}?token=${encodeURIComponent(token)}`;
         const socket = await openIdle(url, options.connectTimeoutMs, localAddress);
         socket.on('close', onClose);
         socket.on('error', ignore); // 'close' follows
         stats.open++;
         sockets.push(socket);
+        const partner = options.join ? joinPartner(i, options.conns) : null;
+        if (partner !== null) {
+          await openAndJoin(socket, idleUserId(runTag, partner), options.connectTimeoutMs);
+          stats.joined++;
+        }
       } catch (error) {
         const reason = failureReason(error);
         bump(stats.failures, reason);
@@ -179,7 +229,7 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
   const serverCpuPct = server ? Math.round(((server.cpuSeconds() - serverCpuBefore) / connectS) * 100) : null;
   const openedCount = sockets.length;
   progress(
-    `connect phase: ${openedCount} opened, ${failedCount(stats)} failed in ${connectS.toFixed(1)} s` +
+    `connect phase: ${openedCount} opened${options.join ? `, ${stats.joined} joined` : ''}, ${failedCount(stats)} failed in ${connectS.toFixed(1)} s` +
       (failedCount(stats) > 0 ? ` (${JSON.stringify(stats.failures)})` : '') +
       `; holding ${options.holdS} s + ${AFTER_SETTLE_MS / 1000} s settle`,
   );
@@ -209,6 +259,8 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
     opened: openedCount,
     failed: failedCount(stats),
     failures: stats.failures,
+    join: options.join,
+    joined: stats.joined,
     closedDuringHold: stats.closes,
     connectS: round1(connectS),
     connectRatePerS: Math.round(openedCount / connectS),
@@ -258,6 +310,68 @@ function openIdle(url: string, timeoutMs: number, localAddress: string | undefin
       socket.removeAllListeners();
       resolve(socket);
     });
+  });
+}
+
+/** --join: one PUT per pair [2k, 2k+1], so that their `open` is allowed (first-degree connections). */
+async function createPairConnections(conns: number, runTag: string, target: Target, signToken: SyncSigner): Promise<void> {
+  const pairs = joinPairs(conns);
+  const adminToken = signToken(`bench-${runTag}-admin`, ['admin']);
+  const start = performance.now();
+  await mapLimit(pairs, HTTP_CONCURRENCY, ([a, b]) => connectUsers(target.httpBase, adminToken, idleUserId(runTag, a), idleUserId(runTag, b)));
+  progress(`${pairs.length} connections created in ${((performance.now() - start) / 1000).toFixed(1)} s`);
+}
+
+/**
+ * --join: `open {with: partner}` then `join {conv}`, each answered by `conv`. Rejects with a
+ * ConnectFailure named after the frame (`open-err-403`, `join-timeout`, `open-closed-1006`, …);
+ * every listener it added is gone when it settles.
+ */
+async function openAndJoin(socket: WebSocket, partnerId: string, timeoutMs: number): Promise<void> {
+  let rid = 0;
+  const nextRid = (): number => ++rid; // distinct on this socket, so a late reply never matches the next frame
+  const opened = await requestRetrying(socket, { t: 'open', with: partnerId }, nextRid, timeoutMs);
+  await requestRetrying(socket, { t: 'join', conv: opened.conv.id }, nextRid, timeoutMs);
+}
+
+/** One control frame, resent after `retryMs` while it is answered `err 503 {retryMs}`; resolves with its `conv` reply. */
+async function requestRetrying(
+  socket: WebSocket,
+  frame: Extract<ClientFrame, { t: 'open' | 'join' }>,
+  nextRid: () => number,
+  timeoutMs: number,
+): Promise<Extract<ServerFrame, { t: 'conv' }>> {
+  for (let attempt = 0; ; attempt++) {
+    const reply = await request(socket, { ...frame, rid: nextRid() }, timeoutMs);
+    if (reply.t === 'conv') return reply;
+    if (reply.t !== 'err') throw new ConnectFailure(`${frame.t}-unexpected-${reply.t}`);
+    if (reply.code !== 503 || typeof reply.retryMs !== 'number' || attempt >= MAX_TRANSIENT_RETRIES) {
+      throw new ConnectFailure(`${frame.t}-err-${reply.code}`);
+    }
+    await sleep(reply.retryMs);
+  }
+}
+
+/** Sends `frame` and resolves with the frame carrying its rid; frames without it are ignored. */
+function request(socket: WebSocket, frame: ClientFrame & { rid: number }, timeoutMs: number): Promise<ServerFrame> {
+  return new Promise((resolve, reject) => {
+    if (socket.readyState !== WebSocket.OPEN) return reject(new ConnectFailure(`${frame.t}-closed`));
+    const settle = (error: Error | undefined, reply?: ServerFrame): void => {
+      clearTimeout(timer);
+      socket.off('message', onMessage);
+      socket.off('close', onClose);
+      if (error) reject(error);
+      else resolve(reply as ServerFrame);
+    };
+    const onMessage = (data: WebSocket.RawData): void => {
+      const reply = decodeFrame(data);
+      if (reply !== undefined && 'rid' in reply && reply.rid === frame.rid) settle(undefined, reply);
+    };
+    const onClose = (code: number): void => settle(new ConnectFailure(`${frame.t}-closed-${code}`));
+    const timer = setTimeout(() => settle(new ConnectFailure(`${frame.t}-timeout`)), timeoutMs);
+    socket.on('message', onMessage);
+    socket.on('close', onClose);
+    socket.send(packr.pack(frame));
   });
 }
 
