@@ -19,6 +19,11 @@ import { jwtVerify } from 'jose';
 import { defaultLimits, type MsgView, type ServerFrame } from '../protocol/frames.ts';
 
 const COMMIT_INTERVAL_MS = 2;
+/**
+ * FAKE_SEQ_GAP_EVERY=N (self-test of the bench's gap count): every Nth seq of a conversation is
+ * taken and never shown, as a server that committed a message and lost its ack and fan-out would.
+ */
+const seqGapEvery = Number(process.env.FAKE_SEQ_GAP_EVERY ?? 0);
 const port = Number(process.env.PORT ?? 9101);
 const secret = new TextEncoder().encode(loadSecret());
 const ratePerS = Number(process.env.RATE_MSGS_PER_S ?? 50);
@@ -95,6 +100,7 @@ function onFrame(user: string, socket: WebSocket, f: Record<string, unknown>): v
     const known = byCmid.get(`${conv.id}\0${user}\0${f.cmid}`);
     if (known) return send(socket, { t: 'ack', rid, conv: conv.id, seq: known.seq, id: known.id, ts: known.ts });
     if (!allow(user)) return err(429, 'rate limited', { retryMs: 1000 });
+    if (seqGapEvery > 0 && (conv.lastSeq + 1) % seqGapEvery === 0) conv.lastSeq++;
     const msg: Committed = { conv: conv.id, seq: ++conv.lastSeq, id: randomBytes(8).toString('hex'), from: user, body: f.body, ts: Date.now(), cmid: f.cmid };
     byCmid.set(`${conv.id}\0${user}\0${f.cmid}`, msg);
     if (batch.length === 0) setTimeout(commit, COMMIT_INTERVAL_MS);

@@ -1,5 +1,5 @@
 /**
- * The hot path's decoder: reads only what the load matches on (`t`, `rid`, `cmid`) straight from
+ * The hot path's decoder: reads only what the load matches on (`t`, `rid`, `cmid`, `seq`) straight from
  * a frame's msgpack bytes, allocating nothing. Frames it does not recognise as `ack` or `msg`
  * (control replies, `err`, anything else) report KIND_OTHER and are decoded in full by the caller.
  * Written from the msgpack spec alone, like the rest of the bench's codec.
@@ -15,6 +15,7 @@ export const scan = {
   rid: -1, // ack: its rid (-1 when absent or not an unsigned integer)
   cmidStart: -1, // msg: byte range of the cmid string inside the buffer (-1 when absent)
   cmidEnd: -1,
+  seq: -1, // ack and msg: the conversation's seq (-1 when absent or not an unsigned integer)
 };
 
 // Key bytes as fixstr: 0xa0 | length, then the ASCII.
@@ -29,6 +30,7 @@ export function scanFrame(buf: Uint8Array, start: number, end: number): boolean 
   scan.rid = -1;
   scan.cmidStart = -1;
   scan.cmidEnd = -1;
+  scan.seq = -1;
   let p = start;
   if (p >= end) return false;
   const h = buf[p++];
@@ -63,13 +65,18 @@ export function scanFrame(buf: Uint8Array, start: number, end: number): boolean 
       }
       if (klen === 3 && buf[k] === 0x72 && buf[k + 1] === 0x69 && buf[k + 2] === 0x64) {
         // rid
-        const vh = buf[p];
-        if (vh <= 0x7f) { scan.rid = vh; p += 1; continue; }
-        if (vh === 0xcc && p + 2 <= end) { scan.rid = buf[p + 1]; p += 2; continue; }
-        if (vh === 0xcd && p + 3 <= end) { scan.rid = (buf[p + 1] << 8) | buf[p + 2]; p += 3; continue; }
-        if (vh === 0xce && p + 5 <= end) {
-          scan.rid = buf[p + 1] * 0x1000000 + ((buf[p + 2] << 16) | (buf[p + 3] << 8) | buf[p + 4]);
-          p += 5;
+        const next = readUint(buf, p, end);
+        if (next > 0) {
+          scan.rid = uintValue;
+          p = next;
+          continue;
+        }
+      } else if (klen === 3 && buf[k] === 0x73 && buf[k + 1] === 0x65 && buf[k + 2] === 0x71) {
+        // seq
+        const next = readUint(buf, p, end);
+        if (next > 0) {
+          scan.seq = uintValue;
+          p = next;
           continue;
         }
       } else if (klen === 4 && buf[k] === 0x63 && buf[k + 1] === 0x6d && buf[k + 2] === 0x69 && buf[k + 3] === 0x64) {
@@ -91,6 +98,19 @@ export function scanFrame(buf: Uint8Array, start: number, end: number): boolean 
     if (p < 0) return false;
   }
   return true;
+}
+
+/** The value readUint read last (module state, like `scan`: nothing allocated per call). */
+let uintValue = 0;
+
+/** Reads an unsigned integer of up to 32 bits at p into uintValue; the offset past it, or -1 when it is not one. */
+function readUint(buf: Uint8Array, p: number, end: number): number {
+  const vh = buf[p];
+  if (vh <= 0x7f) return ((uintValue = vh), p + 1);
+  if (vh === 0xcc && p + 2 <= end) return ((uintValue = buf[p + 1]), p + 2);
+  if (vh === 0xcd && p + 3 <= end) return ((uintValue = (buf[p + 1] << 8) | buf[p + 2]), p + 3);
+  if (vh === 0xce && p + 5 <= end) return ((uintValue = u32(buf, p + 1)), p + 5);
+  return -1;
 }
 
 /** Offset just past the msgpack value at p, or -1 if it runs past end or is not msgpack. */

@@ -30,8 +30,9 @@ const HEADER_END = Buffer.from('\r\n\r\n');
 
 /** Where the hot path's replies go: one sink per load thread. */
 export interface RawSink {
-  onAck(rid: number, now: number): void;
-  onMsg(client: number, buf: Buffer, cmidStart: number, cmidEnd: number, now: number): void;
+  /** `seq`: the ack's seq, -1 when absent. */
+  onAck(rid: number, seq: number, now: number): void;
+  onMsg(client: number, buf: Buffer, cmidStart: number, cmidEnd: number, seq: number, now: number): void;
 }
 
 interface PendingRequest {
@@ -193,9 +194,9 @@ export class RawWsClient {
 
   private onPayload(data: Buffer, start: number, end: number, now: number): void {
     if (this.state === 'open' && this.sink !== undefined && scanFrame(data, start, end)) {
-      if (scan.kind === KIND_ACK && scan.rid >= 0 && scan.rid < CONTROL_RID_BASE) return this.sink.onAck(scan.rid, now);
+      if (scan.kind === KIND_ACK && scan.rid >= 0 && scan.rid < CONTROL_RID_BASE) return this.sink.onAck(scan.rid, scan.seq, now);
       if (scan.kind === KIND_MSG && scan.cmidStart >= 0 && scan.cmidEnd <= end) {
-        return this.sink.onMsg(this.index, data, scan.cmidStart, scan.cmidEnd, now);
+        return this.sink.onMsg(this.index, data, scan.cmidStart, scan.cmidEnd, scan.seq, now);
       }
     }
     const frame = decode(data.subarray(start, end));

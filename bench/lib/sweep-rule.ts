@@ -25,6 +25,8 @@ export interface StepMeasurement {
    * results from before the field existed.
    */
   duplicates?: number;
+  /** Seqs committed and never shown to either socket of their conversation (dm-load): like duplicates, any fails the step. */
+  gaps?: number;
 }
 
 export interface StepVerdict {
@@ -45,6 +47,7 @@ export function judgeStep(m: StepMeasurement, limits: SweepLimits = SWEEP_LIMITS
   if (m.sent > 0 && deliveredRatio < limits.deliveryMin) reasons.push(`delivered ${pct(deliveredRatio)} < ${pct(limits.deliveryMin)}`);
   if (m.sent > 0 && ackedRatio < limits.deliveryMin) reasons.push(`acked ${pct(ackedRatio)} < ${pct(limits.deliveryMin)}`);
   if ((m.duplicates ?? 0) > 0) reasons.push(`${m.duplicates} duplicate acks or deliveries`);
+  if ((m.gaps ?? 0) > 0) reasons.push(`${m.gaps} gaps in seq`);
   return { sustained: reasons.length === 0, reasons, deliveredRatio, ackedRatio };
 }
 

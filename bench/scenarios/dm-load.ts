@@ -71,6 +71,7 @@ export interface DmLoadResult {
   deliveredAfterErr: Record<string, number>; // …and later delivered anyway (counted in delivered), by err code
   otherFrames: Record<string, number>; // frames this scenario does not use, by type (typing, delivered…)
   duplicates: number; // a second ack or delivery for the same send
+  gaps: number; // seqs below a pair's highest seen seq that no ack or msg of the pair carried (a committed message nobody saw)
   ownEchoes: number; // a `msg` back on the socket that sent it (the protocol lets a server skip it; ours does)
   e2e: HistogramSnapshot; // µs, send → recipient msg
   ack: HistogramSnapshot; // µs, send → ack
@@ -101,6 +102,8 @@ export class DmLoad implements RawSink {
   private state = new Uint8Array(0);
   private sentAt = new Float64Array(0);
   private readonly errCodes = new Map<number, number>(); // rejected sends' err codes (rare)
+  // Per pair (one conversation each): which seqs an ack or a msg carried, index = seq (grown on demand).
+  private seqSeen: Uint8Array[] = [];
   private outstanding = 0; // sends not yet delivered and answered
   private rejectedUndelivered = 0; // of those, answered with err: the drain does not wait for them
   private sentTotal = 0;
@@ -118,7 +121,7 @@ export class DmLoad implements RawSink {
   private running = false;
   private readonly result: Omit<DmLoadResult, 'e2e' | 'ack' | 'sentTotal'> = {
     sent: 0, acked: 0, delivered: 0, acksInWindow: 0, deliveriesInWindow: 0,
-    errors: {}, closes: {}, sendsOnClosedSocket: 0, unmatched: 0, duplicates: 0, ownEchoes: 0, lagMsMax: 0, bufferedBytesMax: 0,
+    errors: {}, closes: {}, sendsOnClosedSocket: 0, unmatched: 0, duplicates: 0, gaps: 0, ownEchoes: 0, lagMsMax: 0, bufferedBytesMax: 0,
     ackedAfterErr: {}, deliveredAfterErr: {}, otherFrames: {},
   };
 
@@ -227,7 +230,7 @@ export class DmLoad implements RawSink {
     await this.drainPhase(this.windowEndMs + this.config.drainMs);
     this.running = false;
     for (const client of this.clients) client.close();
-    return { ...this.result, sentTotal: this.sentTotal, e2e: this.e2e.snapshot(), ack: this.ackLatency.snapshot() };
+    return { ...this.result, gaps: this.countGaps(), sentTotal: this.sentTotal, e2e: this.e2e.snapshot(), ack: this.ackLatency.snapshot() };
   }
 
   /** Ticks every tickMs until the window ends, each time sending whatever the clock says is due. */
@@ -369,9 +372,9 @@ export class DmLoad implements RawSink {
   private onFrame(client: number, frame: Inbound): void {
     switch (frame.t) {
       case 'ack':
-        return this.onAck(typeof frame.rid === 'number' ? frame.rid : -1, performance.now());
+        return this.onAck(typeof frame.rid === 'number' ? frame.rid : -1, typeof frame.seq === 'number' ? frame.seq : -1, performance.now());
       case 'msg':
-        return this.onMsgCmid(client, frame.cmid, performance.now());
+        return this.onMsgCmid(client, frame.cmid, typeof frame.seq === 'number' ? frame.seq : -1, performance.now());
       case 'err':
         return this.onErr(frame);
       default:
@@ -380,11 +383,12 @@ export class DmLoad implements RawSink {
   }
 
   /** An `ack` (RawSink: read in place by the lean client). */
-  onAck(rid: number, now: number): void {
+  onAck(rid: number, seq: number, now: number): void {
     const st = rid > 0 && rid < this.state.length ? this.state[rid] : 0;
     if ((st & SENT) === 0) return void this.result.unmatched++;
     if (st & ACKED) return void this.result.duplicates++;
     this.state[rid] = st | ACKED;
+    this.markSeq(rid, seq);
     if (st & REJECTED) bump(this.result.ackedAfterErr, String(this.errCodes.get(rid)));
     if (now >= this.windowStartMs && now < this.windowEndMs) this.result.acksInWindow++;
     if (st & MEASURED) {
@@ -395,28 +399,29 @@ export class DmLoad implements RawSink {
   }
 
   /** A `msg` whose cmid is bytes [start, end) of buf (RawSink). */
-  onMsg(client: number, buf: Buffer, start: number, end: number, now: number): void {
+  onMsg(client: number, buf: Buffer, start: number, end: number, seq: number, now: number): void {
     const prefix = this.cmidPrefixBytes;
     if (end - start <= prefix.length || buf.compare(prefix, 0, prefix.length, start, start + prefix.length) !== 0) {
       return void this.result.unmatched++;
     }
-    this.onMsgN(client, parseDigits(buf, start + prefix.length, end), now);
+    this.onMsgN(client, parseDigits(buf, start + prefix.length, end), seq, now);
   }
 
-  private onMsgCmid(client: number, cmid: unknown, now: number): void {
+  private onMsgCmid(client: number, cmid: unknown, seq: number, now: number): void {
     const prefix = this.config.cmidPrefix;
     if (typeof cmid !== 'string' || !cmid.startsWith(prefix)) return void this.result.unmatched++;
     const digits = cmid.slice(prefix.length);
-    this.onMsgN(client, /^[0-9]+$/.test(digits) ? Number(digits) : -1, now);
+    this.onMsgN(client, /^[0-9]+$/.test(digits) ? Number(digits) : -1, seq, now);
   }
 
-  private onMsgN(client: number, n: number, now: number): void {
+  private onMsgN(client: number, n: number, seq: number, now: number): void {
     if (!Number.isSafeInteger(n) || n < 1) return void this.result.unmatched++;
     if (client !== (this.senderOf(n - 1) ^ 1)) return void this.result.ownEchoes++; // not a delivery
     const st = n < this.state.length ? this.state[n] : 0;
     if ((st & SENT) === 0) return void this.result.unmatched++;
     if (st & DELIVERED) return void this.result.duplicates++;
     this.state[n] = st | DELIVERED;
+    this.markSeq(n, seq);
     if (st & REJECTED) {
       bump(this.result.deliveredAfterErr, String(this.errCodes.get(n)));
       this.rejectedUndelivered--;
@@ -427,6 +432,35 @@ export class DmLoad implements RawSink {
       this.e2e.record((now - this.sentAt[n]) * 1000);
     }
     if (st & (ACKED | REJECTED)) this.outstanding--;
+  }
+
+  /** Records that message n's conversation (its pair's) showed `seq`; -1 (no seq in the frame) is ignored. */
+  private markSeq(n: number, seq: number): void {
+    if (seq < 1) return;
+    const pair = this.senderOf(n - 1) >> 1;
+    let seen = this.seqSeen[pair];
+    if (seen === undefined || seq >= seen.length) {
+      const grown = new Uint8Array(Math.max(64, seq * 2));
+      if (seen !== undefined) grown.set(seen);
+      this.seqSeen[pair] = seen = grown;
+    }
+    seen[seq] = 1;
+  }
+
+  /**
+   * Holes in each conversation's seq as its two sockets saw it (every ack and msg together): a seq
+   * below the highest one seen that neither carried is a message committed, ordered after, and
+   * never shown to anyone. Fresh users every run, so each conversation starts at seq 1.
+   */
+  private countGaps(): number {
+    let gaps = 0;
+    for (const seen of this.seqSeen) {
+      if (seen === undefined) continue;
+      let max = 0;
+      for (let q = seen.length - 1; q > 0; q--) if (seen[q]) { max = q; break; }
+      for (let q = 1; q < max; q++) if (!seen[q]) gaps++;
+    }
+    return gaps;
   }
 
   private onErr(frame: Extract<ServerFrame, { t: 'err' }>): void {

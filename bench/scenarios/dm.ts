@@ -325,7 +325,7 @@ interface Merged extends Omit<DmLoadResult, 'e2e' | 'ack'> {
 function merge(results: DmLoadResult[]): Merged {
   const merged: Merged = {
     sentTotal: 0, sent: 0, acked: 0, delivered: 0, acksInWindow: 0, deliveriesInWindow: 0, errors: {}, closes: {}, sendsOnClosedSocket: 0,
-    unmatched: 0, duplicates: 0, ownEchoes: 0, lagMsMax: 0, bufferedBytesMax: 0, e2e: new Histogram(), ack: new Histogram(),
+    unmatched: 0, duplicates: 0, gaps: 0, ownEchoes: 0, lagMsMax: 0, bufferedBytesMax: 0, e2e: new Histogram(), ack: new Histogram(),
     ackedAfterErr: {}, deliveredAfterErr: {}, otherFrames: {},
   };
   for (const r of results) {
@@ -338,6 +338,7 @@ function merge(results: DmLoadResult[]): Merged {
     merged.unmatched += r.unmatched;
     merged.duplicates += r.duplicates;
     merged.ownEchoes += r.ownEchoes;
+    merged.gaps += r.gaps; // pairs never span threads: each thread's gaps are its own conversations'
     merged.sendsOnClosedSocket += r.sendsOnClosedSocket;
     merged.lagMsMax = Math.max(merged.lagMsMax, r.lagMsMax);
     merged.bufferedBytesMax = Math.max(merged.bufferedBytesMax, r.bufferedBytesMax);
@@ -407,6 +408,7 @@ function report(options: DmOptions, m: Merged, facts: RunFacts): Record<string, 
     sendsOnClosedSocket: m.sendsOnClosedSocket,
     unmatched: m.unmatched,
     duplicates: m.duplicates,
+    gaps: m.gaps,
     ownEchoes: m.ownEchoes,
     ackedAfterErr: m.ackedAfterErr,
     deliveredAfterErr: m.deliveredAfterErr,

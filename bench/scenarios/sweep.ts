@@ -19,7 +19,7 @@ import { drive, parseOptions, rateLimitEnv, type DmOptions } from './dm.ts';
 import type { DmTargetKind } from './dm-client.ts';
 import { startSession, type DmSession } from './dm-targets.ts';
 
-export const sweepUsage = `sweep [--target ours|socketio|uws] [--start MSGS_PER_S] [--factor F] [--max-rate R] [--min-rate R] [--refine N]
+export const sweepUsage = `sweep [--target ours|socketio|uws] [--start MSGS_PER_S] [--factor F] [--max-rate R] [--min-rate R] [--refine N] [--embedded]
    [--p99-max-ms MS] [--delivery-min F] [--settle S] [--attempts N] [--pairs N] [--duration S] [--warmup S] [--drain S] [--threads N]
    [--body-bytes N] [--port N] [--server-cmd CMD] [--keep-data] [--no-chart] [--json-out FILE]`;
 
@@ -33,6 +33,8 @@ export interface SweepConfig {
    * the target can do: a failed step is retried (on a restarted server) up to this many runs.
    */
   attempts: number;
+  /** ours: the embedded PGlite (no DATABASE_URL) instead of the local Postgres. */
+  embedded: boolean;
 }
 
 export interface SweepOutcome {
@@ -58,7 +60,7 @@ export function parseSweep(args: Args): SweepConfig {
     p99E2eMsMax: args.num('p99-max-ms', SWEEP_LIMITS_DEFAULT.p99E2eMsMax, { min: 0.1, max: 600_000 }),
     deliveryMin: args.num('delivery-min', SWEEP_LIMITS_DEFAULT.deliveryMin, { min: 0, max: 1 }),
   };
-  return { plan, limits, settleS: args.num('settle', 2, { min: 0, max: 600 }), attempts: args.int('attempts', 2, { min: 1, max: 10 }) };
+  return { plan, limits, settleS: args.num('settle', 2, { min: 0, max: 600 }), attempts: args.int('attempts', 2, { min: 1, max: 10 }), embedded: args.flag('embedded') };
 }
 
 /** Prints a per-step (or per-target) line on stdout, and appends it to --json-out. */
@@ -69,14 +71,17 @@ export function emitLine(args: Args, line: Record<string, unknown>): void {
   if (jsonOut) appendFileSync(jsonOut, `${text}\n`);
 }
 
-async function startFor(kind: DmTargetKind, options: DmOptions, rateMax: number): Promise<DmSession> {
+async function startFor(kind: DmTargetKind, options: DmOptions, config: SweepConfig): Promise<DmSession> {
+  // The limiter is sized for the highest rate the sweep may reach, so it never bites.
+  const env = rateLimitEnv({ rate: config.plan.rateMax, pairs: options.pairs });
+  // An empty DATABASE_URL is unset to the node: it starts its embedded PGlite in a fresh data dir.
+  if (config.embedded && kind === 'ours') env.DATABASE_URL = '';
   return startSession(kind, {
     port: options.port,
     serverCmd: kind === 'ours' ? options.serverCmd : undefined,
     keepData: options.keepData,
-    // The limiter is sized for the highest rate the sweep may reach, so it never bites.
-    env: rateLimitEnv({ rate: rateMax, pairs: options.pairs }),
-    ownSchema: true,
+    env,
+    ownSchema: !(config.embedded && kind === 'ours'),
   });
 }
 
@@ -95,7 +100,7 @@ export async function sweepTarget(kind: DmTargetKind, options: DmOptions, config
   const records: Array<{ rate: number; sustained: boolean }> = [];
   const steps: Array<Record<string, unknown>> = [];
   const points: ChartPoint[] = [];
-  let session = await startFor(kind, options, config.plan.rateMax);
+  let session = await startFor(kind, options, config);
   let failed = true;
   try {
     for (let rate = nextRate(config.plan, records); rate !== null; rate = nextRate(config.plan, records)) {
@@ -115,7 +120,7 @@ export async function sweepTarget(kind: DmTargetKind, options: DmOptions, config
         if (last && nextRate(config.plan, [...records, { rate, sustained }]) === null) break;
         if (!sustained) {
           await session.stop(false);
-          session = await startFor(kind, options, config.plan.rateMax);
+          session = await startFor(kind, options, config);
         }
         await sleep(config.settleS * 1000); // let Postgres finish the last step's writes
       }

@@ -24,6 +24,11 @@ test('any duplicate ack or delivery fails a step, however fast it was', () => {
   assert.deepEqual(judgeStep({ ...step(1000, 1000, 1000, 5), duplicates: 1 }).reasons, ['1 duplicate acks or deliveries']);
 });
 
+test('any gap in a conversation\'s seq fails a step, however fast it was', () => {
+  assert.equal(judgeStep({ ...step(1000, 1000, 1000, 5), gaps: 0 }).sustained, true);
+  assert.deepEqual(judgeStep({ ...step(1000, 1000, 1000, 5), gaps: 2 }).reasons, ['2 gaps in seq']);
+});
+
 test('max sustained rate is the best pass below every fail; null when nothing held', () => {
   const steps: StepRecord[] = [
     { rate: 1000, sustained: true },
