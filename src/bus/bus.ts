@@ -7,7 +7,9 @@
  *   order published. Nobody subscribed → dropped.
  * - `subscribe(subject)` matches exactly, or every subject under a prefix when the pattern
  *   ends in `.>` (NATS full wildcard). The handler gets the payload and, for requests, the
- *   reply subject to `publish` the answer to, and the subject it was published on.
+ *   reply subject to `publish` the answer to, and the subject it was published on. On fan-out
+ *   subjects (users, rooms), which nobody answers, the reply field carries the origin socket
+ *   instead: the one whose command caused the frame, which its edge skips (it got the reply).
  * - `request` resolves with the first reply, rejects with `BusTimeoutError` after `timeoutMs`
  *   and with `NoRespondersError` at once when no one subscribes to the subject.
  * - Bounded (src/config.ts): a client holds at most BUS_PENDING_REQUESTS_MAX requests awaiting
