@@ -406,7 +406,12 @@ export class ChatClient {
   private onMsg(m: Message): void {
     if (typeof m.conv !== 'string' || typeof m.seq !== 'number') return;
     const st = this.convs.get(m.conv);
-    if (st === undefined) return this.events.emit('msg', stripT(m));
+    if (st === undefined) {
+      // Not followed here, but it reached this device: "delivered" means that (seed 001), so the
+      // watermark moves for every conversation, not only the open ones.
+      if (m.from !== this.helloFrame?.user) this.scheduleRecv(m.conv, m.seq);
+      return this.events.emit('msg', stripT(m));
+    }
     this.deliver(m.conv, st, st.seq.offer(m));
     this.fillIfGap(m.conv, st);
   }

@@ -55,6 +55,20 @@ describe('ChatClient against a real node', () => {
     cb.close();
   });
 
+  test('a message reaches a device whose chat is closed: the sender still sees delivered (no join needed)', async () => {
+    const { b, ca, cb, conv } = await sdkPair(node);
+    const delivered: Delivered[] = [];
+    const got: Message[] = [];
+    ca.on('delivered', (d) => delivered.push(d));
+    cb.on('msg', (m) => got.push(m));
+    const sent = await ca.send(conv, 'are you there?');
+    await until(() => got.length === 1, 3000, 'the msg on the recipient\'s device');
+    await until(() => delivered.some((d) => d.seq === sent.seq), 3000, 'delivered without a join');
+    assert.deepEqual([delivered[0].user, delivered[0].conv], [b, conv]);
+    ca.close();
+    cb.close();
+  });
+
   test('recv watermarks are coalesced: a burst of 30 messages yields a few recv frames, the last one covering all', async () => {
     const tap = newTap();
     const { ca, cb, conv } = await sdkPair(node, {}, { WebSocket: tappedWebSocket(tap) });
