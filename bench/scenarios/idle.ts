@@ -4,8 +4,8 @@
  * and how fast the server accepts them (connections per second at bounded concurrency).
  *
  * Order: server (spawned unless --url) → [--join: the pairs' connections over the admin HTTP
- * API] → 2 s settle → baseline RSS → connect (at most --concurrency handshakes in flight; each
- * waits for `hello`, then with --join opens and joins its DM) → hold --hold s → 3 s settle →
+ * API] → --settle s → baseline RSS → connect (at most --concurrency handshakes in flight; each
+ * waits for `hello`, then with --join opens and joins its DM) → hold --hold s → --settle s →
  * RSS after, connections still open → report.
  *
  * --join: what an idle user who has a chat open costs. Connection i's partner is i xor 1 (an odd
@@ -41,10 +41,13 @@ import { connectUsers } from './dm.ts';
 
 /** Connections per loopback source address with `--source-ips auto` (ephemeral range ≈ 28k). */
 const CONNS_PER_SOURCE_IP = 20_000;
-/** Before the baseline: the server's startup allocations settle. */
-const BASELINE_SETTLE_MS = 2_000;
-/** After the hold, before measuring: late allocations and frees settle (no way to force a GC). */
-const AFTER_SETTLE_MS = 3_000;
+/**
+ * Quiet time before each RSS reading (`--settle`, both readings): startup and setup allocations
+ * before the baseline, the connect burst's garbage after the hold (no way to force the server's
+ * GC). V8 gives an idle heap back only after some seconds of quiet: 3 s shows the burst's high
+ * water, 30 s what the sockets keep (measured: 5.7 KB vs ≤ 0 per joined socket at 10k).
+ */
+const SETTLE_S_DEFAULT = 3;
 const PROGRESS_INTERVAL_MS = 5_000;
 /** File descriptors the generator needs beyond one per socket (stdio, tsx, libuv, …). */
 const FD_HEADROOM = 100;
@@ -60,7 +63,7 @@ const MAX_TRANSIENT_RETRIES = 10;
 const packr = new Packr({ useRecords: false });
 
 export const idleUsage = `idle [--conns N] [--hold S] [--concurrency N] [--connect-timeout S]
-   [--join] [--source-ips auto|IP,IP,...] [--port N] [--url ws://host:port] [--data-dir DIR]
+   [--join] [--settle S] [--source-ips auto|IP,IP,...] [--port N] [--url ws://host:port] [--data-dir DIR]
    [--server-cmd "node --import tsx src/main.ts"] [--keep-data] [--json-out FILE]`;
 
 interface IdleOptions {
@@ -69,6 +72,7 @@ interface IdleOptions {
   concurrency: number;
   connectTimeoutMs: number;
   join: boolean; // each socket also opens and joins a DM with its partner (i xor 1)
+  settleMs: number; // quiet time before the baseline and before the reading after the hold
   sourceIps: string[]; // empty: let the kernel pick (127.0.0.1 towards a loopback server)
   port: number;
   url?: string;
@@ -85,6 +89,7 @@ function parseOptions(args: Args): IdleOptions {
     concurrency: args.int('concurrency', 200, { min: 1, max: 10_000 }),
     connectTimeoutMs: args.num('connect-timeout', 15, { min: 0.1, max: 600 }) * 1000,
     join: args.flag('join'),
+    settleMs: args.num('settle', SETTLE_S_DEFAULT, { min: 0, max: 3_600 }) * 1000,
     sourceIps: parseSourceIps(args.str('source-ips'), conns),
     port: args.int('port', 9102, { min: 1, max: 65_535 }),
     url: args.str('url'),
@@ -163,7 +168,7 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
   const signToken = await syncSigner(new TextEncoder().encode(target.secret));
   if (options.join) await createPairConnections(options.conns, runTag, target, signToken);
 
-  await sleep(BASELINE_SETTLE_MS);
+  await sleep(options.settleMs);
   const baselineRssMb = server ? server.rssMb() : null;
 
   const stats: Stats = { open: 0, joined: 0, failures: {}, closes: {}, emfileHinted: false };
@@ -231,11 +236,11 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
   progress(
     `connect phase: ${openedCount} opened${options.join ? `, ${stats.joined} joined` : ''}, ${failedCount(stats)} failed in ${connectS.toFixed(1)} s` +
       (failedCount(stats) > 0 ? ` (${JSON.stringify(stats.failures)})` : '') +
-      `; holding ${options.holdS} s + ${AFTER_SETTLE_MS / 1000} s settle`,
+      `; holding ${options.holdS} s + ${options.settleMs / 1000} s settle`,
   );
   if (server && serverFdLimit !== null && failedCount(stats) > 0) hintServerFds(server.pid, serverFdLimit, stats);
 
-  await sleep(options.holdS * 1000 + AFTER_SETTLE_MS);
+  await sleep(options.holdS * 1000 + options.settleMs);
   const afterRssMb = server ? server.rssMb() : null;
   const openAtEnd = sockets.reduce((n, s) => n + (s.readyState === WebSocket.OPEN ? 1 : 0), 0);
   const serverOpenFiles = server ? openFiles(server.pid) ?? null : null;

@@ -77,7 +77,11 @@ interface Route {
 
 /** Routes by subject. Lives in the main thread; workers reach it through `attach`. */
 export class InprocHub {
-  private exact = new Map<string, Set<Route>>();
+  /**
+   * Exact subjects → their route, or a Set once a subject has several: most subjects (a user's,
+   * a shard's) have one subscriber, and a Set each was ≈ 0.2 KB per connected user.
+   */
+  private exact = new Map<string, Route | Set<Route>>();
   private prefixes = new Map<string, Set<Route>>();
   private readonly portQueueMax: number;
   /** Deliveries to worker ports dropped past BUS_PORT_QUEUE_MAX, since the hub was made. */
@@ -88,27 +92,41 @@ export class InprocHub {
   }
 
   add(route: Route): void {
-    const [map, key] = this.slot(route.pattern);
-    let set = map.get(key);
-    if (!set) map.set(key, (set = new Set()));
-    set.add(route);
+    if (route.pattern.endsWith('.>')) {
+      const key = route.pattern.slice(0, -1);
+      let set = this.prefixes.get(key);
+      if (!set) this.prefixes.set(key, (set = new Set()));
+      set.add(route);
+      return;
+    }
+    const held = this.exact.get(route.pattern);
+    if (held === undefined) this.exact.set(route.pattern, route);
+    else if (held instanceof Set) held.add(route);
+    else if (held !== route) this.exact.set(route.pattern, new Set([held, route]));
   }
 
   remove(route: Route): void {
-    const [map, key] = this.slot(route.pattern);
-    const set = map.get(key);
-    set?.delete(route);
-    if (set?.size === 0) map.delete(key);
-  }
-
-  private slot(pattern: string): [Map<string, Set<Route>>, string] {
-    return pattern.endsWith('.>') ? [this.prefixes, pattern.slice(0, -1)] : [this.exact, pattern];
+    if (route.pattern.endsWith('.>')) {
+      const key = route.pattern.slice(0, -1);
+      const set = this.prefixes.get(key);
+      set?.delete(route);
+      if (set?.size === 0) this.prefixes.delete(key);
+      return;
+    }
+    const held = this.exact.get(route.pattern);
+    if (held === route) this.exact.delete(route.pattern);
+    else if (held instanceof Set) {
+      held.delete(route);
+      if (held.size === 1) this.exact.set(route.pattern, held.values().next().value as Route);
+      else if (held.size === 0) this.exact.delete(route.pattern);
+    }
   }
 
   route(subject: string, data: Uint8Array, reply: string | undefined): void {
     let n = 0;
-    const set = this.exact.get(subject);
-    if (set) for (const r of set) (r.deliver(subject, data, reply), n++);
+    const held = this.exact.get(subject);
+    if (held instanceof Set) for (const r of held) (r.deliver(subject, data, reply), n++);
+    else if (held !== undefined) (held.deliver(subject, data, reply), n++);
     if (this.prefixes.size > 0) {
       for (const [prefix, routes] of this.prefixes) {
         if (subject.startsWith(prefix)) for (const r of routes) (r.deliver(subject, data, reply), n++);
