@@ -153,6 +153,11 @@ export class ProtocolClient {
   }
 }
 
+/** Encodes one client frame as the bench writes every frame (plain msgpack maps). */
+export function encodeFrame(frame: ClientFrame): Buffer {
+  return packr.pack(frame);
+}
+
 /** Decodes one binary frame; undefined unless it is a msgpack map with a string `t`. */
 export function decodeFrame(data: WebSocket.RawData): ServerFrame | undefined {
   return decode(data);

@@ -19,7 +19,7 @@ import type { ParentToWorker, WorkerToParent } from './dm-worker.ts';
 import { DM_TARGET_KINDS, type DmTargetKind } from './dm-client.ts';
 import { startSession, type DmTarget } from './dm-targets.ts';
 
-/** Admin HTTP calls in flight while creating connections. */
+/** Admin HTTP calls in flight while creating connections (connectPairs, for every scenario). */
 const HTTP_CONCURRENCY = 32;
 /** Threads start together this long after the last one is ready, so none starts late. */
 const START_DELAY_MS = 200;
@@ -170,7 +170,7 @@ export async function drive(options: DmOptions, target: DmTarget): Promise<Recor
   const pairs = await makePairs(options.pairs, runTag, key, target.wsUrlFor);
   if (target.kind === 'ours') {
     const adminToken = await signToken(key, `bench-${runTag}-admin`, ['admin']);
-    await mapLimit(pairs, HTTP_CONCURRENCY, (pair) => connectUsers(target.httpBase, adminToken, pair.a.id, pair.b.id));
+    await connectPairs(target.httpBase, adminToken, pairs.map((pair) => [pair.a.id, pair.b.id]));
     progress(`${pairs.length} connections created`);
   }
   progress(`${target.kind}: opening ${2 * pairs.length} sockets on ${options.threads} thread(s)`);
@@ -262,7 +262,12 @@ export async function makePairs(
   );
 }
 
-export async function connectUsers(httpBase: string, adminToken: string, a: string, b: string): Promise<void> {
+/** Makes each pair of users first-degree connections (admin HTTP, HTTP_CONCURRENCY calls in flight). */
+export async function connectPairs(httpBase: string, adminToken: string, pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  await mapLimit(pairs, HTTP_CONCURRENCY, ([a, b]) => connectUsers(httpBase, adminToken, a, b));
+}
+
+async function connectUsers(httpBase: string, adminToken: string, a: string, b: string): Promise<void> {
 
   const url = `${httpBase}/api/v1/connections/${encodeURIComponent(a)}/${encodeURIComponent(b)}`;
   const res = await fetch(url, { method: 'PUT', headers: { authorization: `Bearer ${adminToken}` } });

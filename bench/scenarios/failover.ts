@@ -20,10 +20,9 @@ import { mapLimit } from '../lib/concurrency.ts';
 import { DEFAULT_SERVER_CMD, progress, signToken } from '../lib/target.ts';
 import type { MsgView, ServerFrame } from '../../protocol/frames.ts';
 import { ProtocolClient, type Inbound } from '../lib/ws-client.ts';
-import { connectUsers, rateLimitEnv } from './dm.ts';
+import { connectPairs, rateLimitEnv } from './dm.ts';
 import { sleep } from '../lib/server-process.ts';
 
-const HTTP_CONCURRENCY = 32;
 const CONNECT_CONCURRENCY = 64;
 const TIMEOUT_MS = 15_000;
 const TICK_MS = 5;
@@ -117,7 +116,7 @@ async function drive(options: FailoverOptions, cluster: Cluster): Promise<Record
   const adminToken = await cluster.adminToken();
   const node0 = cluster.nodes[0];
   const indexes = Array.from({ length: options.pairs }, (_, i) => i);
-  await mapLimit(indexes, HTTP_CONCURRENCY, (i) => connectUsers(node0.httpBase, adminToken, `f${runTag}a${i}`, `f${runTag}b${i}`));
+  await connectPairs(node0.httpBase, adminToken, indexes.map((i) => [`f${runTag}a${i}`, `f${runTag}b${i}`]));
   const convs = await mapLimit(indexes, CONNECT_CONCURRENCY, async (i): Promise<Conv> => {
     const user = `f${runTag}a${i}`;
     const token = await signToken(key, user, ['user']);

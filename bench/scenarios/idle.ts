@@ -29,15 +29,13 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
 import type { ClientFrame, ServerFrame } from '../../protocol/frames.ts';
 import { UsageError, type Args } from '../lib/args.ts';
-import { mapLimit } from '../lib/concurrency.ts';
 import { openFiles, openFilesLimit, sleep } from '../lib/server-process.ts';
 import { DEFAULT_SERVER_CMD, externalTarget, progress, spawnTarget, syncSigner, type SyncSigner, type Target, withTarget } from '../lib/target.ts';
-import { decodeFrame } from '../lib/ws-client.ts';
-import { connectUsers } from './dm.ts';
+import { decodeFrame, encodeFrame } from '../lib/ws-client.ts';
+import { connectPairs } from './dm.ts';
 
 /** Connections per loopback source address with `--source-ips auto` (ephemeral range ≈ 28k). */
 const CONNS_PER_SOURCE_IP = 20_000;
@@ -45,7 +43,7 @@ const CONNS_PER_SOURCE_IP = 20_000;
  * Quiet time before each RSS reading (`--settle`, both readings): startup and setup allocations
  * before the baseline, the connect burst's garbage after the hold (no way to force the server's
  * GC). V8 gives an idle heap back only after some seconds of quiet: 3 s shows the burst's high
- * water, 30 s what the sockets keep (measured: 5.7 KB vs ≤ 0 per joined socket at 10k).
+ * water, 30 s what the sockets keep (measured per joined socket at 10k: 5.7 KB vs 4.4).
  */
 const SETTLE_S_DEFAULT = 3;
 const PROGRESS_INTERVAL_MS = 5_000;
@@ -54,13 +52,8 @@ const FD_HEADROOM = 100;
 /** The spawned server's `ulimit -n` is raised (best effort) to conns + this. */
 const SERVER_FD_HEADROOM = 4_096;
 const ULIMIT_HINT = 'run `ulimit -n 200000` in the shell that starts the bench (and the server)';
-/** --join: admin HTTP calls in flight while creating the pairs' connections (as `dm`). */
-const HTTP_CONCURRENCY = 32;
 /** --join: how often one `open` or `join` is resent after an `err 503 {retryMs}` before it counts as failed. */
 const MAX_TRANSIENT_RETRIES = 10;
-
-// Plain maps, as bench/lib/ws-client.ts writes them (its Packr is private to it).
-const packr = new Packr({ useRecords: false });
 
 export const idleUsage = `idle [--conns N] [--hold S] [--concurrency N] [--connect-timeout S]
    [--join] [--settle S] [--source-ips auto|IP,IP,...] [--port N] [--url ws://host:port] [--data-dir DIR]
@@ -323,7 +316,7 @@ async function createPairConnections(conns: number, runTag: string, target: Targ
   const pairs = joinPairs(conns);
   const adminToken = signToken(`bench-${runTag}-admin`, ['admin']);
   const start = performance.now();
-  await mapLimit(pairs, HTTP_CONCURRENCY, ([a, b]) => connectUsers(target.httpBase, adminToken, idleUserId(runTag, a), idleUserId(runTag, b)));
+  await connectPairs(target.httpBase, adminToken, pairs.map(([a, b]) => [idleUserId(runTag, a), idleUserId(runTag, b)]));
   progress(`${pairs.length} connections created in ${((performance.now() - start) / 1000).toFixed(1)} s`);
 }
 
@@ -376,7 +369,7 @@ function request(socket: WebSocket, frame: ClientFrame & { rid: number }, timeou
     const timer = setTimeout(() => settle(new ConnectFailure(`${frame.t}-timeout`)), timeoutMs);
     socket.on('message', onMessage);
     socket.on('close', onClose);
-    socket.send(packr.pack(frame));
+    socket.send(encodeFrame(frame));
   });
 }
 

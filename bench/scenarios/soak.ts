@@ -7,13 +7,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type Args } from '../lib/args.ts';
-import { mapLimit } from '../lib/concurrency.ts';
 import { Histogram } from '../lib/histogram.ts';
 import { DEFAULT_SERVER_CMD, progress, signToken, spawnTarget, type Target, withTarget } from '../lib/target.ts';
 import { DmLoad } from './dm-load.ts';
-import { connectUsers, makePairs, rateLimitEnv } from './dm.ts';
+import { connectPairs, makePairs, rateLimitEnv } from './dm.ts';
 
-const HTTP_CONCURRENCY = 32;
 const US_TO_MS = 1 / 1000;
 
 export const soakUsage = `soak [--minutes M] [--rate MSGS_PER_S | --max MSGS_PER_S] [--pairs N] [--sample-s S]
@@ -64,7 +62,7 @@ async function drive(options: SoakOptions, target: Target): Promise<Record<strin
   const key = new TextEncoder().encode(target.secret);
   const pairs = await makePairs(options.pairs, runTag, key, () => target.wsUrl);
   const adminToken = await signToken(key, `bench-${runTag}-admin`, ['admin']);
-  await mapLimit(pairs, HTTP_CONCURRENCY, (pair) => connectUsers(target.httpBase, adminToken, pair.a.id, pair.b.id));
+  await connectPairs(target.httpBase, adminToken, pairs.map((pair) => [pair.a.id, pair.b.id]));
   const durationMs = options.minutes * 60_000;
   const load = new DmLoad({
     pairs, ratePerS: options.rate, warmupMs: 0, durationMs, drainMs: 5_000, tickMs: 5, bodyBytes: 100, cmidPrefix: `s${runTag}-`,

@@ -10,6 +10,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { BUS_PENDING_REQUESTS_MAX, BUS_PORT_QUEUE_MAX } from '../config.ts';
+import { SmallSet } from '../small-set.ts';
 import { type Bus, type BusBounds, type BusHandler, BusOverloadError, BusTimeoutError, NoRespondersError, type Subscription } from './bus.ts';
 
 type Wire =
@@ -75,14 +76,18 @@ interface Route {
   deliver: Deliver;
 }
 
+/** Hands a message to every route of one subject (or prefix); how many there were. */
+function deliverTo(routes: SmallSet<Route>, subject: string, data: Uint8Array, reply: string | undefined): number {
+  if (routes.one) return (routes.one.deliver(subject, data, reply), 1);
+  let n = 0;
+  if (routes.many) for (const r of routes.many) (r.deliver(subject, data, reply), n++);
+  return n;
+}
+
 /** Routes by subject. Lives in the main thread; workers reach it through `attach`. */
 export class InprocHub {
-  /**
-   * Exact subjects → their route, or a Set once a subject has several: most subjects (a user's,
-   * a shard's) have one subscriber, and a Set each was ≈ 0.2 KB per connected user.
-   */
-  private exact = new Map<string, Route | Set<Route>>();
-  private prefixes = new Map<string, Set<Route>>();
+  private exact = new Map<string, SmallSet<Route>>();
+  private prefixes = new Map<string, SmallSet<Route>>();
   private readonly portQueueMax: number;
   /** Deliveries to worker ports dropped past BUS_PORT_QUEUE_MAX, since the hub was made. */
   dropped = 0;
@@ -92,45 +97,29 @@ export class InprocHub {
   }
 
   add(route: Route): void {
-    if (route.pattern.endsWith('.>')) {
-      const key = route.pattern.slice(0, -1);
-      let set = this.prefixes.get(key);
-      if (!set) this.prefixes.set(key, (set = new Set()));
-      set.add(route);
-      return;
-    }
-    const held = this.exact.get(route.pattern);
-    if (held === undefined) this.exact.set(route.pattern, route);
-    else if (held instanceof Set) held.add(route);
-    else if (held !== route) this.exact.set(route.pattern, new Set([held, route]));
+    const [map, key] = this.slot(route.pattern);
+    let routes = map.get(key);
+    if (!routes) map.set(key, (routes = new SmallSet()));
+    routes.add(route);
   }
 
   remove(route: Route): void {
-    if (route.pattern.endsWith('.>')) {
-      const key = route.pattern.slice(0, -1);
-      const set = this.prefixes.get(key);
-      set?.delete(route);
-      if (set?.size === 0) this.prefixes.delete(key);
-      return;
-    }
-    const held = this.exact.get(route.pattern);
-    if (held === route) this.exact.delete(route.pattern);
-    else if (held instanceof Set) {
-      held.delete(route);
-      if (held.size === 1) this.exact.set(route.pattern, held.values().next().value as Route);
-      else if (held.size === 0) this.exact.delete(route.pattern);
-    }
+    const [map, key] = this.slot(route.pattern);
+    const routes = map.get(key);
+    routes?.delete(route);
+    if (routes?.size === 0) map.delete(key);
+  }
+
+  private slot(pattern: string): [Map<string, SmallSet<Route>>, string] {
+    return pattern.endsWith('.>') ? [this.prefixes, pattern.slice(0, -1)] : [this.exact, pattern];
   }
 
   route(subject: string, data: Uint8Array, reply: string | undefined): void {
     let n = 0;
-    const held = this.exact.get(subject);
-    if (held instanceof Set) for (const r of held) (r.deliver(subject, data, reply), n++);
-    else if (held !== undefined) (held.deliver(subject, data, reply), n++);
+    const routes = this.exact.get(subject);
+    if (routes) n += deliverTo(routes, subject, data, reply);
     if (this.prefixes.size > 0) {
-      for (const [prefix, routes] of this.prefixes) {
-        if (subject.startsWith(prefix)) for (const r of routes) (r.deliver(subject, data, reply), n++);
-      }
+      for (const [prefix, matching] of this.prefixes) if (subject.startsWith(prefix)) n += deliverTo(matching, subject, data, reply);
     }
     if (n === 0 && reply !== undefined && !isMark(reply)) this.route(reply, empty, noRespondersMark);
   }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'uWebSockets.js';
 import { CloseCode } from '../../protocol/errors.ts';
 import type { Bus, Subjects, Subscription } from '../bus/bus.ts';
+import { SmallSet } from '../small-set.ts';
 import type { TokenBucket } from './rate-limit.ts';
 
 export interface SocketData {
@@ -39,35 +40,8 @@ export function edgeSocketIds(): () => string {
   return () => prefix + (++n).toString(36);
 }
 
-/**
- * The sockets of one user (or room) on this edge: the first held directly, a Set only from the
- * second on. Most users have one socket here, and a Set with its table was ≈ 0.2 KB of each.
- */
-class SocketGroup {
-  one: Socket | undefined;
-  many: Set<Socket> | undefined;
-
-  get size(): number {
-    return this.many ? this.many.size : this.one ? 1 : 0;
-  }
-
-  add(ws: Socket): void {
-    if (this.many) this.many.add(ws);
-    else if (this.one === undefined) this.one = ws;
-    else if (this.one !== ws) (this.many = new Set([this.one, ws])), (this.one = undefined);
-  }
-
-  delete(ws: Socket): void {
-    if (this.one === ws) this.one = undefined;
-    else if (this.many?.delete(ws) && this.many.size === 1) {
-      this.one = this.many.values().next().value as Socket;
-      this.many = undefined;
-    }
-  }
-}
-
 interface Fanout<K> {
-  sockets: SocketGroup;
+  sockets: SmallSet<Socket>;
   sub: Subscription;
   key: K;
 }
@@ -124,15 +98,11 @@ export class SocketRegistry {
   private join(map: Map<string, Fanout<string>>, key: string, subject: string, ws: Socket): void {
     let f = map.get(key);
     if (!f) {
-      const sockets = new SocketGroup();
+      const sockets = new SmallSet<Socket>();
       // `origin`: the socket whose command caused this frame; it got the reply instead.
       const sub = this.bus.subscribe(subject, (bytes, origin) => {
-        const one = sockets.one;
-        if (one !== undefined) {
-          if (origin === undefined || one.getUserData().sid !== origin) this.write(one, bytes);
-        } else if (sockets.many) {
-          for (const s of sockets.many) if (origin === undefined || s.getUserData().sid !== origin) this.write(s, bytes);
-        }
+        if (sockets.one) this.writeUnlessOrigin(sockets.one, bytes, origin);
+        else if (sockets.many) for (const s of sockets.many) this.writeUnlessOrigin(s, bytes, origin);
       });
       f = { sockets, sub, key };
       map.set(key, f);
@@ -148,6 +118,11 @@ export class SocketRegistry {
       f.sub.unsubscribe();
       map.delete(key);
     }
+  }
+
+  /** A fan-out's write: skipped for the socket whose command caused it (it got the reply). */
+  private writeUnlessOrigin(ws: Socket, bytes: Uint8Array, origin: string | undefined): void {
+    if (origin === undefined || ws.getUserData().sid !== origin) this.write(ws, bytes);
   }
 
   /** The one place that writes to a socket. */

@@ -5,6 +5,7 @@
 import { retryForever } from '../integrations/resilience.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../persist/embedded.ts';
 import { migrate } from '../persist/migrate.ts';
+import { shardRuntimes } from '../shard/threads.ts';
 import type { Component } from './component.ts';
 import type { NodeParts } from './parts.ts';
 
@@ -18,7 +19,7 @@ export class DatabaseComponent implements Component {
     const { config, log, pool, db, state } = this.parts;
     if (!config.databaseUrl) {
       // One connection per pool slot of every thread, plus the migration connection.
-      this.embedded = await startEmbeddedPostgres(config.dataDir, config.dbPoolMax * (Math.max(1, config.shardThreads) + 1) + 2);
+      this.embedded = await startEmbeddedPostgres(config.dataDir, config.dbPoolMax * (shardRuntimes(config) + 1) + 2);
       log.info({ dir: config.dataDir }, 'embedded Postgres (PGlite) ready');
     }
     const applied = await retryForever(() => migrate(pool, db.schema), {

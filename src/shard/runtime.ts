@@ -51,7 +51,6 @@ export interface RuntimeParent {
  * worker gets its bus from `data` (its end of the hub channel, or NATS).
  */
 export async function runShardRuntime(data: ShardWorkerData, parent: RuntimeParent, localBus?: Bus): Promise<void> {
-  const parentPort = parent;
   const { config } = data;
   const log = createLogger(config.logLevel).child({ thread: `shard-${data.index}` });
   const subjects = new Subjects(config.subjectPrefix);
@@ -92,7 +91,7 @@ export async function runShardRuntime(data: ShardWorkerData, parent: RuntimePare
     shardCount: config.shardCount,
     onFenced: (shard) => {
       withdraw(shard);
-      parentPort!.postMessage({ fenced: shard });
+      parent.postMessage({ fenced: shard });
     },
   });
 
@@ -118,7 +117,7 @@ export async function runShardRuntime(data: ShardWorkerData, parent: RuntimePare
     ackedReported = host.acked;
     if (batches.length) log.debug({ batches: batches.length, rows: batches.reduce((a, b) => a + b[0], 0), depth: persister.depth }, 'persister');
     batches = [];
-    parentPort!.postMessage({ report });
+    parent.postMessage({ report });
   }, 1000).unref();
 
   const shardSubs = new Map<number, Subscription>();
@@ -134,17 +133,16 @@ export async function runShardRuntime(data: ShardWorkerData, parent: RuntimePare
   });
   // In-process mode: sent on the bus port itself, so it arrives after the subscriptions above.
   if (!data.natsUrl) bus.publish(`${config.subjectPrefix}.internal.ready`, new Uint8Array([data.index]));
-  else parentPort!.postMessage({ ready: data.index });
+  else parent.postMessage({ ready: data.index });
 
-
-  parentPort!.on('message', async (m: ShardControl) => {
+  parent.on('message', async (m: ShardControl) => {
     if ('assign' in m) {
       const { shard, epoch } = m.assign;
       host.fences?.set(shard, epoch);
       if (!shardSubs.has(shard)) shardSubs.set(shard, bus.subscribe(subjects.shard(shard), host.handle));
       // A round trip through NATS: the subscription is active before the lease manager moves on.
       if (bus instanceof NatsBus) await bus.nc.flush();
-      return parentPort!.postMessage({ assigned: shard });
+      return parent.postMessage({ assigned: shard });
     }
     if ('unassign' in m) {
       const { shard, flush } = m.unassign;
@@ -152,13 +150,13 @@ export async function runShardRuntime(data: ShardWorkerData, parent: RuntimePare
       shardSubs.delete(shard);
       if (flush) await persister.flushAll();
       host.dropShard(shard);
-      return parentPort!.postMessage({ unassigned: shard });
+      return parent.postMessage({ unassigned: shard });
     }
     if (!('stop' in m)) return;
     probe.stop();
     await persister.flushAll();
     await bus.close();
     await pool.end().catch(() => {});
-    parentPort!.postMessage({ stopped: true });
+    parent.postMessage({ stopped: true });
   });
 }

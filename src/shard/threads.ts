@@ -14,6 +14,11 @@ import { startWorker } from '../worker-thread.ts';
 import { InlineShardWorker } from './inline.ts';
 import type { ShardControl, ShardWorkerData } from './runtime.ts';
 
+/** Shard runtimes a node runs: SHARD_THREADS worker threads, or the one inline runtime when it is 0. */
+export function shardRuntimes(config: Pick<Config, 'shardThreads'>): number {
+  return Math.max(1, config.shardThreads);
+}
+
 export type ThreadsMode = { kind: 'inproc'; hub: InprocHub } | { kind: 'nats'; natsUrl: string };
 
 /** What is used of a worker thread (an inline runtime has the same surface). */
@@ -48,9 +53,8 @@ export class ShardThreads {
     private readonly metrics: Metrics,
   ) {}
 
-  /** Shard runtimes: SHARD_THREADS, or one inline runtime when it is 0. */
   get count(): number {
-    return Math.max(1, this.config.shardThreads);
+    return shardRuntimes(this.config);
   }
 
   private get inline(): boolean {

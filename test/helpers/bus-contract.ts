@@ -138,6 +138,31 @@ export function busContract(name: string, pair: (bounds?: BusBounds) => Promise<
       assert.equal(new Set(samples.map(subjectToken)).size, samples.length, 'injective');
     });
 
+    test('every subscriber of a subject gets each message; unsubscribing some leaves the others', async () => {
+      const { a, b, ns, close } = await pair();
+      const got: string[] = [];
+      const on = (n: number) => b.subscribe(`${ns}.user.y`, (d) => got.push(`${n}:${text(d)}`));
+      const [s1, s2, s3] = [on(1), on(2), on(3)];
+      await subscribed(a, b, ns);
+      a.publish(`${ns}.user.y`, bytes('three'));
+      await fence(a, b, ns);
+      s1.unsubscribe();
+      s2.unsubscribe();
+      await subscribed(a, b, ns); // after b's unsubscribes: one subscriber left
+      a.publish(`${ns}.user.y`, bytes('one'));
+      await fence(a, b, ns);
+      s3.unsubscribe();
+      const s4 = on(4);
+      const s5 = on(5);
+      await subscribed(a, b, ns); // none left, then two new ones
+      a.publish(`${ns}.user.y`, bytes('two'));
+      await fence(a, b, ns);
+      s4.unsubscribe();
+      s5.unsubscribe();
+      assert.deepEqual(got.sort(), ['1:three', '2:three', '3:one', '3:three', '4:two', '5:two']);
+      await close();
+    });
+
     test('unsubscribe stops delivery', async () => {
       const { a, b, ns, close } = await pair();
       const got: string[] = [];

@@ -131,6 +131,29 @@ describe('ChatClient against a real node', () => {
     cb.close();
   });
 
+  test('the server does not echo a send to its socket: the sender\'s own messages come from their acks, in order with the peer\'s, with no refetch', async () => {
+    const tapA = newTap();
+    const { a, b, ca, cb, conv } = await sdkPair(node, { WebSocket: tappedWebSocket(tapA) });
+    await ca.join(conv);
+    await cb.join(conv);
+    const gotA: Message[] = [];
+    const gotB: Message[] = [];
+    ca.on('msg', (m) => gotA.push(m));
+    cb.on('msg', (m) => gotB.push(m));
+    let echoes = 0; // msg frames on a's socket for a's own sends
+    tapA.dropIncoming = (f) => (f.t === 'msg' && f.from === a && echoes++, false);
+    // Both write at once, so each one's own sends interleave with the peer's in seq order.
+    await Promise.all([...range(1, 10).map((i) => ca.send(conv, `a${i}`)), ...range(1, 10).map((i) => cb.send(conv, `b${i}`))]);
+    await until(() => gotA.length === 20 && gotB.length === 20, 5000, 'all twenty on both sides');
+    assert.equal(echoes, 0, 'no echo of its own sends on the wire');
+    for (const got of [gotA, gotB]) assert.deepEqual(got.map((m) => m.seq), range(1, 20), 'gapless, in order, once each');
+    assert.deepEqual(gotA.map((m) => [m.from, m.body]), gotB.map((m) => [m.from, m.body]), 'both see the same conversation');
+    assert.ok(gotA.some((m) => m.from === a) && gotA.some((m) => m.from === b));
+    assert.equal(tapA.sent.filter((f) => f.t === 'join').length, 1, 'the sender never refetched its own messages as a gap');
+    ca.close();
+    cb.close();
+  });
+
   test('a live message lost on the way is noticed as a gap and fetched: the stream stays in order without duplicates', async () => {
     const tap = newTap();
     const { ca, cb, conv } = await sdkPair(node, {}, { WebSocket: tappedWebSocket(tap) });
