@@ -3,9 +3,13 @@
  * Kind-specific rules (who may write, lifecycle) are decided by the caller before delegating.
  * Decisions mutate the state they are given (the actor owns it exclusively) and return it.
  */
-import type { ClientFrame, ConvView, ServerFrame, Watermark } from '../protocol/frames.ts';
-import type { Actor, ActorLimits, ConnectionCheck, ConversationState, Decision, Effect } from './types.ts';
-import { ErrorCode, type ErrorCodeValue, type ErrorExtra } from '../protocol/errors.ts';
+import type { AttachmentMeta, ClientFrame, ConvView, ServerFrame, Watermark } from '../protocol/frames.ts';
+import { type AttachmentsCheck, attachmentsOf } from './attachments.ts';
+import type { Actor, ActorLimits, ConnectionCheck, ConversationState, Decision, Effect, MessageTarget } from './types.ts';
+import { ErrorCode } from '../protocol/errors.ts';
+import { err, isAdmin, isParticipant, mayRead } from './access.ts';
+import { decideDelete, decideEdit } from './edits.ts';
+import { decideReport } from './reports.ts';
 
 /** A validated client frame from an authenticated user, as the shard host delivers it. */
 export interface FrameCommand {
@@ -16,6 +20,10 @@ export interface FrameCommand {
   connection?: ConnectionCheck;
   /** Message id minted by the host for sends. */
   msgId?: string;
+  /** The stored message an `edit` or `del` addresses, read by the host (src/shard/resolvers.ts). */
+  target?: MessageTarget;
+  /** A send's `att`, resolved by the host: the uploads' metadata or why not (actors/attachments.ts). */
+  attachments?: AttachmentsCheck;
 }
 
 /** A kind's extra condition on new sends (not on idempotent resends); null = allowed. */
@@ -23,25 +31,7 @@ export type SendGuard = (state: ConversationState, cmd: FrameCommand) => Effect[
 
 export type SendFrame = Extract<ClientFrame, { t: 'send' }>;
 
-export function err(code: ErrorCodeValue, msg: string, extra: ErrorExtra = {}): Effect {
-  return { type: 'reply', frame: { t: 'err', code, msg, ...extra } };
-}
-
-export function isAdmin(actor: Actor): boolean {
-  return actor.roles.includes('admin');
-}
-
-export function isParticipant(state: ConversationState, user: string): boolean {
-  return state.participants.includes(user);
-}
-
-/**
- * Who may read a conversation or a ticket (join, history, the HTTP reads): its participants, and
- * admins, who observe any of them read-only. The one rule, for sockets and HTTP alike.
- */
-export function mayRead(participants: readonly string[], actor: Actor): boolean {
-  return participants.includes(actor.userId) || isAdmin(actor);
-}
+export { err, isAdmin, isParticipant, mayRead } from './access.ts';
 
 export function newConversation(
   init: Pick<ConversationState, 'id' | 'kind' | 'state' | 'readOnly' | 'participants' | 'createdAt'>,
@@ -120,6 +110,7 @@ export function decideSend(
   msgId: string,
   now: number,
   limits: ActorLimits,
+  att?: AttachmentMeta[],
 ): Decision<ConversationState> {
   const key = sendKey(actor.userId, frame.cmid);
   const prior = state.recentSends.get(key);
@@ -135,13 +126,13 @@ export function decideSend(
     {
       type: 'fanout',
       users: [...state.participants],
-      frame: { t: 'msg', conv: state.id, seq, id: msgId, from: actor.userId, body: frame.body, ts: now, cmid: frame.cmid },
+      frame: { t: 'msg', conv: state.id, seq, id: msgId, from: actor.userId, body: frame.body, ts: now, cmid: frame.cmid, ...(att ? { att } : {}) },
     },
   ];
   if (state.typingUntil.delete(actor.userId)) {
     then.push({ type: 'fanout', users: others(state, actor.userId), frame: { t: 'typing', conv: state.id, user: actor.userId, until: 0 } });
   }
-  const row = { kind: 'message' as const, conv: state.id, seq, id: msgId, from: actor.userId, body: frame.body, cmid: frame.cmid, ts: now };
+  const row = { kind: 'message' as const, conv: state.id, seq, id: msgId, from: actor.userId, body: frame.body, cmid: frame.cmid, ts: now, ...(att ? { att } : {}) };
   return done(state, { type: 'persist', writes: [row], then });
 }
 
@@ -239,14 +230,22 @@ export function decideChatFrame(
       if (!isParticipant(state, actor.userId)) {
         return { state, effects: [err(ErrorCode.forbidden, isAdmin(actor) ? 'observers cannot send' : 'not a participant')] };
       }
+      const files = attachmentsOf(frame.att, cmd.attachments);
       // A resend answers with its original ack even if the room changed since.
       if (!isResend(state, actor.userId, frame.cmid)) {
         if (state.readOnly) return { state, effects: [err(ErrorCode.conflict, 'conversation is read-only', { state: state.state })] };
         const refusal = guard?.(state, cmd);
         if (refusal) return { state, effects: refusal };
+        if ('refusal' in files) return { state, effects: [files.refusal] };
       }
-      return decideSend(state, actor, frame, cmd.msgId ?? '', now, limits);
+      return decideSend(state, actor, frame, cmd.msgId ?? '', now, limits, 'att' in files ? files.att : undefined);
     }
+    case 'edit':
+      return decideEdit(state, actor, frame, cmd.target, now, limits);
+    case 'del':
+      return decideDelete(state, actor, frame, cmd.target, now);
+    case 'report':
+      return decideReport(state, actor, frame, cmd.target, now);
     case 'recv':
     case 'read':
       return decideWatermark(state, actor, frame.t, frame.seq, now);

@@ -27,6 +27,8 @@ export function dmNeedsConnectionCheck(frame: ClientFrame): boolean {
 function refuseUnconnected(connection: ConnectionCheck | undefined): Decision<ConversationState>['effects'] | null {
   if (connection === 'connected') return null;
   if (connection === 'unavailable') return [err(ErrorCode.unavailable, 'connections service unavailable', { retryMs: RetryAfterMs.dependency })];
+  // Either way round: the blocked user cannot write to the blocker, nor the blocker to them until unblocking.
+  if (connection === 'blocked') return [err(ErrorCode.forbidden, 'blocked')];
   return [err(ErrorCode.forbidden, 'not a first-degree connection')];
 }
 

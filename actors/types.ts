@@ -2,10 +2,13 @@
  * The contract between pure actors and the shard host that gives them a body.
  * Actors never do I/O: they return effects, and the host executes them in order.
  */
-import type { ConvKind, ConvView, ServerFrame, Watermark } from '../protocol/frames.ts';
+import type { AttachmentMeta, ConvKind, ConvView, ServerFrame, Watermark } from '../protocol/frames.ts';
 
-/** Outcome of the connections-authority check, resolved by the host before the command. */
-export type ConnectionCheck = 'connected' | 'not_connected' | 'unavailable';
+/**
+ * Outcome of the connections-authority check, resolved by the host before the command.
+ * `blocked`: one of the two users blocked the other (it overrides `connected`).
+ */
+export type ConnectionCheck = 'connected' | 'not_connected' | 'blocked' | 'unavailable';
 
 export interface Actor {
   userId: string;
@@ -21,6 +24,8 @@ export interface MessageRow {
   body: string;
   cmid: string;
   ts: number;
+  /** Attachments' metadata (never their bytes), stored with the message (messages.att). */
+  att?: AttachmentMeta[];
 }
 
 export interface WatermarkRow {
@@ -77,8 +82,49 @@ export interface DomainEventRow {
   ts: number;
 }
 
+/** A sender's edit of a stored message: the body is replaced, `editedAt` set. */
+export interface MessageEditRow {
+  kind: 'messageEdit';
+  conv: string;
+  seq: number;
+  body: string;
+  editedAt: number;
+}
+
+/** A tombstone: the message's body is removed from storage; its seq stays (gapless order). */
+export interface MessageDeleteRow {
+  kind: 'messageDelete';
+  conv: string;
+  seq: number;
+  by: string;
+  ts: number;
+}
+
+/** A participant's report of a message to the moderators (issue 15); one per reporter and message. */
+export interface ReportRow {
+  kind: 'report';
+  conv: string;
+  id: string;
+  seq: number;
+  reporter: string;
+  /** The reported message's sender. */
+  sender: string;
+  reason: string;
+  ts: number;
+}
+
+/**
+ * The stored message an `edit`, `del` or `report` addresses, read by the host once the actor's earlier
+ * writes have committed: `missing` when no such seq is stored, `unavailable` when the store
+ * could not be read (the actor then refuses with 503 and changes nothing).
+ */
+export type MessageTarget =
+  | { kind: 'found'; from: string; ts: number; body: string; editedAt?: number; deleted: boolean }
+  | { kind: 'missing' }
+  | { kind: 'unavailable' };
+
 /** A `conversation` write creates the conversation or updates its state, participants and meta. */
-export type Write = MessageRow | WatermarkRow | ConversationRow | EventRow | TicketHistoryRow | DomainEventRow;
+export type Write = MessageRow | MessageEditRow | MessageDeleteRow | ReportRow | WatermarkRow | ConversationRow | EventRow | TicketHistoryRow | DomainEventRow;
 
 export type Effect =
   /** Reply to the request that carried this command (the host adds the rid). */
@@ -86,9 +132,10 @@ export type Effect =
   /**
    * Send a frame to every socket of these users, and to observers of the room — except the
    * socket that sent the command, which gets the reply instead (PROTOCOL: a `send`'s socket may
-   * receive only its `ack`).
+   * receive only its `ack`). `toOrigin`: that socket gets the frame too (edits and deletes,
+   * whose reply is a bare `ok`).
    */
-  | { type: 'fanout'; users: string[]; frame: ServerFrame }
+  | { type: 'fanout'; users: string[]; frame: ServerFrame; toOrigin?: true }
   /**
    * Make these writes durable (group commit), then run `then`. With no writes this is a
    * barrier: `then` runs once everything enqueued before it has committed.
@@ -136,6 +183,8 @@ export interface ActorLimits {
   /** Sends remembered per conversation for idempotent resends (see README "Idempotency"). */
   dedupeWindowMax: number;
   historyLimitDefault: number;
+  /** How long after sending a sender may still edit a message (EDIT_WINDOW_MS). */
+  editWindowMs: number;
 }
 
 export interface Decision<S> {

@@ -4,7 +4,7 @@
  */
 import { decode } from './codec.ts';
 import { ErrorCode, ProtocolError } from './errors.ts';
-import type { ClientFrame, ClientFrameType, ProtocolLimits } from './frames.ts';
+import { attachmentsPerMessageMax, type ClientFrame, type ClientFrameType, type ProtocolLimits } from './frames.ts';
 import { idPattern, idRuleText } from './ids.ts';
 import { lineFault, textFault } from './text.ts';
 
@@ -44,6 +44,46 @@ class FieldReader {
     return own(this.obj, key) === undefined || own(this.obj, key) === null ? undefined : this.uint(key);
   }
 
+  /** A message's seq: seqs start at 1. */
+  seq(): number {
+    const v = this.uint('seq');
+    if (v < 1) this.fail(400, 'seq: messages are numbered from 1');
+    return v;
+  }
+
+  /** A message body (send, edit): non-blank text within maxBodyChars that storage can hold. */
+  body(limits: ProtocolLimits): string {
+    const body = own(this.obj, 'body');
+    if (typeof body !== 'string' || body.trim().length === 0) this.fail(400, 'body: expected a non-empty string');
+    if (body.length > limits.maxBodyChars) this.fail(413, `body: longer than ${limits.maxBodyChars} chars`);
+    // Storage cannot hold it (protocol/text.ts); refused here rather than failing the batch.
+    const bodyFault = textFault(body);
+    if (bodyFault) this.fail(400, `body: ${bodyFault}`);
+    return body;
+  }
+
+  /**
+   * A send's attachment ids (`att`): absent, or 1..attachmentsPerMessageMax distinct ids. Which
+   * ids this sender may send is the shard's answer (they must be its unsent uploads to `conv`).
+   */
+  attachments(): string[] | undefined {
+    const v = own(this.obj, 'att');
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v) || v.length === 0) this.fail(400, `att: expected an array of 1-${attachmentsPerMessageMax} attachment ids`);
+    if (v.length > attachmentsPerMessageMax) this.fail(400, `att: at most ${attachmentsPerMessageMax} attachments per message`);
+    for (const id of v) if (typeof id !== 'string' || !idPattern.test(id)) this.fail(400, `att: expected attachment ids of ${idRuleText}`);
+    if (new Set(v).size !== v.length) this.fail(400, 'att: an attachment is listed twice');
+    return v as string[];
+  }
+
+  /** A send's body: with attachments it may be empty (a photo without a caption), never more than a body. */
+  captionOrBody(limits: ProtocolLimits, withAttachments: boolean): string {
+    const body = own(this.obj, 'body');
+    if (!withAttachments || (typeof body === 'string' && body.trim().length > 0)) return this.body(limits);
+    if (body !== undefined && body !== null && typeof body !== 'string') this.fail(400, 'body: expected a string');
+    return '';
+  }
+
   limit(max: number): number | undefined {
     const v = this.optUint('limit');
     if (v !== undefined && (v < 1 || v > max)) this.fail(400, `limit: must be between 1 and ${max}`);
@@ -73,13 +113,18 @@ const parsers: Record<ClientFrameType, Parser> = {
     if (cmid.length > limits.maxCmidChars) r.fail(400, `cmid: longer than ${limits.maxCmidChars} chars`);
     const cmidFault = lineFault(cmid);
     if (cmidFault) r.fail(400, `cmid: ${cmidFault}`);
-    const body = own(obj, 'body');
-    if (typeof body !== 'string' || body.trim().length === 0) r.fail(400, 'body: expected a non-empty string');
-    if (body.length > limits.maxBodyChars) r.fail(413, `body: longer than ${limits.maxBodyChars} chars`);
-    // Storage cannot hold it (protocol/text.ts); refused here rather than failing the batch.
-    const bodyFault = textFault(body);
-    if (bodyFault) r.fail(400, `body: ${bodyFault}`);
-    return { t: 'send', rid: r.rid, conv, cmid, body };
+    const att = r.attachments();
+    return { t: 'send', rid: r.rid, conv, cmid, body: r.captionOrBody(limits, att !== undefined), att };
+  },
+  edit: (r, _obj, limits) => ({ t: 'edit', rid: r.rid, conv: r.id('conv'), seq: r.seq(), body: r.body(limits) }),
+  del: (r) => ({ t: 'del', rid: r.rid, conv: r.id('conv'), seq: r.seq() }),
+  report: (r: FieldReader, obj: Fields, limits: ProtocolLimits) => {
+    const reason = own(obj, 'reason');
+    if (typeof reason !== 'string' || reason.trim().length === 0) r.fail(400, 'reason: expected a non-empty string');
+    if (reason.length > limits.maxReasonChars) r.fail(413, `reason: longer than ${limits.maxReasonChars} chars`);
+    const fault = textFault(reason);
+    if (fault) r.fail(400, `reason: ${fault}`);
+    return { t: 'report', rid: r.rid, conv: r.id('conv'), seq: r.seq(), reason };
   },
   recv: (r) => ({ t: 'recv', rid: r.rid, conv: r.id('conv'), seq: r.uint('seq') }),
   read: (r) => ({ t: 'read', rid: r.rid, conv: r.id('conv'), seq: r.uint('seq') }),

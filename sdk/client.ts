@@ -11,13 +11,16 @@ import { newCmid } from './cmid.ts';
 import { decodeFrame, encodeFrame, type RawServerFrame } from './codec.ts';
 import { AuthRejectedError, ChatClosedError, ChatDisconnectedError, ChatRequestError, ChatTimeoutError, SendRejectedError } from './errors.ts';
 import { Emitter, type Listener } from './events.ts';
+import { httpBaseFor, httpCall } from './http.ts';
+import { downloadAttachment, type UploadBody, uploadAttachment } from './attachments.ts';
 import { assertLimits, type ChatLimits, defaultLimits } from './limits.ts';
 import { type PendingSend, PendingQueue } from './pending.ts';
 import { Sequencer } from './sequencer.ts';
 import { resolveWebSocket, urlWithToken, type WebSocketCtor, type WebSocketLike } from './socket.ts';
 import type {
-  Ack, ClientFrame, ConvView, Delivered, Hello, HistoryPage, InboxPage, Joined, Message, Read, StateChange, Typing,
+  Ack, ClientFrame, ConvView, Deleted, Delivered, Edited, Hello, HistoryPage, InboxPage, Joined, Message, Read, StateChange, Typing,
 } from './types.ts';
+import type { AttachmentMeta, Presence } from './types.ts';
 
 export interface ChatClientOptions {
   /** `ws://HOST:PORT/v1/ws` */
@@ -66,6 +69,15 @@ export interface ChatEvents {
   read: Read;
   typing: Typing;
   state: StateChange;
+  /** A message was edited (by its sender). */
+  edited: Edited;
+  /** A message became a tombstone (its sender or an admin deleted it). */
+  deleted: Deleted;
+  /**
+   * A DM peer's presence: a `presence` frame (they came online, or went offline after the
+   * server's grace), or the presence an `open`/`join` reply of a DM carried.
+   */
+  presence: Presence;
   /** A server `err` without a `rid`, or a background gap fill that failed. */
   error: Error;
   /** A send was refused for good: its promise rejects with the same SendRejectedError. */
@@ -396,6 +408,12 @@ export class ChatClient {
         return this.events.emit('typing', f as unknown as Typing);
       case 'state':
         return this.events.emit('state', f as unknown as StateChange);
+      case 'edited':
+        return this.events.emit('edited', f as unknown as Edited);
+      case 'deleted':
+        return this.events.emit('deleted', f as unknown as Deleted);
+      case 'presence':
+        return this.notePresence(withoutT(f) as unknown as Presence);
       case 'err':
         return this.events.emit('error', toRequestError(f));
       default:
@@ -429,6 +447,8 @@ export class ChatClient {
   private ownMessage(e: PendingSend, ack: Ack): void {
     const st = this.convs.get(e.conv);
     const m: Message = { conv: ack.conv, seq: ack.seq, id: ack.id, from: this.helloFrame?.user ?? '', body: e.body, ts: ack.ts, cmid: e.cmid };
+    const metas = e.att?.filter((a): a is AttachmentMeta => typeof a !== 'string');
+    if (metas?.length) m.att = metas;
     if (st === undefined) return void this.events.emit('msg', m);
     this.deliver(e.conv, st, st.seq.offer(m));
     this.fillIfGap(e.conv, st);
@@ -539,7 +559,7 @@ export class ChatClient {
     }, this.limits.requestTimeoutMs);
     // A disconnect needs nothing here: PendingQueue.requeueInflight puts it back in order.
     this.requests.set(rid, { t: 'send', timer, onReply: (f) => this.onSendReply(e, f), onDisconnect: () => {} });
-    this.write({ t: 'send', rid, conv: e.conv, cmid: e.cmid, body: e.body });
+    this.write({ t: 'send', rid, conv: e.conv, cmid: e.cmid, body: e.body, ...(e.att?.length ? { att: e.att.map((a) => (typeof a === 'string' ? a : a.id)) } : {}) });
   }
 
   private onSendReply(e: PendingSend, f: RawServerFrame): void {
@@ -595,7 +615,31 @@ export class ChatClient {
 
   /** Gets or creates the DM with a first-degree connection. */
   async open(withUser: string): Promise<ConvView> {
-    return toJoined(await this.call({ t: 'open', with: withUser }, 'conv')).conv;
+    const joined = toJoined(await this.call({ t: 'open', with: withUser }, 'conv'));
+    if (joined.presence) this.notePresence(joined.presence);
+    return joined.conv;
+  }
+
+  /**
+   * This user's settings (HTTP `GET`/`PUT /api/v1/me/settings`): with `change`, stores it first.
+   * `presence: false` hides this user's presence from their DM peers and shows them no one's.
+   */
+  async settings(change?: { presence?: boolean }): Promise<{ presence: boolean }> {
+    return (await this.http(change ? 'PUT' : 'GET', '/api/v1/me/settings', change)) as { presence: boolean };
+  }
+
+  /** The latest presence of `user` this client heard of (a DM peer), if any. */
+  presenceOf(user: string): Presence | undefined {
+    return this.presences.get(user);
+  }
+
+  private readonly presences = new Map<string, Presence>();
+
+  /** Remembered per user (one entry per DM peer: bounded by the user's DMs) and emitted. */
+  private notePresence(p: Presence): void {
+    if (typeof p.user !== 'string' || typeof p.online !== 'boolean') return;
+    this.presences.set(p.user, p);
+    this.events.emit('presence', p);
   }
 
   /**
@@ -615,6 +659,7 @@ export class ChatClient {
       if (existing === undefined && this.convs.get(conv) === st && st.seq.lastSeen === undefined) this.convs.delete(conv);
       throw e;
     }
+    if (joined.presence) this.notePresence(joined.presence);
     if (this.convs.get(conv) !== st) return joined; // left meanwhile
     if (st.seq.lastSeen === undefined) {
       const top = joined.msgs.length > 0 ? joined.msgs[joined.msgs.length - 1].seq : 0;
@@ -641,13 +686,78 @@ export class ChatClient {
    * `sendFailed`) on a permanent error (`err` without `retryMs`: 400, 403, 404, 409, 413, 422),
    * PendingQueueFullError when too many sends are unacknowledged, ChatClosedError on close().
    */
-  send(conv: string, body: string, opts: { cmid?: string } = {}): Promise<Ack> {
+  send(conv: string, body: string, opts: { cmid?: string; att?: readonly (string | AttachmentMeta)[] } = {}): Promise<Ack> {
     if (this.closed) return Promise.reject(new ChatClosedError());
     return new Promise<Ack>((resolve, reject) => {
       const cmid = opts.cmid ?? newCmid();
-      this.pending.add({ cmid, conv, body, state: 'queued', notBeforeMs: 0, attempts: 0, resolve, reject });
+      this.pending.add({ cmid, conv, body, ...(opts.att?.length ? { att: [...opts.att] } : {}), state: 'queued', notBeforeMs: 0, attempts: 0, resolve, reject });
       this.flush();
     });
+  }
+
+  /**
+   * Replaces the body of one of this user's messages (within the server's edit window). Resolves
+   * once the edit is durable; every socket of the conversation's users, this one included, then
+   * gets the `edited` event. Idempotent: the same edit again resolves and changes nothing.
+   */
+  async edit(conv: string, seq: number, body: string): Promise<void> {
+    await this.call({ t: 'edit', conv, seq, body }, 'ok');
+  }
+
+  /**
+   * Deletes a message (this user's own, or any as an admin): it stays in history as a tombstone
+   * (`deleted: true`, empty body). Resolves once durable; `deleted` events follow. Idempotent.
+   */
+  async delete(conv: string, seq: number): Promise<void> {
+    await this.call({ t: 'del', conv, seq }, 'ok');
+  }
+
+  /**
+   * Reports a message of someone else's to the moderators, with a short reason. Resolves once the
+   * report is durable; reporting the same message again is the same report.
+   */
+  async report(conv: string, seq: number, reason: string): Promise<void> {
+    await this.call({ t: 'report', conv, seq, reason }, 'ok');
+  }
+
+  /**
+   * Blocks a user (HTTP): they can no longer open a DM with this user or write in one, and the
+   * DM leaves this user's inbox until `unblock`. Idempotent.
+   */
+  async block(user: string): Promise<void> {
+    await this.http('PUT', `/api/v1/me/blocks/${encodeURIComponent(user)}`);
+  }
+
+  async unblock(user: string): Promise<void> {
+    await this.http('DELETE', `/api/v1/me/blocks/${encodeURIComponent(user)}`);
+  }
+
+  /** The users this user blocked, newest first. */
+  async blocks(): Promise<{ user: string; since: number }[]> {
+    return ((await this.http('GET', '/api/v1/me/blocks')) as { blocked: { user: string; since: number }[] }).blocked;
+  }
+
+  /** One HTTP API call with a current token. */
+  /**
+   * Uploads a file (a browser File/Blob, or bytes) to a conversation for a later
+   * `send(conv, body, {att: [meta]})`. Resolves with its metadata (the type is sniffed by the
+   * server); rejects with ChatRequestError 413/415/403/409. An upload never sent is removed by the
+   * server after a day.
+   */
+  async upload(conv: string, file: UploadBody, name = typeof File !== 'undefined' && file instanceof File ? file.name : 'file'): Promise<AttachmentMeta> {
+    const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    return uploadAttachment(httpBaseFor(this.options.url), token, conv, file, name, this.limits.requestTimeoutMs);
+  }
+
+  /** An attachment's bytes as a Blob (to show through `URL.createObjectURL`); 403 when not a participant. */
+  async attachment(id: string): Promise<Blob> {
+    const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    return downloadAttachment(httpBaseFor(this.options.url), token, id, this.limits.requestTimeoutMs);
+  }
+
+  private async http(method: string, path: string, body?: unknown): Promise<unknown> {
+    const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    return httpCall(httpBaseFor(this.options.url), token, method, path, this.limits.requestTimeoutMs, body);
   }
 
   /** Moves this user's read watermark. */
@@ -699,9 +809,17 @@ function toRequestError(f: RawServerFrame): ChatRequestError {
 
 function toJoined(f: RawServerFrame): Joined {
   const msgs = ((f.msgs ?? []) as Message[]).map(stripT).sort((x, y) => x.seq - y.seq);
-  return { conv: f.conv as ConvView, msgs };
+  return f.presence ? { conv: f.conv as ConvView, msgs, presence: f.presence as Presence } : { conv: f.conv as ConvView, msgs };
 }
 
+/** A frame's fields as callers get them, without `t`. */
+function withoutT(f: RawServerFrame): Record<string, unknown> {
+  const { t: _t, ...rest } = f;
+  return rest;
+}
+
+/** A message as callers get it: the frame's fields (optional ones too), without `t` and `rid`. */
 function stripT(m: Message): Message {
-  return { conv: m.conv, seq: m.seq, id: m.id, from: m.from, body: m.body, ts: m.ts, cmid: m.cmid };
+  const { t: _t, rid: _rid, ...rest } = m as Message & { t?: unknown; rid?: unknown };
+  return rest;
 }

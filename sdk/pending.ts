@@ -10,12 +10,14 @@
  * Pure: no timers, no I/O; time arrives as `nowMs`.
  */
 import { PendingQueueFullError } from './errors.ts';
-import type { Ack } from './types.ts';
+import type { Ack, AttachmentMeta } from './types.ts';
 
 export interface PendingSend {
   readonly cmid: string;
   readonly conv: string;
   readonly body: string;
+  /** Attachments (ids, or the metadata `upload` answered, which the own message then shows). */
+  readonly att?: readonly (string | AttachmentMeta)[];
   /** `queued`: waiting to be (re)sent; `inflight`: sent on the current socket, no reply yet. */
   state: 'queued' | 'inflight';
   /** Not to be sent before this time (epoch ms); 0 = at once. */

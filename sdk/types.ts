@@ -4,9 +4,9 @@
  * bundlers erase these imports, so the SDK still depends on msgpackr alone. A change of the wire
  * is a type error here, not a silent drift between two copies. No server code is imported.
  */
-import type { ClientFrame, ConvKind, ConvView, InboxEntry, MsgView, ServerFrame, Watermark } from '../protocol/frames.ts';
+import type { AttachmentMeta, ClientFrame, ConvKind, ConvView, InboxEntry, MsgView, ServerFrame, Watermark } from '../protocol/frames.ts';
 
-export type { ClientFrame, ConvKind, ConvView, InboxEntry, ServerFrame, Watermark };
+export type { AttachmentMeta, ClientFrame, ConvKind, ConvView, InboxEntry, ServerFrame, Watermark };
 
 /** The fields of the server frame `t`, without `t` and `rid`: what the SDK hands to callers. */
 type Payload<T extends ServerFrame['t']> = Omit<Extract<ServerFrame, { t: T }>, 't' | 'rid'>;
@@ -27,12 +27,26 @@ export interface Typing extends Payload<'typing'> {}
 
 export interface StateChange extends Payload<'state'> {}
 
+/** Message `seq` now reads `body`, edited at `editedAt`. */
+export interface Edited extends Payload<'edited'> {}
+
+/** Message `seq` is a tombstone; `by` deleted it (its sender or an admin). */
+export interface Deleted extends Payload<'deleted'> {}
+
+/**
+ * A DM peer's presence: `online`, or offline since `lastSeen` (epoch ms; absent when never seen or
+ * hidden by the peer's setting). From `presence` frames and from `open`/`join` replies of a DM.
+ */
+export interface Presence extends Payload<'presence'> {}
+
 // Results of the SDK's calls: shaped from the reply frames, with defaults filled in.
 
 /** `join`: the conversation and a page of messages, oldest first. */
 export interface Joined {
   conv: ConvView;
   msgs: Message[];
+  /** A DM's other participant's presence (absent for other kinds, or when you hide your own). */
+  presence?: Presence;
 }
 
 /** `history`: messages newest first; `next` is the `before` of the following page. */

@@ -5,6 +5,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { orderEventsRememberedMax } from '../actors/order.ts';
+import { attachmentsPerMessageMax } from '../protocol/frames.ts';
 
 /*
  * Bounds fixed in code. The flags below cover what an operator tunes per deployment; these are
@@ -37,6 +38,12 @@ export const BUS_PENDING_REQUESTS_MAX = 65_536;
 export const BUS_PORT_QUEUE_MAX = 65_536;
 
 /**
+ * Blocks one `GET /api/v1/me/blocks` lists, the newest first. Over → the older ones are kept and
+ * enforced, only not listed (no user of a chat app blocks a thousand people by hand).
+ */
+export const BLOCKS_LISTED_MAX = 1_000;
+
+/**
  * Event ids an order room remembers in memory (the latest, in arrival order), and loads on
  * rehydration. Over → the oldest id is forgotten. A forgotten id is still a duplicate: its row is
  * kept for good in processed_events (primary key, insert ON CONFLICT DO NOTHING), and the order
@@ -62,6 +69,29 @@ export const TICKET_STATUS_MAX_CHARS = 32;
  * body bound is SIGNATURE_MAX_BYTES plus this. Over → HTTP 413 while reading, before buffering more.
  */
 export const TICKET_MULTIPART_OVERHEAD_BYTES = 16 * 1024;
+
+/**
+ * Attachments one `send` may carry (`att`). Over → err 400 at the edge (protocol/validate.ts).
+ * Ten covers a photo series of a defect; a larger batch is several messages. Set in
+ * protocol/frames.ts: the validator sits below config and cannot import it.
+ */
+export const ATTACHMENTS_PER_MESSAGE_MAX: number = attachmentsPerMessageMax;
+/**
+ * An attachment's file name as stored and shown, in characters after sanitizing (path and
+ * control characters removed). Over → the name is shortened, keeping its extension (never refused).
+ */
+export const ATTACHMENT_NAME_MAX_CHARS = 200;
+/**
+ * Multipart framing (boundaries, part headers) allowed around an attachment: the upload's body
+ * bound is ATTACHMENT_BYTES_MAX plus this. Over → HTTP 413 while reading, before buffering more.
+ */
+export const ATTACHMENT_MULTIPART_OVERHEAD_BYTES = 16 * 1024;
+/**
+ * Orphaned uploads taken per sweep batch (rows and blobs), of each kind: unsent past
+ * ATTACHMENT_ORPHAN_TTL_MS, and those of deleted messages. Over → the round takes another batch
+ * (one DELETE … RETURNING each), so one statement stays short however many were abandoned.
+ */
+export const ATTACHMENT_SWEEP_BATCH_MAX = 500;
 
 /**
  * uWS's own bound on bytes buffered to one socket (`maxBackpressure`, `closeOnBackpressureLimit`
@@ -99,6 +129,22 @@ export const PERSIST_REFUSED_CONVS_MAX = 10_000;
 
 /** Longer tokens are refused before any parsing (401 at the upgrade or on HTTP): a bound on the work one upgrade can cause. */
 export const TOKEN_CHARS_MAX = 8192;
+
+/**
+ * DM peers one user's presence change is sent to (their most recently active DMs). Over → the
+ * peers of older DMs get no `presence` frame for it; they still read it from `join`/`open`.
+ */
+export const PRESENCE_PEERS_MAX = 1000;
+
+/**
+ * Offline users whose last-seen time a single node's in-process presence directory remembers
+ * (≈ 100 B each). Over → the longest-offline user's is forgotten: peers then read them as offline
+ * without `lastSeen`. A cluster keeps every user's in NATS KV (on disk), without this bound.
+ */
+export const PRESENCE_LAST_SEEN_MAX = 1_000_000;
+
+/** Body of `PUT /api/v1/me/settings`: one small JSON object (`{"presence":false}` is 18 bytes). Over → HTTP 413 while reading. */
+export const SETTINGS_BODY_MAX_BYTES = 1024;
 
 /** Tokens per verify-pool worker task: amortises the message round trip (≈ 30 µs) over ≈ 100 µs verifies. More waiting → the next task. */
 export const JWT_VERIFY_BATCH_MAX = 16;
@@ -181,6 +227,8 @@ export interface Config {
     /** Sends remembered per conversation for idempotent resends. */
     dedupeWindowMax: number;
     historyLimitDefault: number;
+    /** How long after sending a sender may edit a message; later → err 403 (permanent). Deletes have no window. */
+    editWindowMs: number;
   };
   persist: {
     /** Longest a row waits for its batch. */
@@ -232,8 +280,42 @@ export interface Config {
     /** Where the embedded blob store keeps signatures. */
     blobDir: string;
   };
+  /** Chat attachments (issue 15): uploads, their bounds and the orphan sweep. */
+  attachments: {
+    /** Largest upload in bytes; more → HTTP 413 before buffering more (ATTACHMENT_BYTES_MAX). */
+    bytesMax: number;
+    /** Types accepted, as sniffed from the bytes (ATTACHMENT_TYPES); others → HTTP 415. */
+    types: string[];
+    /** Uploads never sent are removed (row and blob) this long after upload (ATTACHMENT_ORPHAN_TTL_MS). */
+    orphanTtlMs: number;
+    /** How often the node sweeps orphaned uploads (ATTACHMENT_SWEEP_INTERVAL_MS). */
+    sweepIntervalMs: number;
+  };
+  /** The blob store shared by signatures and attachments (src/integrations/blobs.ts). */
+  blobs: {
+    /** `file` (under `dir`, one node) or `azure` (shared, for clusters). */
+    store: 'file' | 'azure';
+    dir: string;
+    azureConnectionString?: string;
+    azureContainer: string;
+    /** Deadline of every call to a remote store, retries included; over → the request answers 503. */
+    timeoutMs: number;
+  };
   /** Domain events (outbox → JetStream), cluster mode only. */
   outbox: { enabled: boolean; stream: string; batchMax: number; idleMs: number };
+  /** Presence of DM peers (src/presence/): grace, the cluster directory's liveness, caches. */
+  presence: {
+    /** A user's last socket closed this long ago with none reopened → offline; a reopen within it is no flap. */
+    graceMs: number;
+    /** An edge that stops refreshing its liveness key this long is dead: its users go offline (cluster mode). */
+    edgeTtlMs: number;
+    /** Every presence directory call (NATS KV) times out after this; the reading of that call is skipped. */
+    kvTimeoutMs: number;
+    /** How long a user's DM peers and presence setting are cached on an edge. */
+    cacheTtlMs: number;
+    /** Users whose DM peers / settings an edge caches; over → least recently used dropped (read again). */
+    cacheMax: number;
+  };
   shutdownTimeoutMs: number;
 }
 
@@ -292,7 +374,10 @@ export function loadConfig(env: Env = process.env): Config {
     persist: persistConfig(env),
     events: eventsConfig(env, natsUrl),
     tickets: ticketsConfig(env),
+    attachments: attachmentsConfig(env),
+    blobs: blobsConfig(env),
     outbox: outboxConfig(env, natsUrl, prefix),
+    presence: presenceConfig(env),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100),
   };
   assertRelations(config);
@@ -358,6 +443,7 @@ function actorsConfig(env: Env): Config['actors'] {
     mailboxDepthMax: int(env, 'MAILBOX_DEPTH_MAX', 1_000, 1),
     dedupeWindowMax: int(env, 'DEDUPE_WINDOW_MAX', 1_000, 1),
     historyLimitDefault: int(env, 'HISTORY_PAGE_DEFAULT', 50, 1, 100),
+    editWindowMs: int(env, 'EDIT_WINDOW_MS', 15 * 60_000, 0),
   };
 }
 
@@ -420,6 +506,40 @@ function ticketsConfig(env: Env): Config['tickets'] {
   };
 }
 
+/** What ATTACHMENT_TYPES may name: the types sniffing recognizes (protocol/attachments.ts). */
+const attachmentTypesKnown = ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'application/pdf', 'text/plain'];
+
+function attachmentsConfig(env: Env): Config['attachments'] {
+  const types = (str(env, 'ATTACHMENT_TYPES') ?? attachmentTypesKnown.join(',')).split(',').map((t) => t.trim()).filter(Boolean);
+  const unknown = types.filter((t) => !attachmentTypesKnown.includes(t));
+  if (unknown.length) throw new ConfigError(`ATTACHMENT_TYPES: ${unknown.join(', ')} not recognized; expected some of ${attachmentTypesKnown.join(', ')}`);
+  return {
+    // 10 MiB: a phone photo or a scanned PDF; the body is buffered once per upload, so this is
+    // also the memory an upload in flight may take.
+    bytesMax: int(env, 'ATTACHMENT_BYTES_MAX', 10 * 1024 * 1024, 1, 256 * 1024 * 1024),
+    types,
+    orphanTtlMs: int(env, 'ATTACHMENT_ORPHAN_TTL_MS', 24 * 60 * 60 * 1000, 1),
+    sweepIntervalMs: int(env, 'ATTACHMENT_SWEEP_INTERVAL_MS', 10 * 60 * 1000, 10, 24 * 60 * 60 * 1000),
+  };
+}
+
+function blobsConfig(env: Env): Config['blobs'] {
+  const store = str(env, 'BLOB_STORE') ?? 'file';
+  if (store !== 'file' && store !== 'azure') throw new ConfigError(`BLOB_STORE=${store}: expected file or azure`);
+  const azureConnectionString = str(env, 'AZURE_STORAGE_CONNECTION_STRING');
+  if (store === 'azure' && !azureConnectionString) throw new ConfigError('BLOB_STORE=azure needs AZURE_STORAGE_CONNECTION_STRING');
+  const azureContainer = str(env, 'AZURE_BLOB_CONTAINER') ?? 'chat-blobs';
+  // Azure's container naming rule: 3-63 of a-z 0-9 -, starting with a letter or digit.
+  if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(azureContainer)) throw new ConfigError(`AZURE_BLOB_CONTAINER=${azureContainer}: expected 3-63 characters a-z 0-9 - (no --)`);
+  return {
+    store,
+    dir: resolve(str(env, 'BLOB_DIR') ?? resolve(str(env, 'DATA_DIR') ?? './data', 'blobs')),
+    azureConnectionString,
+    azureContainer,
+    timeoutMs: int(env, 'BLOB_TIMEOUT_MS', 10_000, 1, 600_000),
+  };
+}
+
 function outboxConfig(env: Env, natsUrl: string | undefined, prefix: string): Config['outbox'] {
   return {
     enabled: natsUrl !== undefined && str(env, 'OUTBOX') !== 'off',
@@ -427,6 +547,17 @@ function outboxConfig(env: Env, natsUrl: string | undefined, prefix: string): Co
     stream: str(env, 'CHAT_EVENTS_STREAM') ?? (prefix === 'chat' ? 'CHAT_EVENTS' : `CHAT_EVENTS_${prefix}`),
     batchMax: int(env, 'OUTBOX_BATCH_MAX', 500, 1, 10_000),
     idleMs: int(env, 'OUTBOX_IDLE_MS', 50, 1),
+  };
+}
+
+function presenceConfig(env: Env): Config['presence'] {
+  return {
+    // Long enough for a mobile reconnect (network switch, app resume), short enough to read as "now".
+    graceMs: int(env, 'PRESENCE_GRACE_MS', 5_000, 0, 600_000),
+    edgeTtlMs: int(env, 'PRESENCE_EDGE_TTL_MS', 15_000, 300, 3_600_000),
+    kvTimeoutMs: int(env, 'PRESENCE_KV_TIMEOUT_MS', 2_000, 1, 60_000),
+    cacheTtlMs: int(env, 'PRESENCE_CACHE_TTL_MS', 60_000, 0, 3_600_000),
+    cacheMax: int(env, 'PRESENCE_CACHE_MAX', 100_000, 1),
   };
 }
 

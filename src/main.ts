@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './log.ts';
 import { BusComponent } from './node/bus.ts';
 import { firstToStop, Lifecycle, StartRefused, type Component } from './node/component.ts';
 import { DatabaseComponent } from './node/database.ts';
+import { AttachmentSweepComponent } from './node/attachments.ts';
 import { EdgeComponent } from './node/edge.ts';
 import { LeasesComponent } from './node/leases.ts';
 import { OrderEventsComponent } from './node/order-events.ts';
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
     bus,
     edge, // listens before the database is up: /readyz answers 503 meanwhile
     new DatabaseComponent(parts),
+    new AttachmentSweepComponent(parts), // stops before the database it deletes from
     config.outbox.enabled && cluster && threads ? new RelayComponent(parts, bus) : undefined, // stops after the shards' last flush
     threads && new ShardsComponent(parts, threads, bus),
     leases,

@@ -7,6 +7,8 @@
 import { ChatClient, ChatRequestError, SendRejectedError, type ConvView, type InboxEntry, type Message } from '../sdk/index.ts';
 import { ConversationView } from './lib/conversation.ts';
 import { $, h } from './lib/dom.ts';
+import { presenceDot } from './lib/presence.ts';
+import { pastedFiles, setAttachmentLoader } from './lib/attachments.ts';
 import { devToken, forgetToken, saveToken, subjectOf, tokenFromPage } from './lib/session.ts';
 
 const storageKey = 'chat.token';
@@ -17,6 +19,8 @@ let me = '';
 let current: ConversationView | undefined;
 let inbox: InboxEntry[] = [];
 const typingUntil = new Map<string, number>();
+/** Users this user blocked (loaded at connect, changed by the Block button). */
+const blockedUsers = new Set<string>();
 
 const ui = {
   status: $('status'),
@@ -66,11 +70,17 @@ function start(token: string): void {
   $('signout').hidden = false;
   $('whoami').textContent = me ? `Signed in as ${me}` : '';
   client = new ChatClient({ url: wsUrl, token, backoff: { baseMs: 250, maxMs: 3000 } });
+  setAttachmentLoader((id) => client.attachment(id));
   client.on('connected', (hello) => {
     me = hello.user;
     $('whoami').textContent = `Signed in as ${me}`;
     setStatus('connected', `Connected (node ${hello.node})`);
     scheduleInbox();
+    client.blocks().then((list) => {
+      blockedUsers.clear();
+      for (const b of list) blockedUsers.add(b.user);
+      renderHeader();
+    }, () => {});
   });
   client.on('disconnected', (d) => {
     if (!d.willReconnect) return setStatus('closed', 'Disconnected');
@@ -84,6 +94,8 @@ function start(token: string): void {
     showSignIn(`The token was refused (${e.status}). Sign in again.`);
   });
   client.on('msg', onMsg);
+  client.on('edited', (e) => (current?.id === e.conv ? current.edited(e.seq, e.body, e.editedAt) : scheduleInbox()));
+  client.on('deleted', (d) => (current?.id === d.conv ? current.deleted(d.seq) : scheduleInbox()));
   client.on('delivered', (d) => current?.id === d.conv && current.watermark(d.user, { delivered: d.seq }));
   client.on('read', (r) => current?.id === r.conv && current.watermark(r.user, { read: r.seq }));
   client.on('typing', (t) => {
@@ -96,6 +108,11 @@ function start(token: string): void {
     if (current?.id === s.conv) Object.assign(current.view, { state: s.state, readOnly: s.readOnly, participants: s.participants });
     renderHeader();
     scheduleInbox();
+  });
+  // A DM peer came online or went offline (or an open/join reply said so): redraw their dots.
+  client.on('presence', () => {
+    renderHeader();
+    renderInbox();
   });
   setStatus('connecting', 'Connecting…');
   client.connect().catch(() => {});
@@ -130,15 +147,28 @@ function renderInbox(): void {
     const btn = h(
       'button',
       { type: 'button', class: 'conv-link', 'data-conv': c.conv, 'aria-current': current?.id === c.conv ? 'true' : undefined },
-      h('span', { class: 'title' }, titleOf(c)),
+      h('span', { class: 'title' }, titleOf(c), c.kind === 'dm' ? presenceDot(peerPresence(c.participants)) : ''),
       c.kind !== 'dm' ? h('span', { class: 'state' }, c.state) : '',
       unread > 0 ? h('span', { class: 'badge' }, String(unread), h('span', { class: 'sr-only' }, ' unread')) : '',
-      h('span', { class: 'preview' }, c.last ? `${c.last.from === me ? 'You: ' : ''}${c.last.body}` : 'No messages yet'),
+      h('span', { class: 'preview' }, previewOf(c.last)),
     );
     btn.addEventListener('click', () => void openConv(c.conv));
     return h('li', {}, btn);
   });
   $('inbox').replaceChildren(...(items.length ? items : [h('li', { class: 'empty' }, 'No conversations yet')]));
+}
+
+/** The other participant's presence in a DM, as far as the client has heard. */
+function peerPresence(participants: string[]): ReturnType<ChatClient['presenceOf']> {
+  const peer = participants.find((p) => p !== me);
+  return peer === undefined ? undefined : client.presenceOf(peer);
+}
+
+function previewOf(last: Message | undefined): string {
+  if (!last) return 'No messages yet';
+  // A photo without a caption reads as its file name(s).
+  const text = last.body || (last.att?.length ? `Attachment: ${last.att.map((a) => a.name).join(', ')}` : '');
+  return `${last.from === me ? 'You: ' : ''}${last.deleted ? 'Message deleted' : text}`;
 }
 
 $('open-form').addEventListener('submit', (e) => {
@@ -166,7 +196,11 @@ async function openConv(conv: string): Promise<void> {
   renderTyping();
   if (prev) client.leave(prev.id).catch(() => {});
   const joined = await client.join(conv);
-  const view = new ConversationView(joined.conv, me, ui.list);
+  const view = new ConversationView(joined.conv, me, ui.list, {
+    edit: (seq, body) => client.edit(conv, seq, body),
+    remove: (seq) => client.delete(conv, seq),
+    report: (seq, reason) => client.report(conv, seq, reason),
+  });
   current = view;
   ui.list.dataset.conv = conv;
   for (const m of joined.msgs) view.add(m);
@@ -181,17 +215,37 @@ async function openConv(conv: string): Promise<void> {
 function renderHeader(): void {
   const c = current;
   const v: ConvView | undefined = c?.view;
-  $('conv-title').textContent = v ? titleOf(v) : 'No conversation open';
+  $('conv-title').replaceChildren(v ? titleOf(v) : 'No conversation open', v?.kind === 'dm' ? presenceDot(peerPresence(v.participants)) : '');
   $('conv-state').textContent = v && (v.kind !== 'dm' || v.state !== 'open') ? `${v.kind} · ${v.state}` : '';
   const observer = v !== undefined && !v.participants.includes(me);
   const readOnly = v !== undefined && (v.readOnly || observer);
+  const peer = v?.kind === 'dm' && !observer ? v.participants.find((p) => p !== me) : undefined;
+  const blocked = peer !== undefined && blockedUsers.has(peer);
   const banner = $('readonly-banner');
-  banner.hidden = !readOnly;
-  banner.textContent = !readOnly ? '' : observer ? 'You observe this conversation read-only.' : `Read-only: this ${v!.kind} is ${v!.state}.`;
-  ui.input.disabled = !v || readOnly;
-  ui.send.disabled = !v || readOnly;
+  banner.hidden = !readOnly && !blocked;
+  banner.textContent = blocked ? `You blocked ${peer}. Unblock to write again.`
+    : !readOnly ? '' : observer ? 'You observe this conversation read-only.' : `Read-only: this ${v!.kind} is ${v!.state}.`;
+  ui.input.disabled = !v || readOnly || blocked;
+  ui.send.disabled = !v || readOnly || blocked;
+  const blockBtn = $<HTMLButtonElement>('block');
+  blockBtn.hidden = peer === undefined;
+  blockBtn.textContent = blocked ? 'Unblock' : 'Block';
+  $<HTMLButtonElement>('attach').disabled = !v || readOnly;
   ui.older.hidden = !c?.hasOlder;
 }
+
+$('block').addEventListener('click', () => {
+  const v = current?.view;
+  const peer = v?.kind === 'dm' ? v.participants.find((p) => p !== me) : undefined;
+  if (!peer) return;
+  const unblock = blockedUsers.has(peer);
+  (unblock ? client.unblock(peer) : client.block(peer)).then(() => {
+    if (unblock) blockedUsers.delete(peer);
+    else blockedUsers.add(peer);
+    renderHeader();
+    scheduleInbox();
+  }, (e: Error) => ($('readonly-banner').hidden = false, ($('readonly-banner').textContent = `Could not ${unblock ? 'unblock' : 'block'}: ${e.message}`)));
+});
 
 function onMsg(m: Message): void {
   if (current?.id !== m.conv) return scheduleInbox();
@@ -278,6 +332,54 @@ function failureText(err: Error): string {
   if (err instanceof SendRejectedError) return `${err.msg} (${err.code})`;
   return err.message;
 }
+
+/**
+ * Files picked or pasted: uploaded to the open conversation, then sent in one message with the
+ * text in the composer as its caption (at most 10 files a message, as the protocol allows).
+ */
+async function sendFiles(files: File[]): Promise<void> {
+  const c = current;
+  if (!c || ui.input.disabled || files.length === 0) return;
+  const attach = $<HTMLButtonElement>('attach');
+  const uploadStatus = $('upload-status');
+  attach.disabled = true;
+  uploadStatus.textContent = `Uploading ${files.length === 1 ? files[0].name || 'a file' : `${files.length} files`}…`;
+  try {
+    const att = [];
+    for (const f of files.slice(0, 10)) att.push(await client.upload(c.id, f, f.name || `pasted.${f.type.split('/')[1] ?? 'bin'}`));
+    uploadStatus.textContent = '';
+    const body = ui.input.value.trim();
+    ui.input.value = '';
+    const cmid = newCmid();
+    c.addPending(cmid, body, att);
+    scrollToEnd();
+    client.send(c.id, body, { cmid, att }).then(
+      (ack) => {
+        c.confirm(cmid, ack.seq);
+        scheduleInbox();
+      },
+      (err: Error) => c.fail(cmid, failureText(err)),
+    );
+  } catch (err) {
+    uploadStatus.textContent = `Not sent: ${err instanceof ChatRequestError ? `${err.message} (${err.code})` : (err as Error).message}`;
+  } finally {
+    attach.disabled = false;
+  }
+}
+
+$('attach').addEventListener('click', () => $<HTMLInputElement>('attach-input').click());
+$<HTMLInputElement>('attach-input').addEventListener('change', (e) => {
+  const input = e.target as HTMLInputElement;
+  const files = Array.from(input.files ?? []);
+  input.value = ''; // the same file may be picked again
+  void sendFiles(files);
+});
+ui.input.addEventListener('paste', (e) => {
+  const files = pastedFiles(e);
+  if (files.length === 0) return; // text pastes as usual
+  e.preventDefault();
+  void sendFiles(files);
+});
 
 $('composer').addEventListener('submit', (e) => {
   e.preventDefault();

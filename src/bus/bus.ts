@@ -124,4 +124,12 @@ export class Subjects {
   connectionsChanged(): string {
     return `${this.prefix}.conn.changed`;
   }
+  /** What edges' presence caches must learn at once: a changed setting, a new DM (src/presence/service.ts). */
+  presenceCache(): string {
+    return `${this.prefix}.presence.cache`;
+  }
+  /** The single node's presence directory, served by its main thread to its edge threads (src/presence/bus-directory.ts). */
+  presenceDirectory(): string {
+    return `${this.prefix}.internal.presence`;
+  }
 }

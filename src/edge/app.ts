@@ -14,6 +14,11 @@ import { loadUws } from '../uws.ts';
 import { registerAdmin, registerOrderEvents } from '../http/admin-events.ts';
 import { registerStatic } from '../http/static.ts';
 import { registerTickets } from '../http/tickets.ts';
+import { registerModeration } from '../http/moderation.ts';
+import { AuditLog } from '../persist/audit.ts';
+import { registerAttachments } from '../http/attachments.ts';
+import { createBlobStore } from '../integrations/blobs.ts';
+import { registerSettings } from '../http/settings.ts';
 
 export interface Edge {
   app: TemplatedApp;
@@ -22,9 +27,9 @@ export interface Edge {
   close(code: number, reason: string): Promise<void>;
 }
 
-export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpDeps, 'shards'> & { registry: SocketRegistry }): Promise<Edge> {
+export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpDeps, 'shards' | 'audit'> & { registry: SocketRegistry }): Promise<Edge> {
   const shards = ShardClient.forNode(edgeDeps.bus, edgeDeps.subjects, config);
-  const deps = { ...edgeDeps, shards };
+  const deps = { ...edgeDeps, shards, audit: new AuditLog(edgeDeps.pool, edgeDeps.log) };
   const uws = loadUws();
   const app = uws.App();
   const router = new FrameRouter(deps);
@@ -36,7 +41,12 @@ export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpD
   registerStatic(app, deps);
   registerOrderEvents(app, deps);
   registerAdmin(app, deps);
-  registerTickets(app, deps);
+  // One blob store for signatures and attachments (BLOB_STORE: files under BLOB_DIR, or Azure).
+  const blobs = createBlobStore(config);
+  registerTickets(app, deps, blobs);
+  registerAttachments(app, deps, blobs);
+  registerSettings(app, deps);
+  registerModeration(app, deps);
   app.any('/*', (res) => respondError(res, ErrorCode.notFound, 'no such route'));
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {

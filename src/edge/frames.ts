@@ -3,7 +3,7 @@
  * commands go to the owning shard on the bus (the sender is always the socket's user), inbox
  * reads go to the database, ping is answered here.
  */
-import { dmConversationId } from '../../actors/dm.ts';
+import { dmConversationId, dmIdPrefix } from '../../actors/dm.ts';
 import { decode, encodeFrame } from '../../protocol/codec.ts';
 import { ChatError, CloseCode, ProtocolError, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 import type { ClientFrame, ProtocolLimits, ServerFrame } from '../../protocol/frames.ts';
@@ -11,6 +11,7 @@ import { parseClientFrame } from '../../protocol/validate.ts';
 import { BusOverloadError, BusTimeoutError, NoRespondersError } from '../bus/bus.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import type { AuditEntry, AuditLog } from '../persist/audit.ts';
 import type { Store } from '../persist/store.ts';
 import { correlationId, overloadedMsg, replyFrame, ReplyStatus, replyStatus, shedRetryMs, shedShareOf } from '../rpc/envelope.ts';
 import { shardUnavailable, type ShardClient } from '../rpc/shard-client.ts';
@@ -20,6 +21,7 @@ import type { Metrics } from '../metrics.ts';
 import { startSpan, traceparentOf, tracingEnabled } from '../tracing.ts';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Socket, SocketRegistry } from './sockets.ts';
+import type { PresenceService } from '../presence/service.ts';
 
 export interface FrameDeps {
   config: Config;
@@ -29,11 +31,13 @@ export interface FrameDeps {
   store: Store;
   log: Logger;
   metrics: Metrics;
+  /** Admin reads and moderation steps are recorded here before they are served. */
+  audit: AuditLog;
+  /** Adds the DM peer's presence to `join`/`open` replies (issue 15); absent in tests of the edge alone. */
+  presence?: PresenceService;
 }
 
 export class FrameRouter {
-  /** Admin reads are always audited, whatever LOG_LEVEL says. */
-  private readonly audit: Logger;
   /**
    * Per shard, the share of sends to refuse here before the bus hop: the shed level of the
    * shard's latest reply (it follows that shard's estimated delay, see host.ts), fading when no
@@ -43,7 +47,6 @@ export class FrameRouter {
   /** Share of sends to refuse for this thread's own event-loop lag (see EDGE_LAG_SHED_*). */
   private lagShare = 0;
   constructor(private readonly d: FrameDeps) {
-    this.audit = d.log.child({ audit: true }, { level: 'info' });
     this.shedShare = new ShedShares(d.config.shardCount, d.config.persist.queueDelayMaxMs);
     this.watchLoopLag();
   }
@@ -123,12 +126,7 @@ export class FrameRouter {
       case 'open':
         return this.request(ws, dmConversationId(data.user, frame.with), frame);
       case 'send': {
-        let bucket = this.d.registry.sendBuckets.get(data.user);
-        if (!bucket) {
-          bucket = new TokenBucket(this.d.config.limits.rateMsgsPerS, this.d.config.limits.rateBurst, now);
-          this.d.registry.sendBuckets.set(data.user, bucket);
-        }
-        const taken = bucket.take(now);
+        const taken = this.sendBucket(data.user, now).take(now);
         if (!taken.ok) {
           return this.error(ws, frame.rid, ErrorCode.rateLimited, 'rate limited', { retryMs: taken.retryMs });
         }
@@ -143,9 +141,15 @@ export class FrameRouter {
         }
         return this.request(ws, frame.conv, frame, (status) => status === ReplyStatus.overloaded && this.d.metrics.shed.inc({ where: 'shard' }), shard);
       }
-      case 'join':
-        if (data.roles.includes('admin')) this.d.registry.observe(ws, frame.conv); // before the snapshot: no gap
-        return this.request(ws, frame.conv, frame, (_status, reply) => this.afterJoin(ws, frame.conv, reply));
+      case 'join': {
+        const admin = data.roles.includes('admin');
+        const join = () => {
+          if (admin) this.d.registry.observe(ws, frame.conv); // before the snapshot: no gap
+          this.request(ws, frame.conv, frame, (_status, reply) => this.afterJoin(ws, frame.conv, reply));
+        };
+        // Any admin join is recorded (observing or not: which it is shows only in the reply).
+        return admin ? this.audited(ws, frame.rid, { actor: data.user, action: 'join', target: frame.conv }, join) : join();
+      }
       case 'leave':
         this.d.registry.unobserve(ws, frame.conv);
         return this.send(ws, { t: 'ok', rid: frame.rid });
@@ -154,12 +158,34 @@ export class FrameRouter {
         // Fire-and-forget: no reply is defined for these.
         this.d.shards.tell({ c: frame.conv, u: data.user, r: data.roles, f: frame });
         return;
-      case 'history':
-        if (data.roles.includes('admin')) this.audit.info({ admin: data.user, action: 'history', conversation: frame.conv }, 'admin read');
-        return this.request(ws, frame.conv, frame);
+      case 'history': {
+        const read = () => this.request(ws, frame.conv, frame);
+        return data.roles.includes('admin') ? this.audited(ws, frame.rid, { actor: data.user, action: 'history', target: frame.conv }, read) : read();
+      }
       case 'read':
         return this.request(ws, frame.conv, frame);
+      case 'report':
+        return this.audited(ws, frame.rid, { actor: data.user, action: 'report', target: frame.conv, detail: { seq: frame.seq } }, () => this.request(ws, frame.conv, frame));
+      case 'edit':
+      case 'del': {
+        // Writes like a send: the same per-user budget.
+        const taken = this.sendBucket(data.user, now).take(now);
+        if (!taken.ok) return this.error(ws, frame.rid, ErrorCode.rateLimited, 'rate limited', { retryMs: taken.retryMs });
+        const write = () => this.request(ws, frame.conv, frame);
+        if (frame.t !== 'del' || !data.roles.includes('admin')) return write();
+        return this.audited(ws, frame.rid, { actor: data.user, action: 'delete_message', target: frame.conv, detail: { seq: frame.seq } }, write);
+      }
     }
+  }
+
+  /** The user's budget of writes (send, edit, del) on this node. */
+  private sendBucket(user: string, now: number): TokenBucket {
+    let bucket = this.d.registry.sendBuckets.get(user);
+    if (!bucket) {
+      bucket = new TokenBucket(this.d.config.limits.rateMsgsPerS, this.d.config.limits.rateBurst, now);
+      this.d.registry.sendBuckets.set(user, bucket);
+    }
+    return bucket;
   }
 
   /** Observers stay subscribed to the room only if the join succeeded and they are not a participant. */
@@ -167,8 +193,15 @@ export class FrameRouter {
     const data = ws.getUserData();
     if (!data.roles.includes('admin')) return;
     const f = decode(reply) as { t: string; conv?: { participants: string[] } };
-    if (f.t !== 'conv' || f.conv?.participants.includes(data.user)) return this.d.registry.unobserve(ws, conv);
-    this.audit.info({ admin: data.user, action: 'observe', conversation: conv }, 'admin read');
+    if (f.t !== 'conv' || f.conv?.participants.includes(data.user)) this.d.registry.unobserve(ws, conv);
+  }
+
+  /** Runs `then` once `entry` is in the audit trail; what cannot be audited is refused (503, retry). */
+  private audited(ws: Socket, rid: number | undefined, entry: AuditEntry, then: () => void): void {
+    this.d.audit.record(entry).then(then, (e: unknown) => {
+      this.d.log.warn({ err: e }, 'audit write failed');
+      this.error(ws, rid, ErrorCode.unavailable, 'audit trail unavailable', { retryMs: RetryAfterMs.dependency });
+    });
   }
 
   private request(
@@ -195,6 +228,7 @@ export class FrameRouter {
         if (frame.t === 'send') this.d.metrics.ackLatency.observe((performance.now() - started) / 1000);
         const clientFrame = replyFrame(reply);
         onReply?.(replyStatus(reply), clientFrame);
+        if (this.d.presence && (frame.t === 'open' || (frame.t === 'join' && frame.conv.startsWith(dmIdPrefix)))) return this.withPresence(ws, clientFrame, this.d.presence);
         this.d.registry.write(ws, clientFrame);
       },
       (e: unknown) => {
@@ -207,6 +241,26 @@ export class FrameRouter {
         if (frame.t === 'join') this.d.registry.unobserve(ws, conv);
         const err = e instanceof ChatError ? e : shardUnavailable(e);
         this.error(ws, frame.rid, err.code, err.message, err.extra);
+      },
+    );
+  }
+
+  /**
+   * A DM's `conv` reply to a participant carries the peer's presence, added here so actors stay
+   * pure. The directory read is bounded (PRESENCE_KV_TIMEOUT_MS); when it fails the reply goes
+   * without the field rather than not at all.
+   */
+  private withPresence(ws: Socket, reply: Uint8Array, presence: PresenceService): void {
+    const user = ws.getUserData().user;
+    const f = decode(reply) as Extract<ServerFrame, { t: 'conv' }>;
+    const peer = f.t === 'conv' && f.conv.kind === 'dm' && f.conv.participants.includes(user) ? f.conv.participants.find((p) => p !== user) : undefined;
+    if (peer === undefined) return this.d.registry.write(ws, reply);
+    presence.notePeers(user, peer, f.conv.lastSeq === 0);
+    presence.viewFor(peer, user).then(
+      (view) => this.d.registry.write(ws, view ? encodeFrame({ ...f, presence: view }) : reply),
+      (e: unknown) => {
+        this.d.log.warn({ err: e }, 'presence read failed; conv reply sent without it');
+        this.d.registry.write(ws, reply);
       },
     );
   }

@@ -12,6 +12,7 @@ import { type Config, UWS_MAX_BACKPRESSURE_BYTES } from '../config.ts';
 import { respondError } from '../http/routes.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { PresenceService } from '../presence/service.ts';
 import { loadUws } from '../uws.ts';
 import type { FrameRouter } from './frames.ts';
 import { TokenBucket } from './rate-limit.ts';
@@ -23,6 +24,8 @@ export interface SocketDeps {
   registry: SocketRegistry;
   log: Logger;
   metrics: Metrics;
+  /** Counts the user's sockets for DM peers' presence (issue 15); absent in tests of the edge alone. */
+  presence?: PresenceService;
 }
 
 const textDecoder = new TextDecoder();
@@ -75,6 +78,7 @@ export function socketBehavior(config: Config, deps: SocketDeps, router: FrameRo
       deps.metrics.socketsOpen.inc();
       deps.log.trace({ user: data.user }, 'socket open');
       deps.registry.addUserSocket(ws);
+      deps.presence?.opened(data.user);
       const limits = {
         ...deps.limits, rateMsgsPerS: config.limits.rateMsgsPerS, rateBurst: config.limits.rateBurst, typingTtlMs: config.actors.typingTtlMs,
         inflightMax: config.limits.inflightPerSocketMax,
@@ -95,7 +99,11 @@ export function socketBehavior(config: Config, deps: SocketDeps, router: FrameRo
     close: (ws, code, message) => {
       if (code !== CloseCode.normal) deps.log.debug({ user: ws.getUserData().user, code, reason: Buffer.from(message).toString() }, 'socket closed');
       ws.getUserData().closed = true;
-      if (sockets.closed(ws)) deps.metrics.socketsOpen.dec();
+      // Presence counts what OpenSockets counts: a socket closed twice is one close.
+      if (sockets.closed(ws)) {
+        deps.metrics.socketsOpen.dec();
+        deps.presence?.closed(ws.getUserData().user);
+      }
       deps.registry.removeSocket(ws);
     },
   };

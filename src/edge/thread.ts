@@ -20,6 +20,7 @@ import { startEdge } from './app.ts';
 import { closeHttpConnectionsAfterResponse } from '../http/routes.ts';
 import { createVerifier } from '../auth/auth.ts';
 import { SocketRegistry } from './sockets.ts';
+import { startPresence } from '../presence/setup.ts';
 
 export interface EdgeThreadData {
   config: Config;
@@ -59,7 +60,10 @@ function callMain<T>(what: 'metrics' | 'cluster'): Promise<T> {
 }
 
 closeHttpConnectionsAfterResponse();
+// This thread's sockets count in the node's presence directory (NATS KV, or the main thread's over the bus).
+const presence = await startPresence({ config, bus, subjects, pool, log, nats: bus instanceof NatsBus ? bus.nc : undefined, edgeThread: data.index });
 const edge = await startEdge(config, {
+  presence,
   config, limits: { ...defaultLimits, maxFrameBytes: config.limits.maxFrameBytes }, bus, subjects, registry, pool, log, metrics,
   store: new Store(pool),
   verifier: createVerifier(config),
@@ -88,6 +92,7 @@ parentPort!.on('message', async (m: FromMain) => {
   } else if ('stop' in m) {
     // uWS aborts the process if a thread exits with sockets open: close everything first.
     await edge.close(CloseCode.restart, 'service restart');
+    presence.stop();
     await bus.close();
     await pool.end().catch(() => {});
     parentPort!.postMessage({ stopped: true });

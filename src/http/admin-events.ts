@@ -31,8 +31,6 @@ export function registerOrderEvents(app: TemplatedApp, d: HttpDeps): void {
 }
 
 export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }): void {
-  // Audit events are always written, whatever LOG_LEVEL says.
-  const audit = d.log.child({ audit: true }, { level: 'info' });
   const admin = async (auth: string, query: string) => {
     const p = await authenticate(d.verifier, auth, query);
     if (!p.roles.includes('admin')) throw new ChatError(ErrorCode.forbidden, 'admin role required');
@@ -47,7 +45,7 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
       const before = optUint(q, 'before');
       const limit = pageLimit(q, d.config.actors.historyLimitDefault);
       const conv = await d.store.participants(id);
-      audit.info({ admin: p.sub, action: 'read_messages', conversation: id, found: conv !== null }, 'admin read');
+      await d.audit.record({ actor: p.sub, action: 'read_messages', target: id, detail: { found: conv !== null } });
       if (!conv) throw new ChatError(ErrorCode.notFound, 'no such conversation');
       const page = await d.store.history(id, before, limit);
       return { status: 200, body: { messages: page.msgs, next: page.next } };
@@ -62,7 +60,7 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
       const participant = q.get('participant') ?? undefined;
       const filter = { kind: line(q, 'kind'), state: line(q, 'state'), participant: participant === undefined ? undefined : requireId(participant, 'participant') };
       const before = line(q, 'before');
-      audit.info({ admin: p.sub, action: 'list_conversations', filter }, 'admin read');
+      await d.audit.record({ actor: p.sub, action: 'list_conversations', detail: { filter } });
       try {
         return { status: 200, body: await listConversations(d.pool, filter, before, limit) };
       } catch (e) {
@@ -71,6 +69,23 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
       }
     }),
   );
+  app.get(
+    '/api/v1/admin/audit',
+    route(d.log, async ({ auth, query }) => {
+      const p = await admin(auth, query);
+      const q = new URLSearchParams(query);
+      const filter = { actor: optId(q, 'actor'), target: optId(q, 'target') };
+      const page = await d.audit.list(filter, optUint(q, 'cursor'), pageLimit(q, d.config.actors.historyLimitDefault));
+      // Reading the trail is itself an admin read.
+      await d.audit.record({ actor: p.sub, action: 'read_audit', detail: { filter } });
+      return { status: 200, body: page };
+    }),
+  );
+}
+
+function optId(q: URLSearchParams, key: string): string | undefined {
+  const v = q.get(key);
+  return v === null || v === '' ? undefined : requireId(v, key);
 }
 
 /** A single-line query parameter bound for SQL: control characters and lone surrogates → 400. */

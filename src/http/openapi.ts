@@ -1,6 +1,7 @@
 /** OpenAPI 3.1 description of the HTTP API, served at GET /api/v1/openapi.json. */
 import { idCharsMax, idPattern } from '../../protocol/ids.ts';
-import { TICKET_DESCRIPTION_MAX_CHARS, TICKET_IDEMPOTENCY_KEY_MAX_CHARS, TICKET_REASON_MAX_CHARS } from '../config.ts';
+import { defaultLimits } from '../../protocol/frames.ts';
+import { ATTACHMENT_NAME_MAX_CHARS, TICKET_DESCRIPTION_MAX_CHARS, TICKET_IDEMPOTENCY_KEY_MAX_CHARS, TICKET_REASON_MAX_CHARS } from '../config.ts';
 
 const error = {
   description: 'JSON error',
@@ -10,6 +11,7 @@ const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [Stri
 /** Every id follows protocol/ids.ts; one outside it is 400. */
 const idSchema = { type: 'string', pattern: idPattern.source, maxLength: idCharsMax };
 const idParam = { name: 'id', in: 'path', required: true, schema: idSchema, description: 'service-request id (also its chat conversation id)' };
+const userParam = { name: 'user', in: 'path', required: true, schema: idSchema, description: 'user id' };
 const ticketResponse = (description: string) => ({
   description,
   content: { 'application/json': { schema: { $ref: '#/components/schemas/ServiceRequest' } } },
@@ -37,6 +39,36 @@ export const openApiDocument = {
           retryMs: { type: 'integer' },
         },
       },
+      Attachment: {
+        type: 'object',
+        description: 'An uploaded file as messages carry it (`att` of `msg` and of history entries)',
+        required: ['id', 'name', 'type', 'size'],
+        properties: {
+          id: idSchema,
+          name: { type: 'string', maxLength: ATTACHMENT_NAME_MAX_CHARS },
+          type: { type: 'string', enum: ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'application/pdf', 'text/plain'], description: 'sniffed from the bytes' },
+          size: { type: 'integer', description: 'bytes' },
+          width: { type: 'integer', description: 'pixels (images whose header holds a size)' },
+          height: { type: 'integer' },
+        },
+      },
+      Report: {
+        type: 'object',
+        required: ['id', 'conv', 'seq', 'reporter', 'sender', 'reason', 'createdAt', 'status'],
+        properties: {
+          id: idSchema,
+          conv: idSchema,
+          seq: { type: 'integer', minimum: 1 },
+          reporter: idSchema,
+          sender: idSchema,
+          reason: { type: 'string', maxLength: defaultLimits.maxReasonChars },
+          createdAt: { type: 'integer', description: 'epoch ms' },
+          status: { type: 'string', enum: ['open', 'resolved'] },
+          action: { type: 'string', enum: ['dismiss', 'delete_message', 'block_sender'] },
+          resolvedBy: idSchema,
+          resolvedAt: { type: 'integer' },
+        },
+      },
       Location: {
         type: 'object',
         required: ['lat', 'lon'],
@@ -51,6 +83,11 @@ export const openApiDocument = {
           location: { $ref: '#/components/schemas/Location' },
           description: { type: 'string', maxLength: TICKET_DESCRIPTION_MAX_CHARS },
         },
+      },
+      Settings: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { presence: { type: 'boolean', default: true, description: 'false: DM peers see the user offline without lastSeen, and the user sees no one\'s presence' } },
       },
       Status: { type: 'string', enum: ['created', 'assigned', 'in_progress', 'resolved', 'closed', 'disputed', 'cancelled'] },
       ServiceRequest: {
@@ -131,11 +168,117 @@ export const openApiDocument = {
         responses: { '200': { description: 'the PNG', content: { 'image/png': {} } }, ...errors(400, 401, 403, 404) },
       },
     },
+    '/api/v1/me/settings': {
+      get: {
+        summary: 'The caller\'s own settings',
+        responses: { '200': { description: 'the settings', content: { 'application/json': { schema: { $ref: '#/components/schemas/Settings' } } } }, ...errors(401) },
+      },
+      put: {
+        summary: 'Change the caller\'s own settings: `presence: false` hides their presence from DM peers and shows them no one\'s (reciprocal)',
+        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Settings' } } } },
+        responses: { '200': { description: 'the settings after the change', content: { 'application/json': { schema: { $ref: '#/components/schemas/Settings' } } } }, ...errors(400, 401, 413, 415) },
+        description: '400 an unknown setting or `presence` not a boolean; 413 a body over SETTINGS_BODY_MAX_BYTES; 415 not application/json.',
+      },
+    },
+    '/api/v1/conversations/{id}/attachments': {
+      post: {
+        summary: 'Upload a file to send in a message of this conversation (participants of a conversation that is not read-only)',
+        description:
+          'The type is sniffed from the bytes (PNG, JPEG, GIF, WebP, PDF; plain text = valid UTF-8 without NUL), never taken from the request: a type outside ATTACHMENT_TYPES → 415. ' +
+          'Over ATTACHMENT_BYTES_MAX → 413 while reading. The file name is sanitized (last path segment, no control or bidi characters, at most ' + ATTACHMENT_NAME_MAX_CHARS + ' characters). ' +
+          'Send it with the WebSocket frame `send {conv, cmid, body, att: [id]}`; an upload no message carries is removed after ATTACHMENT_ORPHAN_TTL_MS.',
+        parameters: [{ ...idParam, description: 'conversation id' }],
+        requestBody: { required: true, content: { 'multipart/form-data': { schema: { type: 'object', required: ['file'], properties: { file: { type: 'string', format: 'binary' } } } } } },
+        responses: {
+          '201': { description: 'stored', content: { 'application/json': { schema: { $ref: '#/components/schemas/Attachment' } } } },
+          ...errors(400, 401, 403, 404, 409, 413, 415, 503),
+        },
+      },
+    },
+    '/api/v1/attachments/{id}': {
+      get: {
+        summary: 'The bytes of an attachment (participants of its conversation and admins)',
+        description:
+          'Content-Type is the sniffed type; Content-Disposition inline for images, attachment otherwise (RFC 5987 filename*); X-Content-Type-Options: nosniff. ' +
+          'ETag is the SHA-256 of the bytes: If-None-Match → 304. One Range (bytes=a-b, a-, -n) → 206 with Content-Range, honoured while If-Range (if given) is the ETag; past the end → 416; several ranges → 200 with the whole body.',
+        parameters: [
+          { ...idParam, description: 'attachment id' },
+          { name: 'Range', in: 'header', required: false, schema: { type: 'string' } },
+          { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },
+          { name: 'If-Range', in: 'header', required: false, schema: { type: 'string' } },
+        ],
+        responses: {
+          '200': { description: 'the bytes', headers: { ETag: { schema: { type: 'string' } }, 'Content-Disposition': { schema: { type: 'string' } } }, content: { 'application/octet-stream': {} } },
+          '206': { description: 'the requested range', headers: { 'Content-Range': { schema: { type: 'string' } } }, content: { 'application/octet-stream': {} } },
+          '304': { description: 'not modified (If-None-Match matched the ETag)' },
+          '416': { description: 'range not satisfiable; Content-Range: bytes */size', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+          ...errors(400, 401, 403, 404, 503),
+        },
+      },
+    },
     '/api/v1/conversations/{id}/messages': {
       get: {
         summary: 'Message history of a conversation (participants and admins), newest first',
         parameters: [idParam, { name: 'before', in: 'query', schema: { type: 'integer' } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100 } }],
         responses: { '200': { description: '{messages, next?}' }, ...errors(400, 401, 403, 404) },
+      },
+    },
+    '/api/v1/me/blocks/{user}': {
+      put: {
+        summary: 'Block a user: DMs between the two refuse open and send (403 blocked) both ways; the DM leaves your inbox',
+        parameters: [userParam],
+        responses: { '204': { description: 'blocked (idempotent)' }, ...errors(400, 401, 503) },
+      },
+      delete: {
+        summary: 'Unblock a user',
+        parameters: [userParam],
+        responses: { '204': { description: 'not blocked (idempotent)' }, ...errors(400, 401, 503) },
+      },
+    },
+    '/api/v1/me/blocks': {
+      get: {
+        summary: 'The users you blocked, newest first',
+        responses: { '200': { description: '{blocked: [{user, since}]}' }, ...errors(401, 503) },
+      },
+    },
+    '/api/v1/admin/audit': {
+      get: {
+        summary: 'The audit trail (admins): admin reads and moderation steps, newest first',
+        parameters: [
+          { name: 'actor', in: 'query', schema: idSchema },
+          { name: 'target', in: 'query', schema: idSchema, description: 'a conversation, ticket or user id' },
+          { name: 'cursor', in: 'query', schema: { type: 'integer' }, description: '`next` of the previous page' },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100 } },
+        ],
+        responses: { '200': { description: '{entries: [{id, at, actor, action, target?, detail}], next?}' }, ...errors(400, 401, 403, 503) },
+      },
+    },
+    '/api/v1/admin/reports': {
+      get: {
+        summary: 'The moderation queue (admins), oldest first',
+        parameters: [
+          { name: 'status', in: 'query', schema: { type: 'string', enum: ['open', 'resolved'] } },
+          { name: 'cursor', in: 'query', schema: { type: 'string' }, description: '`next` of the previous page' },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100 } },
+        ],
+        responses: {
+          '200': { description: '{reports, next?}', content: { 'application/json': { schema: { type: 'object', properties: { reports: { type: 'array', items: { $ref: '#/components/schemas/Report' } }, next: { type: 'string' } } } } } },
+          ...errors(400, 401, 403, 503),
+        },
+      },
+    },
+    '/api/v1/admin/reports/{id}/resolve': {
+      post: {
+        summary: 'Resolve a report (admins): dismiss, delete_message (a tombstone, fanned out), or block_sender (the reporter blocks the sender)',
+        parameters: [{ ...idParam, description: 'report id' }],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { type: 'object', required: ['action'], properties: { action: { type: 'string', enum: ['dismiss', 'delete_message', 'block_sender'] } } } } },
+        },
+        responses: {
+          '200': { description: 'the report, resolved (also for a repeat of the same action)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Report' } } } },
+          ...errors(400, 401, 403, 404, 409, 415, 503),
+        },
       },
     },
   },

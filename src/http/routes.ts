@@ -9,6 +9,7 @@ import type { Bus, Subjects } from '../bus/bus.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { ConnectionsTable, Store } from '../persist/store.ts';
+import type { AuditLog } from '../persist/audit.ts';
 import { AuthError, type Principal, tokenFrom, type Verifier } from '../auth/auth.ts';
 import type pg from 'pg';
 import type { Metrics } from '../metrics.ts';
@@ -35,6 +36,8 @@ export interface HttpDeps {
   /** The operator view of GET /cluster. */
   clusterView: () => Promise<unknown>;
   readiness: () => { ready: boolean; checks: Record<string, { status: 'ok' | 'fail'; detail?: string }> };
+  /** Admin reads and moderation steps are recorded here before they are served. */
+  audit: AuditLog;
 }
 
 const statusText: Record<number, string> = {
@@ -115,6 +118,11 @@ function safeDecode(s: string): string {
 let closeAfterResponse = false;
 export function closeHttpConnectionsAfterResponse(): void {
   closeAfterResponse = true;
+}
+
+/** Whether responses must close their connection (edge worker threads): a streamed body then ends with `end(…, true)`. */
+export function closesAfterResponse(): boolean {
+  return closeAfterResponse;
 }
 
 export function respond(res: HttpResponse, status: number, body?: unknown, contentType = 'application/json'): void {

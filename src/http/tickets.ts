@@ -98,6 +98,7 @@ async function readableTicket(d: HttpDeps, id: string, p: Principal) {
   const t = await d.store.loadTicket(id);
   if (!t) throw new ChatError(404, 'no such service request');
   if (!mayRead(t.participants, { userId: p.sub, roles: p.roles })) throw new ChatError(403, 'not a participant of this service request');
+  if (!t.participants.includes(p.sub)) await d.audit.record({ actor: p.sub, action: 'read_ticket', target: id });
   return t;
 }
 

@@ -1,22 +1,57 @@
 /**
- * Blob-store port for signatures (seed 000 REQ-FUNC-010).
+ * Blob-store port for ticket signatures (seed 000 REQ-FUNC-010) and chat attachments (issue 15).
  *
- * Contract: `put` resolves with a key once the bytes are durable (fsynced); the key is the
- * SHA-256 of the content, so storing the same bytes twice yields the same key and one file.
- * `get` resolves with the bytes, or null when there is no such blob. The embedded store keeps
- * files under BLOB_DIR (default DATA_DIR/blobs), local to the node: a multi-node deployment
- * needs a shared directory (or an S3-compatible store, not built yet).
+ * Contract (test/helpers/blob-contract.ts runs it against every implementation):
+ * - `put(bytes)` resolves with a key once the bytes are durable; the key is the SHA-256 of the
+ *   content, so storing the same bytes twice yields the same key and one blob (signatures).
+ * - `putAs(key, bytes)` stores under a key the caller chose (attachments: a random key per
+ *   upload), so deleting one upload never removes the bytes of another with the same content.
+ * - `get(key)` resolves with the bytes, or null when there is no such blob.
+ * - `read(key, range?)` streams the bytes (or the inclusive byte range), or null when absent.
+ * - `delete(key)` removes the blob; deleting an absent blob is fine (idempotent).
+ * Keys are 32 to 64 lower-case hex characters (`blobKeyPattern`); any other key reads as absent
+ * and is refused by `putAs`, so no key can name a path or another container.
+ *
+ * Implementations: FileBlobStore keeps files under BLOB_DIR (default DATA_DIR/blobs), local to
+ * the node (the single-node default); AzureBlobStore (blobs-azure.ts, BLOB_STORE=azure) is the
+ * shared store for clusters. `createBlobStore(config)` picks one.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Config } from '../config.ts';
+
+/** An inclusive byte range, as HTTP's `Range: bytes=start-end` names one. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
 
 export interface BlobStore {
   put(bytes: Uint8Array): Promise<string>;
+  putAs(key: string, bytes: Uint8Array): Promise<void>;
   get(key: string): Promise<Buffer | null>;
+  read(key: string, range?: ByteRange): Promise<Readable | null>;
+  delete(key: string): Promise<void>;
 }
 
-const keyPattern = /^[0-9a-f]{64}$/;
+/** Content keys are 64 hex (SHA-256); keys callers choose are 32 hex (128 random bits). */
+export const blobKeyPattern = /^[0-9a-f]{32,64}$/;
+
+/** A fresh random key for `putAs`. */
+export function randomBlobKey(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function contentKey(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function requireBlobKey(key: string): string {
+  if (!blobKeyPattern.test(key)) throw new RangeError(`blob key ${JSON.stringify(key.slice(0, 80))}: expected 32-64 lower-case hex characters`);
+  return key;
+}
 
 export class FileBlobStore implements BlobStore {
   constructor(private readonly dir: string) {}
@@ -26,8 +61,13 @@ export class FileBlobStore implements BlobStore {
   }
 
   async put(bytes: Uint8Array): Promise<string> {
-    const key = createHash('sha256').update(bytes).digest('hex');
-    const target = this.pathOf(key);
+    const key = contentKey(bytes);
+    await this.putAs(key, bytes);
+    return key;
+  }
+
+  async putAs(key: string, bytes: Uint8Array): Promise<void> {
+    const target = this.pathOf(requireBlobKey(key));
     await mkdir(path.dirname(target), { recursive: true });
     // Write aside, fsync, then rename: a reader never sees a partial blob.
     const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
@@ -39,17 +79,79 @@ export class FileBlobStore implements BlobStore {
       await fh.close();
     }
     await rename(tmp, target);
-    return key;
   }
 
   async get(key: string): Promise<Buffer | null> {
-    if (!keyPattern.test(key)) return null;
+    if (!blobKeyPattern.test(key)) return null;
     try {
       return await readFile(this.pathOf(key));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
+  }
+
+  /** Opened before resolving, so a missing file is null here rather than an error mid-stream. */
+  async read(key: string, range?: ByteRange): Promise<Readable | null> {
+    if (!blobKeyPattern.test(key)) return null;
+    let fh;
+    try {
+      fh = await open(this.pathOf(key), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    return fh.createReadStream({ start: range?.start, end: range?.end }); // closes the handle at its end
+  }
+
+  async delete(key: string): Promise<void> {
+    if (!blobKeyPattern.test(key)) return;
+    await rm(this.pathOf(key), { force: true });
+  }
+}
+
+/** The store the config names: BLOB_STORE=azure (shared, for clusters) or the files under BLOB_DIR. */
+export function createBlobStore(config: Pick<Config, 'blobs'>): BlobStore {
+  const b = config.blobs;
+  if (b.store === 'azure') return new LazyBlobStore(() => import('./blobs-azure.ts').then((m) => m.AzureBlobStore.fromConnectionString(b.azureConnectionString!, b.azureContainer, b.timeoutMs)));
+  return new FileBlobStore(b.dir);
+}
+
+/**
+ * Loads an implementation on first use: the Azure SDK is only imported by nodes configured for
+ * it, and only once a blob is needed (edge threads that never touch one do not pay its load).
+ */
+class LazyBlobStore implements BlobStore {
+  private loaded: Promise<BlobStore> | undefined;
+
+  constructor(private readonly load: () => Promise<BlobStore>) {}
+
+  private store(): Promise<BlobStore> {
+    this.loaded ??= this.load().catch((e: unknown) => {
+      this.loaded = undefined; // a failed load is tried again by the next call
+      throw e;
+    });
+    return this.loaded;
+  }
+
+  async put(bytes: Uint8Array): Promise<string> {
+    return (await this.store()).put(bytes);
+  }
+
+  async putAs(key: string, bytes: Uint8Array): Promise<void> {
+    return (await this.store()).putAs(key, bytes);
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    return (await this.store()).get(key);
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable | null> {
+    return (await this.store()).read(key, range);
+  }
+
+  async delete(key: string): Promise<void> {
+    return (await this.store()).delete(key);
   }
 }
 

@@ -66,28 +66,37 @@ export function tableConnectionLookup(table: ConnectionsTableReader): Connection
   return (a, b) => table.areConnected(a, b);
 }
 
+/** Whether either user of the pair blocked the other (our own table, whoever the authority is); may throw. */
+export type BlockLookup = (a: string, b: string) => Promise<boolean>;
+
+/** A definite answer, as cached. */
+type Answer = Exclude<ConnectionCheck, 'unavailable'>;
+
 /**
- * Caches definite answers (both yes and no) for `ttlMs`; never caches failures. Concurrent
- * checks of one pair share one lookup.
+ * Caches definite answers (connected, not connected, blocked) for `ttlMs`; never caches
+ * failures: the authority or the block table failing makes the answer `unavailable` (fail
+ * closed). Concurrent checks of one pair share one lookup. A block or a connection change
+ * invalidates the pair at once (the `connectionsChanged` bus subject); the TTL is the backstop.
  */
 export class CachedConnections implements ConnectionsAuthority {
-  private cache: LRUCache<string, boolean>;
+  private cache: LRUCache<string, Answer>;
   private inflight = new Map<string, Promise<ConnectionCheck>>();
 
-  constructor(private readonly lookup: ConnectionLookup, ttlMs: number, max: number) {
-    this.cache = new LRUCache<string, boolean>({ max, ttl: Math.max(1, ttlMs) });
+  constructor(private readonly lookup: ConnectionLookup, ttlMs: number, max: number, private readonly blocked?: BlockLookup) {
+    this.cache = new LRUCache<string, Answer>({ max, ttl: Math.max(1, ttlMs) });
   }
 
   check(a: string, b: string): Promise<ConnectionCheck> {
     const key = pairKey(a, b);
     const cached = this.cache.get(key);
-    if (cached !== undefined) return Promise.resolve(cached ? 'connected' : 'not_connected');
+    if (cached !== undefined) return Promise.resolve(cached);
     let p = this.inflight.get(key);
     if (!p) {
-      p = this.lookup(a, b).then(
-        (yes): ConnectionCheck => {
-          this.cache.set(key, yes);
-          return yes ? 'connected' : 'not_connected';
+      p = Promise.all([this.lookup(a, b), this.blocked ? this.blocked(a, b) : false]).then(
+        ([yes, blocked]): ConnectionCheck => {
+          const answer: Answer = blocked ? 'blocked' : yes ? 'connected' : 'not_connected';
+          this.cache.set(key, answer);
+          return answer;
         },
         (): ConnectionCheck => 'unavailable',
       );
@@ -99,8 +108,7 @@ export class CachedConnections implements ConnectionsAuthority {
 
   /** Synchronous fast path for the hot send loop; undefined when not cached. */
   peek(a: string, b: string): ConnectionCheck | undefined {
-    const cached = this.cache.get(pairKey(a, b));
-    return cached === undefined ? undefined : cached ? 'connected' : 'not_connected';
+    return this.cache.get(pairKey(a, b));
   }
 
   invalidate(a: string, b: string): void {

@@ -8,6 +8,8 @@ import type { Verifier } from '../auth/auth.ts';
 import { startEdge, type Edge } from '../edge/app.ts';
 import { SocketRegistry } from '../edge/sockets.ts';
 import { EdgeThreads } from '../edge/threads.ts';
+import type { PresenceService } from '../presence/service.ts';
+import { startPresence } from '../presence/setup.ts';
 import { ConnectionsTable } from '../persist/store.ts';
 import { defaultLimits } from '../../protocol/frames.ts';
 import { CloseCode } from '../../protocol/errors.ts';
@@ -21,6 +23,7 @@ export class EdgeComponent implements Component {
   private registry: SocketRegistry | undefined;
   private edge: Edge | undefined;
   private threads: EdgeThreads | undefined;
+  private presence: PresenceService | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly parts: NodeParts, private readonly bus: BusComponent, private readonly verifier: Verifier, private readonly status: NodeStatus) {}
@@ -42,7 +45,11 @@ export class EdgeComponent implements Component {
     this.registry = registry;
     this.countInMetrics(registry);
     const status = this.status;
+    // Before the first socket: every open and close is counted (DM peers' presence, issue 15).
+    const presence = config.role === 'shard' ? undefined : await startPresence({ config, bus, subjects, pool, log, nats: this.bus.nats?.nc });
+    this.presence = presence;
     this.edge = await startEdge(config, {
+      presence,
       config, limits: { ...defaultLimits, maxFrameBytes: config.limits.maxFrameBytes }, bus, subjects, registry, store, pool, log, metrics, verifier: this.verifier,
       connectionsTable: config.connections.url ? undefined : new ConnectionsTable(pool),
       readiness: () => status.readiness(),
@@ -64,7 +71,7 @@ export class EdgeComponent implements Component {
 
   /** Stop accepting and close every socket with 1012 (clients reconnect elsewhere); once. */
   stop(): Promise<void> {
-    this.closing ??= Promise.all([this.edge?.close(CloseCode.restart, 'service restart'), this.threads?.stop()]).then(() => {});
+    this.closing ??= Promise.all([this.edge?.close(CloseCode.restart, 'service restart'), this.threads?.stop()]).then(() => this.presence?.stop());
     return this.closing;
   }
 

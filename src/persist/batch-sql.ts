@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import type { ConversationRow, MessageRow, Write } from '../../actors/types.ts';
+import type { ConversationRow, Write } from '../../actors/types.ts';
+import type { AttachmentMeta } from '../../protocol/frames.ts';
 import { fenceKey, type Fence } from '../cluster/fencing.ts';
 import type { CommitEntry, CommitPort, CommitResult } from './lane.ts';
 import { isRowError } from './row-errors.ts';
@@ -33,7 +34,7 @@ export function pgCommit(pool: pg.Pool, opts: PgCommitOptions = {}): CommitPort 
       const params = buildBatchParams(entries.flatMap((e) => e.writes), (conv) => fences.get(conv), opts.outbox ?? false);
       try {
         const r = await pool.query<{ passed: string[] }>(
-          opts.prepared ? { name: 'persist-batch-v6', text: batchSql, values: params } : { text: batchSql, values: params },
+          opts.prepared ? { name: 'persist-batch-v8', text: batchSql, values: params } : { text: batchSql, values: params },
         );
         return { kind: 'committed', stale: staleFences(fences, r.rows[0]?.passed ?? []) };
       } catch (cause) {
@@ -68,7 +69,7 @@ export function buildBatchParams(writes: readonly Write[], fenceOf: (conv: strin
   const fs = (conv: string) => fenceOf(conv)?.shard ?? null;
   const domainEvents = outbox ? writes.flatMap((w) => domainEvent(w, fs(w.conv))) : [];
   const created = new Map<string, ConversationRow & { lastSeq: number; lastActivity: number }>();
-  const messages: MessageRow[] = [];
+  const messages: MessageInsert[] = [];
   const convUpdates = new Map<string, { id: string; last_seq: number; ts_ms: number; fs: number | null }>();
   const members = new Map<string, MemberUpdate>();
   const member = (conv: string, user: string): MemberUpdate => {
@@ -88,9 +89,24 @@ export function buildBatchParams(writes: readonly Write[], fenceOf: (conv: strin
       created.set(w.conv, { ...w, lastSeq: prior?.lastSeq ?? 0, lastActivity: prior?.lastActivity ?? w.createdAt });
     } else if (w.kind === 'event') events.push({ id: w.id, conv_id: w.conv, ts_ms: w.ts, fs: fs(w.conv) });
   }
+  const inserted = new Map<string, MessageInsert>();
+  const messageUpdates = new Map<string, MessageUpdate>();
   for (const w of writes) {
+    if (w.kind === 'messageEdit' || w.kind === 'messageDelete') {
+      // An insert in this batch takes the change itself: one statement cannot update its own insert.
+      const key = `${w.conv}\n${w.seq}`;
+      let u: MessageUpdate | undefined = inserted.get(key) ?? messageUpdates.get(key);
+      if (!u) messageUpdates.set(key, (u = { conv_id: w.conv, seq: w.seq, body: '', edited_ms: null, deleted_ms: null, deleted_by: null, fs: fs(w.conv) }));
+      if (w.kind === 'messageEdit') (u.body = w.body), (u.edited_ms = w.editedAt);
+      else (u.body = ''), (u.deleted_ms = w.ts), (u.deleted_by = w.by);
+    }
     if (w.kind === 'message') {
-      messages.push(w);
+      const row: MessageInsert = {
+        conv_id: w.conv, seq: w.seq, id: w.id, sender: w.from, body: w.body, cmid: w.cmid, ts_ms: w.ts, edited_ms: null, deleted_ms: null, deleted_by: null, fs: fs(w.conv),
+        att: w.att ?? null,
+      };
+      messages.push(row);
+      inserted.set(`${w.conv}\n${w.seq}`, row);
       const c = created.get(w.conv);
       if (c) (c.lastSeq = Math.max(c.lastSeq, w.seq), (c.lastActivity = Math.max(c.lastActivity, w.ts)));
       else {
@@ -115,7 +131,7 @@ export function buildBatchParams(writes: readonly Write[], fenceOf: (conv: strin
       id: c.conv, kind: c.convKind, state: c.state, participants: c.participants, meta: c.meta ?? {}, last_seq: c.lastSeq, ts_ms: c.lastActivity, created_ms: c.createdAt, fs: fs(c.conv),
     }))),
     JSON.stringify(newMembers),
-    JSON.stringify(messages.map((m) => ({ conv_id: m.conv, seq: m.seq, id: m.id, sender: m.from, body: m.body, cmid: m.cmid, ts_ms: m.ts, fs: fs(m.conv) }))),
+    JSON.stringify(messages),
     JSON.stringify([...convUpdates.values()]),
     JSON.stringify([...members.values()]),
     JSON.stringify(events),
@@ -123,6 +139,10 @@ export function buildBatchParams(writes: readonly Write[], fenceOf: (conv: strin
     JSON.stringify([...new Map(writes.map((w) => [w.conv, fenceOf(w.conv)])).values()].filter((f): f is Fence => f !== undefined)
       .filter((f, i, all) => all.findIndex((g) => g.shard === f.shard && g.epoch === f.epoch) === i)),
     JSON.stringify(history),
+    JSON.stringify([...messageUpdates.values()]),
+    JSON.stringify(writes.flatMap((w) => w.kind === 'report'
+      ? [{ id: w.id, conv_id: w.conv, seq: w.seq, reporter: w.reporter, sender: w.sender, reason: w.reason, created_ms: w.ts, fs: fs(w.conv) }]
+      : [])),
   ];
 }
 
@@ -135,7 +155,7 @@ function domainEvent(w: Write, fs: number | null): { event_id: string; type: str
     case 'message':
       return [{
         event_id: `message.created:${w.id}`, type: 'message.created', created_ms: w.ts, fs,
-        payload: { id: w.id, conv: w.conv, seq: w.seq, from: w.from, body: w.body, cmid: w.cmid, ts: w.ts },
+        payload: { id: w.id, conv: w.conv, seq: w.seq, from: w.from, body: w.body, cmid: w.cmid, ts: w.ts, ...(w.att ? { att: w.att } : {}) },
       }];
     case 'conversation':
       return [{
@@ -148,6 +168,26 @@ function domainEvent(w: Write, fs: number | null): { event_id: string; type: str
     default:
       return [];
   }
+}
+
+/** A message's stored state after an edit or a delete (the body is '' once deleted). */
+interface MessageUpdate {
+  conv_id: string;
+  seq: number;
+  body: string;
+  edited_ms: number | null;
+  deleted_ms: number | null;
+  deleted_by: string | null;
+  fs: number | null;
+}
+
+interface MessageInsert extends MessageUpdate {
+  id: string;
+  sender: string;
+  cmid: string;
+  ts_ms: number;
+  /** Attachments' metadata (messages.att); inserting it also marks those uploads sent (att_sent). */
+  att: AttachmentMeta[] | null;
 }
 
 interface MemberUpdate {
@@ -208,10 +248,42 @@ new_members AS (
   ON CONFLICT (conv_id, user_id) DO NOTHING
 ),
 new_msgs AS (
-  INSERT INTO messages (conv_id, seq, id, sender, body, cmid, ts_ms)
-  SELECT conv_id, seq, id, sender, body, cmid, ts_ms
-  FROM json_to_recordset($3::json) AS x(conv_id text, seq bigint, id text, sender text, body text, cmid text, ts_ms bigint, fs int)
+  INSERT INTO messages (conv_id, seq, id, sender, body, cmid, ts_ms, edited_ms, deleted_ms, deleted_by, att)
+  SELECT conv_id, seq, id, sender, body, cmid, ts_ms, edited_ms, deleted_ms, deleted_by, CASE WHEN deleted_ms IS NULL THEN att END
+  FROM json_to_recordset($3::json) AS x(conv_id text, seq bigint, id text, sender text, body text, cmid text, ts_ms bigint, edited_ms bigint, deleted_ms bigint, deleted_by text, att jsonb, fs int)
   WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
+),
+-- Uploads a new message carries become sent in the same statement: durable with the message,
+-- so the orphan sweep (which deletes only sent_seq IS NULL) can never take a sent attachment.
+att_sent AS (
+  UPDATE attachments a SET sent_seq = x.seq
+  FROM json_to_recordset($3::json) AS x(conv_id text, seq bigint, att jsonb, deleted_ms bigint, fs int)
+  CROSS JOIN LATERAL jsonb_array_elements(x.att) AS e(item)
+  WHERE x.att IS NOT NULL AND x.deleted_ms IS NULL AND a.id = e.item->>'id' AND a.conv_id = x.conv_id AND a.sent_seq IS NULL
+    AND (x.fs IS NULL OR x.fs IN (SELECT shard FROM fence))
+),
+-- A deleted message's attachments are withdrawn (sent_seq 0): no longer served, and removed,
+-- row and blob, by the next sweep round.
+att_withdrawn AS (
+  UPDATE attachments a SET sent_seq = 0
+  FROM json_to_recordset($10::json) AS x(conv_id text, seq bigint, deleted_ms bigint, fs int)
+  WHERE x.deleted_ms IS NOT NULL AND a.conv_id = x.conv_id AND a.sent_seq = x.seq
+    AND (x.fs IS NULL OR x.fs IN (SELECT shard FROM fence))
+),
+new_reports AS (
+  INSERT INTO reports (id, conv_id, seq, reporter, sender, reason, created_ms)
+  SELECT id, conv_id, seq, reporter, sender, reason, created_ms
+  FROM json_to_recordset($11::json) AS x(id text, conv_id text, seq bigint, reporter text, sender text, reason text, created_ms bigint, fs int)
+  WHERE x.fs IS NULL OR x.fs IN (SELECT shard FROM fence)
+  ON CONFLICT (id) DO NOTHING
+),
+msg_up AS (
+  UPDATE messages m SET body = x.body, edited_ms = coalesce(x.edited_ms, m.edited_ms),
+    deleted_ms = coalesce(x.deleted_ms, m.deleted_ms), deleted_by = coalesce(x.deleted_by, m.deleted_by),
+    -- A tombstone keeps no attachment metadata; the uploads go with the next sweep (src/node/attachments.ts).
+    att = CASE WHEN x.deleted_ms IS NULL THEN m.att END
+  FROM json_to_recordset($10::json) AS x(conv_id text, seq bigint, body text, edited_ms bigint, deleted_ms bigint, deleted_by text, fs int)
+  WHERE m.conv_id = x.conv_id AND m.seq = x.seq AND (x.fs IS NULL OR x.fs IN (SELECT shard FROM fence))
 ),
 conv_up AS (
   UPDATE conversations c SET last_seq = GREATEST(c.last_seq, x.last_seq), last_activity_ms = GREATEST(c.last_activity_ms, x.ts_ms)

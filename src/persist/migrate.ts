@@ -19,7 +19,16 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<string[]> 
       for (const file of files) {
         if (done.has(file)) continue;
         const sql = await readFile(new URL(file, dir), 'utf8');
-        await client.query(`BEGIN; ${sql}; INSERT INTO schema_migrations VALUES ('${file}', ${Date.now()}); COMMIT;`);
+        try {
+          await client.query(`BEGIN; ${sql}; INSERT INTO schema_migrations VALUES ('${file}', ${Date.now()}); COMMIT;`);
+        } catch (e) {
+          // A failed statement leaves the transaction aborted on this connection: end it, or every
+          // later query on the connection fails — on PGlite's socket server, whose connections
+          // share one session, every node's (two nodes applying the same file at once collide on
+          // schema_migrations; the caller's retry then finds it applied).
+          await client.query('ROLLBACK').catch(() => {});
+          throw e;
+        }
         applied.push(file);
       }
       return applied;

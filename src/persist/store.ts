@@ -6,7 +6,9 @@ import type pg from 'pg';
 import { ORDER_EVENTS_REMEMBERED_MAX } from '../config.ts';
 import { rebuildConversation } from '../../actors/rebuild.ts';
 import type { ConversationState } from '../../actors/types.ts';
-import type { ConvKind, InboxEntry, MsgView } from '../../protocol/frames.ts';
+import type { AttachmentMeta, ConvKind, InboxEntry, MsgView } from '../../protocol/frames.ts';
+import type { UploadRecord } from '../../actors/attachments.ts';
+import { uploadsByIds } from './attachments.ts';
 
 interface MessageRecord {
   conv_id: string;
@@ -16,7 +18,14 @@ interface MessageRecord {
   body: string;
   cmid: string;
   ts_ms: number;
+  edited_ms: number | null;
+  deleted_ms: number | null;
+  /** Attachments' metadata (migration 005); null without attachments. */
+  att?: AttachmentMeta[] | null;
 }
+
+/** The columns a message is shown from (history, join-since, the inbox's last message). */
+const messageColumns = 'conv_id, seq, id, sender, body, cmid, ts_ms, edited_ms, deleted_ms, att';
 
 /**
  * Keyset cursor "<lastActivityMs>:<convId>" of the last entry of a previous page; absent → from
@@ -31,7 +40,11 @@ function parseActivityCursor(before: string | undefined): { ts: number; id: stri
 }
 
 function toMsg(r: MessageRecord): MsgView {
-  return { conv: r.conv_id, seq: r.seq, id: r.id, from: r.sender, body: r.body, ts: r.ts_ms, cmid: r.cmid };
+  const m: MsgView = { conv: r.conv_id, seq: r.seq, id: r.id, from: r.sender, body: r.body, ts: r.ts_ms, cmid: r.cmid };
+  if (r.deleted_ms !== null) m.deleted = true;
+  else if (r.edited_ms !== null) m.editedAt = r.edited_ms;
+  if (r.att && r.deleted_ms === null) m.att = r.att;
+  return m;
 }
 
 export class Store {
@@ -78,9 +91,17 @@ export class Store {
     return row ? { seq: row.seq, id: row.id, ts: row.ts_ms } : null;
   }
 
+  /** One stored message as an edit or delete decides on it; null when there is no such seq. */
+  async message(conv: string, seq: number): Promise<{ from: string; ts: number; body: string; editedAt?: number; deleted: boolean } | null> {
+    const r = await this.pool.query<MessageRecord>(`SELECT ${messageColumns} FROM messages WHERE conv_id = $1 AND seq = $2`, [conv, seq]);
+    const row = r.rows[0];
+    if (!row) return null;
+    return { from: row.sender, ts: row.ts_ms, body: row.body, deleted: row.deleted_ms !== null, ...(row.edited_ms === null ? {} : { editedAt: row.edited_ms }) };
+  }
+
   async messagesAfter(conv: string, since: number, limit: number): Promise<MsgView[]> {
     const r = await this.pool.query<MessageRecord>(
-      'SELECT conv_id, seq, id, sender, body, cmid, ts_ms FROM messages WHERE conv_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+      `SELECT ${messageColumns} FROM messages WHERE conv_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
       [conv, since, limit]);
     return r.rows.map(toMsg);
   }
@@ -88,7 +109,7 @@ export class Store {
   /** Messages before `before` (or the newest), newest first; `next` is the cursor for the next page. */
   async history(conv: string, before: number | undefined, limit: number): Promise<{ msgs: MsgView[]; next?: number }> {
     const r = await this.pool.query<MessageRecord>(
-      'SELECT conv_id, seq, id, sender, body, cmid, ts_ms FROM messages WHERE conv_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3',
+      `SELECT ${messageColumns} FROM messages WHERE conv_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
       [conv, before ?? Number.MAX_SAFE_INTEGER, limit + 1]);
     const rows = r.rows.slice(0, limit).map(toMsg);
     const more = r.rows.length > limit && rows.length > 0;
@@ -117,6 +138,11 @@ export class Store {
     };
   }
 
+  /** The uploads a send names, by id, with the send that carried each (see actors/attachments.ts). */
+  uploads(ids: readonly string[]): Promise<Map<string, UploadRecord>> {
+    return uploadsByIds(this.pool, ids);
+  }
+
   async participants(conv: string): Promise<{ kind: ConvKind; participants: string[] } | null> {
     const r = await this.pool.query<{ kind: ConvKind; participants: string[] }>('SELECT kind, participants FROM conversations WHERE id = $1', [conv]);
     return r.rows[0] ?? null;
@@ -132,14 +158,18 @@ export class Store {
     const r = await this.pool.query<{
       conv_id: string; last_activity_ms: number; read_seq: number; kind: ConvKind; state: string; participants: string[];
       last_seq: number; unread: number; m_seq: number | null; m_id: string | null; m_sender: string | null; m_body: string | null; m_cmid: string | null; m_ts: number | null;
+      m_edited: number | null; m_deleted: number | null; m_att: AttachmentMeta[] | null;
     }>(
       `SELECT m.conv_id, c.last_activity_ms, m.read_seq, c.kind, c.state, c.participants, c.last_seq,
               (SELECT count(*)::int FROM (SELECT 1 FROM messages x WHERE x.conv_id = m.conv_id AND x.seq > m.read_seq AND x.sender <> $1 LIMIT $4) u) AS unread,
-              lm.seq AS m_seq, lm.id AS m_id, lm.sender AS m_sender, lm.body AS m_body, lm.cmid AS m_cmid, lm.ts_ms AS m_ts
+              lm.seq AS m_seq, lm.id AS m_id, lm.sender AS m_sender, lm.body AS m_body, lm.cmid AS m_cmid, lm.ts_ms AS m_ts,
+              lm.edited_ms AS m_edited, lm.deleted_ms AS m_deleted, lm.att AS m_att
        FROM members m
        JOIN conversations c ON c.id = m.conv_id
        LEFT JOIN messages lm ON lm.conv_id = m.conv_id AND lm.seq = c.last_seq
        WHERE m.user_id = $1 AND m.user_id = ANY(c.participants) AND (c.last_activity_ms, c.id) < ($2, $3)
+         -- The blocker's inbox hides DMs with those they blocked, until they unblock.
+         AND NOT (c.kind = 'dm' AND EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = $1 AND b.blocked = ANY(c.participants)))
        ORDER BY c.last_activity_ms DESC, c.id DESC
        LIMIT $5`,
       [user, cursorTs, cursorConv, unreadCap, limit + 1]);
@@ -151,7 +181,9 @@ export class Store {
       lastSeq: x.last_seq,
       lastActivity: x.last_activity_ms,
       unread: x.unread,
-      last: x.m_seq === null ? undefined : { conv: x.conv_id, seq: x.m_seq, id: x.m_id!, from: x.m_sender!, body: x.m_body!, ts: x.m_ts!, cmid: x.m_cmid! },
+      last: x.m_seq === null ? undefined : toMsg({
+        conv_id: x.conv_id, seq: x.m_seq, id: x.m_id!, sender: x.m_sender!, body: x.m_body!, cmid: x.m_cmid!, ts_ms: x.m_ts!, edited_ms: x.m_edited, deleted_ms: x.m_deleted, att: x.m_att,
+      }),
     }));
     if (r.rows.length <= limit) return { convs };
     const tail = convs[convs.length - 1];

@@ -51,7 +51,7 @@ export class Effects {
           replies.reply(item, effect.frame);
           break;
         case 'fanout':
-          replies.fanout(cell.id, effect.users, effect.frame, item.origin);
+          replies.fanout(cell.id, effect.users, effect.frame, effect.toOrigin ? undefined : item.origin);
           break;
         case 'persist':
           this.persist(cell, item, effect.writes, effect.then);

@@ -186,7 +186,7 @@ export class ShardHost {
       this.refuse(item);
       return false;
     }
-    await cell.body.prepare(item.cmd);
+    await cell.body.prepare(item.cmd, () => this.mailboxes.whenIdle(cell));
     this.decide(cell, item);
     return true;
   }

@@ -22,8 +22,11 @@ export interface ActorBody {
   load(): Promise<void>;
   /** What the actor assumed of unsettled writes is void: reload before the next command. */
   invalidate(): void;
-  /** Resolves the outside answers the command needs (they ride in the command). */
-  prepare(cmd: ActorCommand): Promise<void>;
+  /**
+   * Resolves the outside answers the command needs (they ride in the command). `settled`
+   * resolves once every write this actor enqueued so far has committed (a read of its own rows).
+   */
+  prepare(cmd: ActorCommand, settled: () => Promise<void>): Promise<void>;
   /** The pure decision: advances the state, returns what the host must do. */
   decide(cmd: ActorCommand, now: number): Effect[];
 }
@@ -69,9 +72,9 @@ export class ConversationBody implements ActorBody {
     this.loadedEpoch = -1;
   }
 
-  prepare(cmd: ActorCommand): Promise<void> {
+  prepare(cmd: ActorCommand, settled: () => Promise<void>): Promise<void> {
     if (cmd.t === 'routePick') return Promise.resolve();
-    return resolveConversation(this.state, cmd, this.deps.connections, this.deps.tickets);
+    return resolveConversation(this.state, cmd, this.deps, settled);
   }
 
   decide(cmd: ActorCommand, now: number): Effect[] {

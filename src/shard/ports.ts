@@ -4,8 +4,9 @@
  * connections authority DMs consult, and a timer. Store, Persister and CachedConnections satisfy
  * them as they are; test/helpers/memory-host-ports.ts drives the host in memory through them.
  */
-import type { ConnectionCheck, ConversationState, Write } from '../../actors/types.ts';
+import type { ConnectionCheck, ConversationState, MessageTarget, Write } from '../../actors/types.ts';
 import type { MsgView } from '../../protocol/frames.ts';
+import type { UploadRecord } from '../../actors/attachments.ts';
 
 /** Cluster mode: a write is refused unless `epoch` still owns `shard` when it commits. */
 export interface WriteFence {
@@ -54,7 +55,14 @@ export interface HostStore {
   /** Messages after `since`, oldest first. */
   messagesAfter(conv: string, since: number, limit: number): Promise<MsgView[]>;
   sendByCmid(conv: string, sender: string, cmid: string): Promise<StoredSend | null>;
+  /** One stored message as an edit or delete needs it; null when no such seq is stored. */
+  message(conv: string, seq: number): Promise<StoredMessage | null>;
+  /** The uploads a send's `att` names, by id (attachments, issue 15); absent: sends with `att` are refused 503. */
+  uploads?(ids: readonly string[]): Promise<ReadonlyMap<string, UploadRecord>>;
 }
+
+/** What an edit or delete decides on. */
+export type StoredMessage = Omit<Extract<MessageTarget, { kind: 'found' }>, 'kind'>;
 
 /** Whether two users are connected (DMs need it), with a synchronous cached answer. */
 export interface HostConnections {

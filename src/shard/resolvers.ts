@@ -8,19 +8,62 @@ import { randomUUID } from 'node:crypto';
 import { type ConversationCommand, needsConnectionCheck } from '../../actors/index.ts';
 import type { Location, RoutePick, ServiceCenter } from '../../actors/routing.ts';
 import { productAccepts, type RoutingOutcome, ticketNeeds, type TicketCommand } from '../../actors/ticket.ts';
-import type { ConversationState } from '../../actors/types.ts';
+import type { ConversationState, MessageTarget } from '../../actors/types.ts';
 import type { TicketPorts } from './ticket-ports.ts';
-import type { HostConnections } from './ports.ts';
+import { type AttachmentsCheck, checkAttachments } from '../../actors/attachments.ts';
+import type { HostConnections, HostStore } from './ports.ts';
+
+/** The ports the resolvers ask. */
+export interface ResolverPorts {
+  store: HostStore;
+  connections: HostConnections;
+  tickets: TicketPorts | undefined;
+}
 
 /** Everything a conversation command may need resolved, in order. */
 export async function resolveConversation(
   state: ConversationState | null,
   cmd: ConversationCommand,
-  connections: HostConnections,
-  tickets: TicketPorts | undefined,
+  ports: ResolverPorts,
+  settled: () => Promise<void>,
 ): Promise<void> {
-  await resolveConnection(state, cmd, connections);
-  if (cmd.t === 'ticket') await resolveTicket(state, cmd, tickets);
+  await resolveConnection(state, cmd, ports.connections);
+  if (cmd.t === 'ticket') await resolveTicket(state, cmd, ports.tickets);
+  if (cmd.t === 'frame' && (cmd.frame.t === 'edit' || cmd.frame.t === 'del' || cmd.frame.t === 'report') && state) {
+    cmd.target = await readTarget(ports.store, state.id, cmd.frame.seq, settled);
+  }
+  if (cmd.t === 'frame' && cmd.frame.t === 'send' && cmd.frame.att && state) {
+    cmd.attachments = await readUploads(ports.store, state.id, cmd.actor.userId, cmd.frame.cmid, cmd.frame.att, settled);
+  }
+}
+
+/**
+ * The uploads a send carries, read once this actor's earlier writes committed: a send still in
+ * the persister that carries the same upload has marked it sent by then (batch-sql.ts), so one
+ * upload can never go out in two messages.
+ */
+async function readUploads(store: HostStore, conv: string, sender: string, cmid: string, ids: string[], settled: () => Promise<void>): Promise<AttachmentsCheck> {
+  if (!store.uploads) return { kind: 'unavailable' };
+  await settled();
+  try {
+    return checkAttachments(await store.uploads(ids), conv, sender, cmid, ids);
+  } catch {
+    return { kind: 'unavailable' };
+  }
+}
+
+/**
+ * The message an edit or delete addresses, as committed once the actor's own earlier writes have
+ * landed (the message itself, an edit just before): the write-behind queue is not readable.
+ */
+async function readTarget(store: HostStore, conv: string, seq: number, settled: () => Promise<void>): Promise<MessageTarget> {
+  await settled();
+  try {
+    const m = await store.message(conv, seq);
+    return m ? { kind: 'found', ...m } : { kind: 'missing' };
+  } catch {
+    return { kind: 'unavailable' };
+  }
 }
 
 /** A send gets its message id; a DM open or send, the connections authority's answer. */

@@ -16,6 +16,7 @@ import { resilient } from '../integrations/resilience.ts';
 import { createPool, type DbTarget } from '../persist/db.ts';
 import { Persister } from '../persist/persister.ts';
 import { ConnectionsTable, Store } from '../persist/store.ts';
+import { BlocksTable } from '../persist/moderation.ts';
 import { ShardHost } from './host.ts';
 import { InboundProbe } from './probe.ts';
 import { createTicketPorts } from './ticket-ports.ts';
@@ -68,7 +69,9 @@ export async function runShardRuntime(data: ShardWorkerData, parent: RuntimePare
   const lookup = config.connections.url
     ? httpConnectionLookup(config.connections.url, connectionsPolicy)
     : tableConnectionLookup(new ConnectionsTable(pool));
-  const connections = new CachedConnections(lookup, config.connections.cacheTtlMs, config.connections.cacheMax);
+  // Blocks live in our own database whoever the connections authority is; both answers are cached together.
+  const blocks = new BlocksTable(pool);
+  const connections = new CachedConnections(lookup, config.connections.cacheTtlMs, config.connections.cacheMax, (a, b) => blocks.eitherBlocked(a, b));
   const tickets = createTicketPorts(config, bus, subjects, store);
   // A subject of this thread alone (node and thread), so the probe measures this thread's queue.
   const probe = new InboundProbe(bus, subjects.probe(config.nodeId, data.index));

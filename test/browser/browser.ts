@@ -79,3 +79,34 @@ export async function setVisible(page: Page, visible: boolean): Promise<void> {
     document.dispatchEvent(new Event('visibilitychange'));
   }, visible);
 }
+
+/**
+ * Signed-in web-chat pages in one Chromium, each user in their own browser context; `close`
+ * ends them all. For tests of two (or more) users chatting through the page.
+ */
+export class ChatPages {
+  private browser: Browser | undefined;
+  private readonly contexts: BrowserContext[] = [];
+
+  constructor(private readonly httpBase: () => string) {}
+
+  async launch(): Promise<void> {
+    this.browser = await launch();
+  }
+
+  /** A page of the web chat signed in as `user` (with a token in the address), once connected. */
+  async signIn(user: string, token: string): Promise<Page> {
+    const ctx = await newContext(this.browser!);
+    this.contexts.push(ctx);
+    const page = await ctx.newPage();
+    page.on('pageerror', (e) => console.error(`[${user} page error]`, e));
+    await page.goto(`${this.httpBase()}/?token=${encodeURIComponent(token)}`);
+    await page.waitForSelector('#status[data-state="connected"]');
+    return page;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.contexts.splice(0)) await c.close().catch(() => {});
+    await this.browser?.close();
+  }
+}

@@ -77,3 +77,32 @@ test('conversation and message events are relayed to CHAT_EVENTS in order, once,
   assert.equal(new Set(ids).size, ids.length, 'no event twice');
   assert.equal(all.filter((e) => e.type === 'message.created').length, 4);
 });
+
+test('moderation is audited in the stream: message.edited, message.deleted (moderation), report.created, report.resolved', async () => {
+  const a = uid('ma');
+  const b = uid('mb');
+  const root = uid('root');
+  await connectUsers(node, a, b);
+  const ca = await TestClient.connect(node.url, await token(a));
+  const cb = await TestClient.connect(node.url, await token(b));
+  const conv = (await ca.request({ t: 'open', with: b })).conv.id;
+  assert.equal((await cb.request({ t: 'send', conv, cmid: 'm1', body: 'first' })).t, 'ack');
+  assert.equal((await cb.request({ t: 'edit', conv, seq: 1, body: 'first, edited' })).t, 'ok');
+  assert.equal((await ca.request({ t: 'report', conv, seq: 1, reason: 'rude' })).t, 'ok');
+  const headers = { authorization: `Bearer ${await token(root, ['admin'])}`, 'content-type': 'application/json' };
+  const queue = await (await fetch(`${node.http}/api/v1/admin/reports?status=open&limit=100`, { headers })).json() as { reports: { id: string; conv: string }[] };
+  const report = queue.reports.find((r) => r.conv === conv);
+  assert.ok(report, JSON.stringify(queue));
+  const r = await fetch(`${node.http}/api/v1/admin/reports/${report.id}/resolve`, { method: 'POST', headers, body: JSON.stringify({ action: 'delete_message' }) });
+  assert.equal(r.status, 200, await r.text());
+  const got = await until('the moderation events', async () => {
+    const e = (await events()).filter((x) => x.data.conv === conv);
+    return e.some((x) => x.type === 'report.resolved') && e.some((x) => x.type === 'message.deleted') ? e : undefined;
+  });
+  const types = got.map((e) => e.type);
+  for (const t of ['message.created', 'message.edited', 'report.created', 'message.deleted', 'report.resolved']) assert.ok(types.includes(t), `${t} in ${types}`);
+  assert.deepEqual(got.find((e) => e.type === 'message.deleted')!.data, { conv, seq: 1, by: root, sender: b, moderation: true });
+  assert.deepEqual(got.find((e) => e.type === 'report.resolved')!.data, { id: report.id, conv, seq: 1, action: 'delete_message', by: root });
+  ca.close();
+  cb.close();
+});

@@ -10,7 +10,7 @@ import type { ConnectionCheck, ConversationState, MessageRow, WatermarkRow, Writ
 import type { MsgView } from '../../protocol/frames.ts';
 import type { Bus, BusHandler, Subscription } from '../../src/bus/bus.ts';
 import { RowRefusedError } from '../../src/persist/row-errors.ts';
-import type { HostConnections, HostLane, HostPersister, HostStore, StoredSend, TimerPort, WriteFence } from '../../src/shard/ports.ts';
+import type { HostConnections, HostLane, HostPersister, HostStore, StoredMessage, StoredSend, TimerPort, WriteFence } from '../../src/shard/ports.ts';
 
 /** What the host did, in order: published on the bus, or handed writes to a lane. */
 export type Logged =
@@ -56,7 +56,7 @@ export class MemoryBus implements Bus {
 /** Committed rows of conversations, messages and watermarks, read back as Store reads them. */
 export class MemoryStore implements HostStore {
   readonly conversations = new Map<string, Extract<Write, { kind: 'conversation' }>>();
-  readonly messages = new Map<string, MessageRow[]>();
+  readonly messages = new Map<string, StoredRow[]>();
   private readonly watermarks = new Map<string, Map<string, WatermarkRow>>();
   /** Rehydrations per conversation. */
   readonly loads = new Map<string, number>();
@@ -69,6 +69,10 @@ export class MemoryStore implements HostStore {
         const rows = this.messages.get(w.conv) ?? [];
         if (rows.some((r) => r.seq === w.seq)) throw Object.assign(new Error('duplicate seq'), { code: '23505', constraint: 'messages_pkey' });
         this.messages.set(w.conv, [...rows, w].sort((x, y) => x.seq - y.seq));
+      } else if (w.kind === 'messageEdit' || w.kind === 'messageDelete') {
+        const row = this.messages.get(w.conv)?.find((r) => r.seq === w.seq);
+        if (row && w.kind === 'messageEdit') (row.body = w.body), (row.editedAt = w.editedAt);
+        if (row && w.kind === 'messageDelete') (row.body = ''), (row.deleted = true);
       } else if (w.kind === 'conversation') {
         const prior = this.conversations.get(w.conv);
         this.conversations.set(w.conv, { ...w, createdAt: prior?.createdAt ?? w.createdAt });
@@ -126,10 +130,21 @@ export class MemoryStore implements HostStore {
     const m = (this.messages.get(conv) ?? []).find((r) => r.from === sender && r.cmid === cmid);
     return m ? { seq: m.seq, id: m.id, ts: m.ts } : null;
   }
+
+  async message(conv: string, seq: number): Promise<StoredMessage | null> {
+    const m = (this.messages.get(conv) ?? []).find((r) => r.seq === seq);
+    return m ? { from: m.from, ts: m.ts, body: m.body, deleted: m.deleted === true, ...(m.editedAt === undefined ? {} : { editedAt: m.editedAt }) } : null;
+  }
 }
 
-function view(m: MessageRow): MsgView {
-  return { conv: m.conv, seq: m.seq, id: m.id, from: m.from, body: m.body, ts: m.ts, cmid: m.cmid };
+/** A committed message with what edits and deletes did to it. */
+type StoredRow = MessageRow & { editedAt?: number; deleted?: boolean };
+
+function view(m: StoredRow): MsgView {
+  const v: MsgView = { conv: m.conv, seq: m.seq, id: m.id, from: m.from, body: m.body, ts: m.ts, cmid: m.cmid };
+  if (m.deleted) v.deleted = true;
+  else if (m.editedAt !== undefined) v.editedAt = m.editedAt;
+  return v;
 }
 
 /** How a lane settles its next batch of rows (barriers without rows always pass). */

@@ -49,6 +49,25 @@ describe('persister', () => {
     assert.equal(state?.lastSeq, 300);
   });
 
+  test('edits and deletes update the stored row: body, editedAt, tombstone; in the insert\'s own batch too', async () => {
+    const p = pgLane(db.pool, { flushMs: 1, batchMax: 100, queueMax: 1000 });
+    const id = conv();
+    await p.enqueue([created(id), message(id, 1), message(id, 2)]);
+    await Promise.all([
+      p.enqueue([{ kind: 'messageEdit', conv: id, seq: 1, body: 'edited', editedAt: 5000 }]),
+      p.enqueue([{ kind: 'messageDelete', conv: id, seq: 2, by: 'u1', ts: 5001 }]),
+    ]);
+    // One batch holding a message, its edit and then its delete (one statement cannot update its own insert).
+    await p.enqueue([message(id, 3), { kind: 'messageEdit', conv: id, seq: 3, body: 'x', editedAt: 6000 }, { kind: 'messageDelete', conv: id, seq: 3, by: 'admin', ts: 6001 }]);
+    const store = new Store(db.pool);
+    const page = await store.history(id, undefined, 10);
+    assert.deepEqual(page.msgs.map((m) => [m.seq, m.body, m.editedAt, m.deleted]), [[3, '', undefined, true], [2, '', undefined, true], [1, 'edited', 5000, undefined]]);
+    assert.deepEqual(await store.message(id, 1), { from: 'u1', ts: 1001, body: 'edited', editedAt: 5000, deleted: false });
+    const row = await db.pool.query('SELECT deleted_by, deleted_ms FROM messages WHERE conv_id = $1 AND seq = 3', [id]);
+    assert.deepEqual(row.rows[0], { deleted_by: 'admin', deleted_ms: 6001 });
+    assert.equal(await store.message(id, 9), null);
+  });
+
   test('batches never exceed PERSIST_BATCH_MAX rows', async () => {
     const p = pgLane(db.pool, { flushMs: 5, batchMax: 7, queueMax: 1000 });
     const sizes: number[] = [];

@@ -14,7 +14,7 @@ import { assertErr, beforeCommit, commit, fanouts, persistOf, replyFrame, writes
 
 export { assertErr, beforeCommit, commit, fanouts, persistOf, replyFrame, writesOf };
 
-export const limits: ActorLimits = { typingTtlMs: 1000, dedupeWindowMax: 1000, historyLimitDefault: 50 };
+export const limits: ActorLimits = { typingTtlMs: 1000, dedupeWindowMax: 1000, historyLimitDefault: 50, editWindowMs: 900_000 };
 
 export const alice: Actor = { userId: 'alice', roles: ['user'] };
 export const bob: Actor = { userId: 'bob', roles: ['user'] };

@@ -16,7 +16,7 @@ import { assertErr, beforeCommit, commit, fanouts, persistOf, replyFrame, writes
 
 export { assertErr, beforeCommit, commit, fanouts, persistOf, replyFrame, writesOf };
 
-export const limits: ActorLimits = { typingTtlMs: 1000, dedupeWindowMax: 1000, historyLimitDefault: 50 };
+export const limits: ActorLimits = { typingTtlMs: 1000, dedupeWindowMax: 1000, historyLimitDefault: 50, editWindowMs: 900_000 };
 
 export const customer: Actor = { userId: 'cust-1', roles: ['customer'] };
 export const vendor: Actor = { userId: 'vend-1', roles: ['vendor'] };

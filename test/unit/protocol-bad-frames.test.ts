@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encode } from '../../protocol/codec.ts';
 import { parseClientFrame, validateClientFrame } from '../../protocol/validate.ts';
-import { defaultLimits } from '../../protocol/frames.ts';
+import { attachmentsPerMessageMax, defaultLimits } from '../../protocol/frames.ts';
 import type { ClientFrame, ClientFrameType, ProtocolLimits } from '../../protocol/frames.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 
@@ -140,6 +140,13 @@ row('send without cmid', { t: 'send', rid: 5, conv: 'c1', body: 'b' }, 400, 5);
 row('send with empty cmid', { t: 'send', rid: 5, conv: 'c1', cmid: '', body: 'b' }, 400, 5);
 row('send with numeric cmid', { t: 'send', rid: 5, conv: 'c1', cmid: 7, body: 'b' }, 400, 5);
 row('send with cmid longer than maxCmidChars (65)', { t: 'send', rid: 5, conv: 'c1', cmid: long(L.maxCmidChars + 1), body: 'b' }, 400, 5);
+row('send with att: [] (an empty list)', { t: 'send', rid: 5, conv: 'c1', cmid: 'm', body: '', att: [] }, 400, 5);
+row('send with 11 attachments', { t: 'send', rid: 5, conv: 'c1', cmid: 'm', body: '', att: Array.from({ length: attachmentsPerMessageMax + 1 }, (_, i) => `at_${i}`) }, 400, 5);
+row('send with an att id outside the id rule', { t: 'send', rid: 5, conv: 'c1', cmid: 'm', body: '', att: ['at 1'] }, 400, 5);
+row('send with the same att id twice', { t: 'send', rid: 5, conv: 'c1', cmid: 'm', body: '', att: ['at_1', 'at_1'] }, 400, 5);
+row('send with att as a string', { t: 'send', rid: 5, conv: 'c1', cmid: 'm', body: 'x', att: 'at_1' }, 400, 5);
+row('send with att and a non-string body', { t: 'send', rid: 5, conv: 'c1', cmid: 'm', body: 7, att: ['at_1'] }, 400, 5);
+row('send with att and a body over maxBodyChars', { t: 'send', rid: 5, conv: 'c1', cmid: 'm', body: long(L.maxBodyChars + 1), att: ['at_1'] }, 413, 5);
 row('send without body', { t: 'send', rid: 5, conv: 'c1', cmid: 'm' }, 400, 5);
 row('send with empty body', { t: 'send', rid: 5, conv: 'c1', cmid: 'm', body: '' }, 400, 5);
 row('send with whitespace-only body', { t: 'send', rid: 5, conv: 'c1', cmid: 'm', body: ' \n\t ' }, 400, 5);
@@ -406,7 +413,7 @@ function assertWellFormed(f: ClientFrame, limits: ProtocolLimits, ctx: string): 
   if ('rid' in o) assert.ok(isUint(o.rid), `${ctx}: rid`);
   const required: Record<ClientFrameType, string[]> = {
     open: ['with'], join: ['conv'], leave: ['conv'], send: ['conv', 'cmid', 'body'], recv: ['conv', 'seq'],
-    read: ['conv', 'seq'], typing: ['conv'], history: ['conv'], inbox: [], ping: [],
+    read: ['conv', 'seq'], typing: ['conv'], history: ['conv'], inbox: [], ping: [], edit: ['conv', 'seq', 'body'], del: ['conv', 'seq'], report: ['conv', 'seq', 'reason'],
   };
   for (const k of required[f.t]) assert.ok(k in o, `${ctx}: ${f.t} without ${k}`);
   switch (f.t) {
@@ -416,9 +423,20 @@ function assertWellFormed(f: ClientFrame, limits: ProtocolLimits, ctx: string): 
     case 'send':
       assert.ok(isId(f.conv), ctx);
       assert.ok(typeof f.cmid === 'string' && f.cmid.length > 0 && f.cmid.length <= limits.maxCmidChars, ctx);
-      assert.ok(typeof f.body === 'string' && f.body.trim().length > 0 && f.body.length <= limits.maxBodyChars, ctx);
+      // With attachments the body may be empty (a photo without a caption); without, it is text.
+      assert.ok(typeof f.body === 'string' && (f.att !== undefined || f.body.trim().length > 0) && f.body.length <= limits.maxBodyChars, ctx);
+      assert.ok(f.att === undefined || (f.att.length >= 1 && f.att.length <= attachmentsPerMessageMax && f.att.every(isId)), ctx);
       break;
     case 'recv': case 'read': assert.ok(isId(f.conv) && isUint(f.seq), ctx); break;
+    case 'edit':
+      assert.ok(isId(f.conv) && isUint(f.seq) && f.seq >= 1, ctx);
+      assert.ok(typeof f.body === 'string' && f.body.trim().length > 0 && f.body.length <= limits.maxBodyChars, ctx);
+      break;
+    case 'del': assert.ok(isId(f.conv) && isUint(f.seq) && f.seq >= 1, ctx); break;
+    case 'report':
+      assert.ok(isId(f.conv) && isUint(f.seq) && f.seq >= 1, ctx);
+      assert.ok(typeof f.reason === 'string' && f.reason.trim().length > 0 && f.reason.length <= limits.maxReasonChars, ctx);
+      break;
     case 'history':
       assert.ok(isId(f.conv) && (f.before === undefined || isUint(f.before)), ctx);
       assert.ok(f.limit === undefined || (isUint(f.limit) && f.limit >= 1 && f.limit <= limits.historyLimitMax), ctx);
@@ -432,6 +450,7 @@ function assertWellFormed(f: ClientFrame, limits: ProtocolLimits, ctx: string): 
   const allowed: Record<ClientFrameType, string[]> = {
     open: ['with'], join: ['conv', 'since'], leave: ['conv'], send: ['conv', 'cmid', 'body'], recv: ['conv', 'seq'],
     read: ['conv', 'seq'], typing: ['conv'], history: ['conv', 'before', 'limit'], inbox: ['before', 'limit'], ping: [],
+    edit: ['conv', 'seq', 'body'], del: ['conv', 'seq'], report: ['conv', 'seq', 'reason'],
   };
   for (const k of Object.keys(o)) assert.ok(k === 't' || k === 'rid' || allowed[f.t].includes(k), `${ctx}: stray field ${k}`);
 }
@@ -547,7 +566,7 @@ test('seeded fuzz: well-typed maps with hostile field values only ever yield a w
 });
 
 test('seeded fuzz under tight custom limits: bounds come from the limits argument', () => {
-  const tight: ProtocolLimits = { ...L, maxFrameBytes: 200, maxBodyChars: 10, maxCmidChars: 4, maxIdChars: 6, historyLimitMax: 5, inboxLimitMax: 3 };
+  const tight: ProtocolLimits = { ...L, maxFrameBytes: 200, maxBodyChars: 10, maxCmidChars: 4, maxIdChars: 6, historyLimitMax: 5, inboxLimitMax: 3, maxReasonChars: 8 };
   const rnd = mulberry32(99);
   const int = (n: number) => Math.floor(rnd() * n);
   for (let i = 0; i < 2000; i++) {

@@ -20,7 +20,7 @@ import {
 
 const t0 = 1_700_000_000_000;
 const limits: HostLimits = {
-  typingTtlMs: 1000, dedupeWindowMax: 1000, historyLimitDefault: 50, actorIdleMs: 60_000, actorsPerThreadMax: 1000, mailboxDepthMax: 1000,
+  typingTtlMs: 1000, dedupeWindowMax: 1000, historyLimitDefault: 50, editWindowMs: 900_000, actorIdleMs: 60_000, actorsPerThreadMax: 1000, mailboxDepthMax: 1000,
   persistQueueDelayMaxMs: 500, shedDelayTargetMs: 100, shedShareMaxPct: 95,
 };
 

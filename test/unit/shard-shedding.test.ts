@@ -22,7 +22,7 @@ import { ShardHost, type HostLimits } from '../../src/shard/host.ts';
 const t0 = 1_700_000_000_000;
 const shardCount = 64;
 const limits: HostLimits = {
-  typingTtlMs: 1000, dedupeWindowMax: 1000, historyLimitDefault: 50, actorIdleMs: 60_000, actorsPerThreadMax: 1000, mailboxDepthMax: 1000,
+  typingTtlMs: 1000, dedupeWindowMax: 1000, historyLimitDefault: 50, editWindowMs: 900_000, actorIdleMs: 60_000, actorsPerThreadMax: 1000, mailboxDepthMax: 1000,
   persistQueueDelayMaxMs: 500, shedDelayTargetMs: 100, shedShareMaxPct: 95,
 };
 

@@ -122,7 +122,7 @@ test('closed and cancelled tickets are read-only rooms', () => {
 });
 
 test('chat in a closed ticket is refused with 409; while open a message is also announced as ticket.message_posted', () => {
-  const limits = { typingTtlMs: 1000, dedupeWindowMax: 10, historyLimitDefault: 10 };
+  const limits = { typingTtlMs: 1000, dedupeWindowMax: 10, historyLimitDefault: 10, editWindowMs: 900_000 };
   const send = (state: ConversationState, cmid: string) =>
     decideTicketFrame(state, { t: 'frame', actor: customer, frame: { t: 'send', rid: 1, conv: state.id, cmid, body: 'hi' }, msgId: 'm1' }, now, limits);
   assert.equal(errOf(send(ticket('closed'), 'a').effects)?.code, 409);

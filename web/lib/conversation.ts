@@ -4,9 +4,11 @@
  * messages waiting for their ack (by cmid) at the end, ticks from the watermarks, older pages
  * prepended on scroll-up.
  */
-import type { ConvView, Message, Watermark } from '../../sdk/index.ts';
+import type { AttachmentMeta, ConvView, Message, Watermark } from '../../sdk/index.ts';
+import { showAttachments } from './attachments.ts';
 import { h, time } from './dom.ts';
 import { type Tick, tickFor, tickText } from './receipts.ts';
+import { addActions, addReport, type MessageActions, showDeleted, showEdited } from './message-actions.ts';
 
 export class ConversationView {
   readonly bySeq = new Map<number, HTMLLIElement>();
@@ -18,6 +20,7 @@ export class ConversationView {
     readonly view: ConvView,
     readonly me: string,
     private readonly list: HTMLOListElement,
+    private readonly actions?: MessageActions,
   ) {
     list.replaceChildren();
   }
@@ -39,14 +42,33 @@ export class ConversationView {
     if (waiting) return this.confirm(m.cmid, m.seq);
     if (this.bySeq.has(m.seq)) return;
     const el = this.element(m.from, m.body, m.ts, mine);
+    showAttachments(el, m.att);
     this.place(el, m.seq);
     if (mine) this.setTick(el, this.tickOf(m.seq));
+    if (m.deleted) showDeleted(el);
+    else if (m.editedAt !== undefined) showEdited(el, undefined, m.editedAt);
+    if (this.actions && mine) addActions(el, m.seq, this.actions);
+    else if (this.actions && this.view.participants.includes(this.me)) addReport(el, m.seq, this.actions);
     this.oldest = Math.min(this.oldest, m.seq);
   }
 
+  /** An `edited` frame: the body changes in place, marked "edited". */
+  edited(seq: number, body: string, editedAt: number): void {
+    const el = this.bySeq.get(seq);
+    if (el) showEdited(el, body, editedAt);
+  }
+
+  /** A `deleted` frame: the message becomes a tombstone at its place. */
+  deleted(seq: number): void {
+    const el = this.bySeq.get(seq);
+    el?.querySelector('.atts')?.remove(); // a tombstone's attachments are gone from storage
+    if (el) showDeleted(el);
+  }
+
   /** An own message handed to the SDK, shown at once as "sending". */
-  addPending(cmid: string, body: string): void {
+  addPending(cmid: string, body: string, att?: readonly AttachmentMeta[]): void {
     const el = this.element(this.me, body, Date.now(), true);
+    showAttachments(el, att);
     el.dataset.cmid = cmid;
     this.setTick(el, 'sending');
     this.pending.set(cmid, el);
@@ -62,6 +84,7 @@ export class ConversationView {
     el.remove();
     this.place(el, seq);
     this.setTick(el, this.tickOf(seq));
+    if (this.actions) addActions(el, seq, this.actions);
   }
 
   /** Refused for good (the SDK does not resend it): it stays, marked, with the reason shown. */
