@@ -58,6 +58,10 @@ export const CloseCode = {
   serverError: 1011,
   restart: 1012,
   overloaded: 1013,
+  /** The socket's token's `exp` passed without an `auth` refresh: reconnect at once with a fresh token. */
+  sessionExpired: 4001,
+  /** An admin revoked the user's sessions: tokens issued until then are refused; reconnect with one issued later. */
+  sessionRevoked: 4003,
 } as const;
 
 /**

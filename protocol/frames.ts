@@ -56,7 +56,9 @@ export type ClientFrame =
   | { t: 'typing'; rid?: number; conv: string }
   | { t: 'history'; rid?: number; conv: string; before?: number; limit?: number }
   | { t: 'inbox'; rid?: number; before?: string; limit?: number }
-  | { t: 'ping'; rid?: number };
+  | { t: 'ping'; rid?: number }
+  /** A fresh token for this socket (same sub), verified as at the upgrade; the socket then lives until its exp. */
+  | { t: 'auth'; rid?: number; token: string };
 
 export type ClientFrameType = ClientFrame['t'];
 
@@ -116,7 +118,8 @@ export interface InboxEntry {
 
 export type ServerFrame =
   | { t: 'hello'; user: string; node: string; limits: Record<string, number> }
-  | { t: 'conv'; rid?: number; conv: ConvView; msgs?: MsgView[]; presence?: PresenceView }
+  /** `retainedFrom`: retention removed the messages before this seq (they will not come). */
+  | { t: 'conv'; rid?: number; conv: ConvView; msgs?: MsgView[]; presence?: PresenceView; retainedFrom?: number }
   | { t: 'ack'; rid?: number; conv: string; seq: number; id: string; ts: number }
   | ({ t: 'msg' } & MsgView)
   | { t: 'edited'; conv: string; seq: number; body: string; editedAt: number }
@@ -126,7 +129,7 @@ export type ServerFrame =
   | { t: 'typing'; conv: string; user: string; until: number }
   | { t: 'presence'; user: string; online: boolean; lastSeen?: number }
   | { t: 'state'; conv: string; state: string; readOnly: boolean; participants: string[] }
-  | { t: 'page'; rid?: number; msgs?: MsgView[]; convs?: InboxEntry[]; next?: number | string }
+  | { t: 'page'; rid?: number; msgs?: MsgView[]; convs?: InboxEntry[]; next?: number | string; retainedFrom?: number }
   | { t: 'ok'; rid?: number }
   | { t: 'pong'; rid?: number }
   | { t: 'err'; rid?: number; code: number; msg: string; retryMs?: number; state?: string };

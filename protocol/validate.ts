@@ -144,6 +144,12 @@ const parsers: Record<ClientFrameType, Parser> = {
     return { t: 'inbox', rid: r.rid, before: (before ?? undefined) as string | undefined, limit: r.limit(limits.inboxLimitMax) };
   },
   ping: (r) => ({ t: 'ping', rid: r.rid }),
+  // The token's own checks (length bound included) are the verifier's: a bad token is err 401.
+  auth: (r: FieldReader, obj: Fields) => {
+    const token = own(obj, 'token');
+    if (typeof token !== 'string' || token.length === 0) r.fail(400, 'token: expected a non-empty string');
+    return { t: 'auth', rid: r.rid, token };
+  },
 };
 
 /** Validates an already-decoded value (used by tests and by non-WebSocket entry points). */

@@ -72,3 +72,19 @@ export async function authCheckStatus(url: string, token: string, timeoutMs: num
     clearTimeout(timer);
   }
 }
+
+/**
+ * When a JWT expires (its `exp`, as epoch ms), read without verifying — the server verifies; the
+ * client only needs to know when to refresh. Undefined when the token is not a JWT with a numeric `exp`.
+ */
+export function tokenExpiresAtMs(token: string): number | undefined {
+  const payload = token.split('.')[1];
+  if (payload === undefined) return undefined;
+  try {
+    const b64 = payload.replace(/-/g, '+').replace(/_/g, '/');
+    const claims = JSON.parse(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4))) as { exp?: unknown };
+    return typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}

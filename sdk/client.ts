@@ -5,7 +5,7 @@
  *
  * Runs in browsers and Node: no Node APIs, WebSocket from the global or `options.WebSocket`.
  */
-import { authCheckStatus, authCheckUrlFor, isAuthRefusal, watchUpgradeStatus } from './auth.ts';
+import { authCheckStatus, authCheckUrlFor, isAuthRefusal, tokenExpiresAtMs, watchUpgradeStatus } from './auth.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { newCmid } from './cmid.ts';
 import { decodeFrame, encodeFrame, type RawServerFrame } from './codec.ts';
@@ -25,7 +25,10 @@ import type { AttachmentMeta, Presence } from './types.ts';
 export interface ChatClientOptions {
   /** `ws://HOST:PORT/v1/ws` */
   url: string;
-  /** A JWT, or a function asked for a fresh one before every connection attempt. */
+  /**
+   * A JWT, or a function asked for a fresh one before every connection attempt and, while
+   * connected, `limits.tokenRefreshLeadMs` before the socket's token expires (sent as `auth`).
+   */
   token: string | (() => Promise<string>);
   /** Required where there is no global WebSocket (Node 20): pass `ws`'s WebSocket class. */
   WebSocket?: WebSocketCtor;
@@ -113,6 +116,8 @@ interface ConvState {
 }
 
 const replyTypes = new Set(['conv', 'ack', 'page', 'ok', 'pong', 'err']);
+/** The longest delay a timer holds (2^31 - 1 ms). */
+const timerMaxMs = 2 ** 31 - 1;
 
 export class ChatClient {
   readonly limits: ChatLimits;
@@ -141,6 +146,9 @@ export class ChatClient {
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private flushAtMs = Infinity;
+  /** The token the current socket was opened with; the refresh timer replaces it before its `exp`. */
+  private socketToken: string | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: ChatClientOptions) {
     this.limits = { ...defaultLimits, ...options.limits };
@@ -217,7 +225,7 @@ export class ChatClient {
     if (this.isOpen) for (const conv of [...this.recvPending.keys()]) this.flushRecv(conv);
     this.closed = true;
     this.isOpen = false;
-    for (const t of [this.reconnectTimer, this.connectTimer, this.flushTimer, ...this.recvTimers.values()]) clearTimeout(t);
+    for (const t of [this.reconnectTimer, this.connectTimer, this.flushTimer, this.refreshTimer, ...this.recvTimers.values()]) clearTimeout(t);
     this.recvTimers.clear();
     const ws = this.ws;
     this.ws = undefined;
@@ -276,6 +284,7 @@ export class ChatClient {
     const ws = new this.WS(urlWithToken(this.options.url, token));
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
+    this.socketToken = token;
     const attempt: Attempt = { token, opened: false, reportsStatus: false };
     attempt.reportsStatus = watchUpgradeStatus(ws, (status) => (attempt.upgradeStatus = status));
     // Handlers of a socket that is no longer current are ignored; onerror stays set because
@@ -312,6 +321,55 @@ export class ChatClient {
     this.events.emit('connected', hello);
     for (const w of this.helloWaiters.splice(0)) w.resolve(hello);
     this.resume();
+    if (this.socketToken !== undefined) this.scheduleRefresh(this.socketToken);
+  }
+
+  /**
+   * With `options.token` a function: asks it for a fresh token `tokenRefreshLeadMs` before the
+   * socket's token expires (at half its remaining lifetime when that is shorter) and sends it as
+   * `auth`; the server then keeps the socket past the old `exp`. If every try fails the server
+   * closes the socket at `exp` (4001) and the client reconnects with a fresh token.
+   */
+  private scheduleRefresh(token: string): void {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
+    const expMs = tokenExpiresAtMs(token);
+    if (typeof this.options.token !== 'function' || expMs === undefined) return;
+    const leftMs = expMs - Date.now();
+    const dueAt = Date.now() + Math.max(0, leftMs - Math.min(this.limits.tokenRefreshLeadMs, leftMs / 2));
+    // Timers hold at most 2^31 - 1 ms (≈ 24.8 days; longer fires at once): a longer wait is re-armed.
+    const arm = (): void => {
+      const waitMs = dueAt - Date.now();
+      this.refreshTimer = waitMs > timerMaxMs ? setTimeout(arm, timerMaxMs) : setTimeout(() => void this.refreshToken(expMs), Math.max(0, waitMs));
+      // In Node the socket keeps the process alive, not this timer (browsers' timers have no unref).
+      (this.refreshTimer as { unref?: () => void }).unref?.();
+    };
+    arm();
+  }
+
+  private async refreshToken(expMs: number): Promise<void> {
+    this.refreshTimer = undefined;
+    const ws = this.ws;
+    if (!this.isOpen || typeof this.options.token !== 'function') return;
+    let failure: unknown;
+    try {
+      const token = await this.options.token();
+      if (this.ws !== ws || !this.isOpen) return;
+      const freshExpMs = tokenExpiresAtMs(token);
+      // The same token again (an app's own cache): nothing to send yet, ask again a little later.
+      if (freshExpMs === undefined || freshExpMs <= expMs) failure = null;
+      else {
+        await this.call({ t: 'auth', token }, 'ok', false);
+        if (this.ws !== ws) return;
+        this.socketToken = token;
+        return this.scheduleRefresh(token);
+      }
+    } catch (e) {
+      failure = e;
+    }
+    if (this.closed || this.ws !== ws || !this.isOpen) return;
+    if (failure !== null && !(failure instanceof ChatDisconnectedError)) this.events.emit('error', failure instanceof Error ? failure : new Error(String(failure)));
+    if (expMs - Date.now() > this.limits.retryDefaultMs) this.refreshTimer = setTimeout(() => void this.refreshToken(expMs), this.limits.retryDefaultMs);
   }
 
   /** After every hello: re-join what was joined (emitting what was missed), resend, re-ack. */
@@ -325,6 +383,8 @@ export class ChatClient {
     this.ws = undefined;
     this.isOpen = false;
     clearTimeout(this.connectTimer);
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
     for (const r of this.requests.values()) {
       clearTimeout(r.timer);
       r.onDisconnect(code);
@@ -377,11 +437,16 @@ export class ChatClient {
   }
 
   private reconnectDelayMs(code: number): number {
-    if (code === 1012 && !this.immediateReconnectUsed) {
-      this.immediateReconnectUsed = true; // service restart: another node is ready right away
+    // 1012 service restart: another node is ready right away; 4001 token expired: a fresh token
+    // (options.token() is asked on every attempt) is accepted right away.
+    if ((code === 1012 || code === 4001) && !this.immediateReconnectUsed) {
+      this.immediateReconnectUsed = true;
       return 0;
     }
     const jittered = this.backoff.next();
+    // 4003 sessions revoked: tokens issued until the revocation's second are refused (JWT times
+    // have 1 s resolution), so the fresh token must come at least a second later.
+    if (code === 4003) return Math.max(1000, jittered);
     return code === 1013 ? this.limits.overloadPauseMs + jittered : jittered;
   }
 
@@ -477,6 +542,7 @@ export class ChatClient {
         const since = st.seq.lastSeen ?? 0;
         const joined = toJoined(await this.call({ t: 'join', conv, since }, 'conv', false));
         if (this.convs.get(conv) !== st) return;
+        this.skipRetained(conv, st, joined);
         for (const m of joined.msgs) this.deliver(conv, st, st.seq.offer(m));
         const caughtUp = (st.seq.lastSeen ?? 0) >= joined.conv.lastSeq && !st.seq.hasGap;
         if (caughtUp || st.seq.lastSeen === since) return;
@@ -667,10 +733,16 @@ export class ChatClient {
       this.deliver(conv, st, joined.msgs, false); // returned to the caller: only the watermark
       this.deliver(conv, st, released);
     } else {
+      this.skipRetained(conv, st, joined);
       for (const m of joined.msgs) this.deliver(conv, st, st.seq.offer(m));
     }
     if (st.seq.hasGap || (st.seq.lastSeen ?? 0) < joined.conv.lastSeq) void this.fill(conv, st);
     return joined;
+  }
+
+  /** Messages retention removed will never come: the position moves past them (no endless gap fill). */
+  private skipRetained(conv: string, st: ConvState, joined: Joined): void {
+    if (joined.retainedFrom !== undefined && (st.seq.lastSeen ?? 0) < joined.retainedFrom - 1) this.deliver(conv, st, st.seq.setBaseline(joined.retainedFrom - 1));
   }
 
   /** Stops following a conversation (its messages may still arrive, unordered, as a participant). */
@@ -786,7 +858,9 @@ export class ChatClient {
   /** Older messages, newest first; pass `next` as `before` for the following page. */
   async history(conv: string, before?: number, limit?: number): Promise<HistoryPage> {
     const f = await this.call({ t: 'history', conv, before, limit }, 'page');
-    return { msgs: ((f.msgs ?? []) as Message[]).map(stripT), next: f.next as number | undefined };
+    const page: HistoryPage = { msgs: ((f.msgs ?? []) as Message[]).map(stripT), next: f.next as number | undefined };
+    if (typeof f.retainedFrom === 'number') page.retainedFrom = f.retainedFrom;
+    return page;
   }
 
   /** This user's conversations by last activity. */
@@ -809,7 +883,10 @@ function toRequestError(f: RawServerFrame): ChatRequestError {
 
 function toJoined(f: RawServerFrame): Joined {
   const msgs = ((f.msgs ?? []) as Message[]).map(stripT).sort((x, y) => x.seq - y.seq);
-  return f.presence ? { conv: f.conv as ConvView, msgs, presence: f.presence as Presence } : { conv: f.conv as ConvView, msgs };
+  const joined: Joined = { conv: f.conv as ConvView, msgs };
+  if (f.presence) joined.presence = f.presence as Presence;
+  if (typeof f.retainedFrom === 'number') joined.retainedFrom = f.retainedFrom;
+  return joined;
 }
 
 /** A frame's fields as callers get them, without `t`. */

@@ -41,6 +41,12 @@ export interface ChatLimits {
   authCheckTimeoutMs: number;
   /** Resend delay for a send whose request timed out (a refusal with `retryMs` waits that long instead). */
   retryDefaultMs: number;
+  /**
+   * With `token` a function, the socket's token is replaced (`auth` frame) this long before its
+   * `exp` — or at half its remaining lifetime when that is shorter — so the server never closes
+   * the socket for expiry (4001). A failed refresh is tried again every `retryDefaultMs` until `exp`.
+   */
+  tokenRefreshLeadMs: number;
 }
 
 export const defaultLimits: ChatLimits = {
@@ -57,6 +63,7 @@ export const defaultLimits: ChatLimits = {
   connectTimeoutMs: 10_000,
   authCheckTimeoutMs: 5000,
   retryDefaultMs: 1000,
+  tokenRefreshLeadMs: 30_000, // far more than a token endpoint's round trip, small against token lifetimes (minutes)
 };
 
 export function assertLimits(l: ChatLimits): void {

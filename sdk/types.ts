@@ -47,12 +47,16 @@ export interface Joined {
   msgs: Message[];
   /** A DM's other participant's presence (absent for other kinds, or when you hide your own). */
   presence?: Presence;
+  /** Retention removed the messages before this seq: they will not come (absent: none removed). */
+  retainedFrom?: number;
 }
 
 /** `history`: messages newest first; `next` is the `before` of the following page. */
 export interface HistoryPage {
   msgs: Message[];
   next?: number;
+  /** Retention removed the messages before this seq: history starts there. */
+  retainedFrom?: number;
 }
 
 /** `inbox`: conversations by last activity; `next` is the `before` of the following page. */

@@ -44,6 +44,21 @@ export const BUS_PORT_QUEUE_MAX = 65_536;
 export const BLOCKS_LISTED_MAX = 1_000;
 
 /**
+ * Retention removes messages in statements of at most this many conversations × this many
+ * messages each, so a sweep never holds long locks nor a huge transaction: a conversation with
+ * more expired messages is finished by the next statements of the same round.
+ */
+export const RETENTION_CONVERSATIONS_PER_STATEMENT = 20;
+
+/**
+ * Rows an export reads per query (conversations, then each conversation's messages): the node
+ * holds at most one page of a user's data at a time, whatever the user's history; the client's
+ * pace (backpressure) sets the export's.
+ */
+export const EXPORT_PAGE_ROWS = 500;
+export const RETENTION_MESSAGES_PER_CONVERSATION = 500;
+
+/**
  * Event ids an order room remembers in memory (the latest, in arrival order), and loads on
  * rehydration. Over → the oldest id is forgotten. A forgotten id is still a duplicate: its row is
  * kept for good in processed_events (primary key, insert ON CONFLICT DO NOTHING), and the order
@@ -148,6 +163,77 @@ export const SETTINGS_BODY_MAX_BYTES = 1024;
 
 /** Tokens per verify-pool worker task: amortises the message round trip (≈ 30 µs) over ≈ 100 µs verifies. More waiting → the next task. */
 export const JWT_VERIFY_BATCH_MAX = 16;
+
+/**
+ * How often an edge thread looks for sockets whose token's `exp` has passed (one pass over its
+ * open sockets, ≈ 5 ms per 100 000). Such a socket is closed with 4001 (CloseCode.sessionExpired)
+ * within this much after its `exp`: JWT times have 1 s resolution, so a finer sweep gains nothing.
+ */
+export const SESSION_SWEEP_MS = 1_000;
+/**
+ * Shortest interval between two `auth` frames of one socket (each is a token verification, up
+ * to ≈ 0.1 ms of ES256). Sooner → err 429 with retryMs, nothing verified; the SDK refreshes once
+ * per token lifetime.
+ */
+export const SESSION_REFRESH_MIN_INTERVAL_MS = 1_000;
+/** Users whose revocation one query reads (cache misses of one event-loop turn are read together). More waiting → the next query. */
+export const REVOCATION_LOOKUP_BATCH_MAX = 500;
+/**
+ * Cache misses of one edge thread waiting for the revocation table (REVOCATION_DB_TIMEOUT_MS
+ * each at most). Over → the token is not judged now: 503 {retryMs} at the upgrade or on HTTP,
+ * err 503 on `auth` (an upgrade storm against a slow database is refused, not queued).
+ */
+export const REVOCATION_LOOKUPS_PENDING_MAX = 10_000;
+/**
+ * Revocations one poll of the table reads (the newest first; the poll is the backstop of a lost
+ * bus message, every REVOCATION_CACHE_TTL_MS). Over → the older ones of that window wait for the
+ * cache's TTL instead (a burst of more than this many revocations within one window).
+ */
+export const REVOCATION_POLL_MAX = 1_000;
+/**
+ * How far back (beyond the previous poll) each poll of the revocation table looks: revocation
+ * moments are the revoking node's clock, and a row commits a little after its moment. A clock
+ * skew beyond this can leave a lost bus message's sockets open until they close on their own.
+ */
+export const REVOCATION_POLL_OVERLAP_MS = 60_000;
+
+/**
+ * Notifications (src/notify/): users whose due jobs one notifier round takes, and notifications
+ * one round claims for delivery. Over → the rest wait for the next round (NOTIFY_POLL_MS later,
+ * or at once after a full round), so one round's statements and attempts stay small.
+ */
+export const NOTIFY_ROUND_MAX = 100;
+/**
+ * Conversations one notification lists (the most recent first). Over → the counts still cover
+ * every conversation and message; only the list is cut (`items` is then shorter than `conversations`).
+ */
+export const NOTIFY_LISTED_MAX = 20;
+/**
+ * Dead letters one `POST /api/v1/admin/notifications/dead-letters/replay` moves back to delivery.
+ * Over → the answer says `more: true`; the admin calls again for the rest.
+ */
+export const NOTIFY_REPLAY_MAX = 1_000;
+/** A failed attempt's error as kept on the delivery and the dead letter. Over → cut to this length. */
+export const NOTIFY_ERROR_MAX_CHARS = 500;
+/** Body of the replay request (`{"keys": [...]}`). Over → HTTP 413 while reading. */
+export const NOTIFY_REPLAY_BODY_MAX_BYTES = 64 * 1024;
+/**
+ * Web Push subscriptions (`POST /api/v1/me/push-subscriptions`) one user keeps (a browser
+ * profile each). Over → HTTP 409 `conflict`; the user removes one (DELETE) first. Re-posting a
+ * kept endpoint replaces its keys and does not count again.
+ */
+export const PUSH_SUBSCRIPTIONS_PER_USER_MAX = 10;
+/** A push subscription's endpoint URL, in characters. Over → HTTP 400 `bad_frame`. */
+export const PUSH_ENDPOINT_MAX_CHARS = 2_048;
+/** The subscription request's body. Over → HTTP 413 while reading. */
+export const PUSH_SUBSCRIPTION_BODY_MAX_BYTES = 4 * 1024;
+/**
+ * Push service origins whose circuit breaker a node keeps (one per origin: one failing service
+ * does not stop the others). Over → the least recently used is dropped (a fresh, closed breaker).
+ */
+export const PUSH_BREAKERS_MAX = 1_000;
+/** How long a push service keeps an undelivered notification for a browser that is away (TTL header, seconds). */
+export const PUSH_TTL_S = 24 * 3_600;
 
 export interface Config {
   /** all = edge + shards; edge = sockets only; shard = actors only (edge and shard need NATS_URL). */
@@ -280,6 +366,16 @@ export interface Config {
     /** Where the embedded blob store keeps signatures. */
     blobDir: string;
   };
+  /**
+   * Retention (issue 16): messages older than their conversation kind's period are removed by a
+   * sweep off the hot path (0 = kept forever). History then starts at `retainedFrom`.
+   */
+  retention: {
+    /** Per kind, in ms (RETENTION_DAYS_DM, _TICKET, _ORDER: days, fractions allowed). */
+    maxAgeMs: Record<'dm' | 'ticket' | 'order', number>;
+    /** How often the node sweeps (RETENTION_INTERVAL_MS). */
+    intervalMs: number;
+  };
   /** Chat attachments (issue 15): uploads, their bounds and the orphan sweep. */
   attachments: {
     /** Largest upload in bytes; more → HTTP 413 before buffering more (ATTACHMENT_BYTES_MAX). */
@@ -302,7 +398,11 @@ export interface Config {
     timeoutMs: number;
   };
   /** Domain events (outbox → JetStream), cluster mode only. */
-  outbox: { enabled: boolean; stream: string; batchMax: number; idleMs: number };
+  /**
+   * The CHAT_EVENTS stream is bounded by age and size (issue 16): past either, JetStream discards
+   * the oldest events (consumers that fell further behind miss them; the outbox is not replayed).
+   */
+  outbox: { enabled: boolean; stream: string; batchMax: number; idleMs: number; maxAgeMs: number; maxBytes: number };
   /** Presence of DM peers (src/presence/): grace, the cluster directory's liveness, caches. */
   presence: {
     /** A user's last socket closed this long ago with none reopened → offline; a reopen within it is no flap. */
@@ -315,6 +415,44 @@ export interface Config {
     cacheTtlMs: number;
     /** Users whose DM peers / settings an edge caches; over → least recently used dropped (read again). */
     cacheMax: number;
+  };
+  /** Notifications of messages to users who did not get them live (src/notify/); on with NOTIFY_WEBHOOK_URL or the NOTIFY_VAPID_* keys. */
+  notify: {
+    enabled: boolean;
+    /** Signed webhook receiver (NOTIFY_WEBHOOK_URL); its secret (NOTIFY_WEBHOOK_SECRET, required with it). */
+    webhookUrl?: string;
+    webhookSecret?: string;
+    /**
+     * Web Push (RFC 8030/8291) with VAPID (RFC 8292): NOTIFY_VAPID_PUBLIC_KEY / NOTIFY_VAPID_PRIVATE_KEY
+     * (base64url, as `web-push generate-vapid-keys` prints them) and NOTIFY_VAPID_SUBJECT (mailto: or https:), all three or none.
+     */
+    vapid?: { publicKey: string; privateKey: string; subject: string };
+    /** A message's job is checked this long after it: its recipient offline → notified (NOTIFY_COALESCE_MS; a burst within it is one notification). */
+    coalesceMs: number;
+    /** An online recipient is notified when no device of theirs received the message this long after it (NOTIFY_DELAY_MS). */
+    delayMs: number;
+    /** Pause between notifier rounds (NOTIFY_POLL_MS). */
+    pollMs: number;
+    /** Per webhook attempt (NOTIFY_TIMEOUT_MS); over → the attempt fails (retried). */
+    timeoutMs: number;
+    /** Quick retries within one delivery attempt (NOTIFY_RETRIES). */
+    retries: number;
+    breakerThreshold: number;
+    breakerHalfOpenAfterMs: number;
+    /** Failed deliveries before a notification becomes a dead letter (NOTIFY_ATTEMPTS_MAX). */
+    attemptsMax: number;
+    /** Pause after a failed delivery: doubling from retryBaseMs up to retryMaxMs, half jittered. */
+    retryBaseMs: number;
+    retryMaxMs: number;
+  };
+  /** Session expiry and revocation (issue 16): the per-edge-thread cache of revocations. */
+  sessions: {
+    /** Users whose revocation (or its absence) an edge thread caches; over → least recently used dropped (read again). */
+    revocationCacheMax: number;
+    /** How long a cached answer is trusted without a bus message; also the period of the poll for recent revocations. */
+    revocationCacheTtlMs: number;
+    /** One read of the revocation table; over → answered from the cache (stale or not), a cold miss → 503 {retryMs}. */
+    revocationDbTimeoutMs: number;
   };
   shutdownTimeoutMs: number;
 }
@@ -331,6 +469,25 @@ function int(env: Env, key: string, fallback: number, min = 0, max = Number.MAX_
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(`${key}=${raw}: expected an integer in [${min}, ${max}]`);
   return n;
+}
+
+/** A decimal number (days and the like): `fallback` when unset. */
+function num(env: Env, key: string, fallback: number, min = 0, max = Number.MAX_VALUE): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(`${key}=${raw}: expected a number in [${min}, ${max}]`);
+  return n;
+}
+
+function retentionConfig(env: Env): Config['retention'] {
+  const day = 24 * 3_600_000;
+  // Days, fractions allowed (0.5 = 12 h); 0, the default, keeps messages forever.
+  const ms = (key: string) => Math.round(num(env, key, 0, 0, 100 * 365) * day);
+  return {
+    maxAgeMs: { dm: ms('RETENTION_DAYS_DM'), ticket: ms('RETENTION_DAYS_TICKET'), order: ms('RETENTION_DAYS_ORDER') },
+    intervalMs: int(env, 'RETENTION_INTERVAL_MS', 3_600_000, 100),
+  };
 }
 
 function str(env: Env, key: string): string | undefined {
@@ -375,9 +532,12 @@ export function loadConfig(env: Env = process.env): Config {
     events: eventsConfig(env, natsUrl),
     tickets: ticketsConfig(env),
     attachments: attachmentsConfig(env),
+    retention: retentionConfig(env),
     blobs: blobsConfig(env),
     outbox: outboxConfig(env, natsUrl, prefix),
     presence: presenceConfig(env),
+    sessions: sessionsConfig(env),
+    notify: notifyConfig(env),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100),
   };
   assertRelations(config);
@@ -547,6 +707,20 @@ function outboxConfig(env: Env, natsUrl: string | undefined, prefix: string): Co
     stream: str(env, 'CHAT_EVENTS_STREAM') ?? (prefix === 'chat' ? 'CHAT_EVENTS' : `CHAT_EVENTS_${prefix}`),
     batchMax: int(env, 'OUTBOX_BATCH_MAX', 500, 1, 10_000),
     idleMs: int(env, 'OUTBOX_IDLE_MS', 50, 1),
+    // A week of events for consumers to catch up, and a disk bound well inside a small volume.
+    maxAgeMs: int(env, 'EVENTS_STREAM_MAX_AGE_MS', 7 * 24 * 3_600_000, 1_000),
+    maxBytes: int(env, 'EVENTS_STREAM_MAX_BYTES', 1024 ** 3, 1024 * 1024),
+  };
+}
+
+function sessionsConfig(env: Env): Config['sessions'] {
+  return {
+    // ≈ 100 B each: 10 MB for as many users as a node holds sockets for.
+    revocationCacheMax: int(env, 'REVOCATION_CACHE_MAX', 100_000, 1),
+    // Revocations reach every edge at once over the bus; this bounds how long a lost message can
+    // leave a revoked token accepted (and its sockets open: the poll runs as often).
+    revocationCacheTtlMs: int(env, 'REVOCATION_CACHE_TTL_MS', 60_000, 100, 3_600_000),
+    revocationDbTimeoutMs: int(env, 'REVOCATION_DB_TIMEOUT_MS', 2_000, 1, 60_000),
   };
 }
 
@@ -559,6 +733,52 @@ function presenceConfig(env: Env): Config['presence'] {
     cacheTtlMs: int(env, 'PRESENCE_CACHE_TTL_MS', 60_000, 0, 3_600_000),
     cacheMax: int(env, 'PRESENCE_CACHE_MAX', 100_000, 1),
   };
+}
+
+function notifyConfig(env: Env): Config['notify'] {
+  const webhookUrl = str(env, 'NOTIFY_WEBHOOK_URL');
+  const webhookSecret = str(env, 'NOTIFY_WEBHOOK_SECRET');
+  if (webhookUrl) {
+    let u: URL;
+    try {
+      u = new URL(webhookUrl);
+    } catch {
+      throw new ConfigError(`NOTIFY_WEBHOOK_URL=${webhookUrl}: expected an http(s) URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`NOTIFY_WEBHOOK_URL=${webhookUrl}: expected an http(s) URL`);
+    if (!webhookSecret) throw new ConfigError('NOTIFY_WEBHOOK_URL needs NOTIFY_WEBHOOK_SECRET (the receiver verifies the signature)');
+  }
+  const vapid = vapidConfig(env);
+  return {
+    enabled: webhookUrl !== undefined || vapid !== undefined,
+    webhookUrl,
+    webhookSecret,
+    vapid,
+    // Long enough for a burst to become one notification, short enough to read as "now".
+    coalesceMs: int(env, 'NOTIFY_COALESCE_MS', 2_000, 0, 3_600_000),
+    delayMs: int(env, 'NOTIFY_DELAY_MS', 10_000, 0, 24 * 3_600_000),
+    pollMs: int(env, 'NOTIFY_POLL_MS', 500, 10, 60_000),
+    timeoutMs: int(env, 'NOTIFY_TIMEOUT_MS', 5_000, 1, 120_000),
+    retries: int(env, 'NOTIFY_RETRIES', 2, 0, 10),
+    breakerThreshold: int(env, 'NOTIFY_BREAKER_THRESHOLD', 5, 1),
+    breakerHalfOpenAfterMs: int(env, 'NOTIFY_BREAKER_HALF_OPEN_MS', 10_000, 100),
+    // 8 attempts over 1 s … 128 s pauses ≈ 4 min of an outage before an admin has to replay.
+    attemptsMax: int(env, 'NOTIFY_ATTEMPTS_MAX', 8, 1, 100),
+    retryBaseMs: int(env, 'NOTIFY_RETRY_BASE_MS', 1_000, 1, 3_600_000),
+    retryMaxMs: int(env, 'NOTIFY_RETRY_MAX_MS', 300_000, 1, 24 * 3_600_000),
+  };
+}
+
+function vapidConfig(env: Env): Config['notify']['vapid'] {
+  const publicKey = str(env, 'NOTIFY_VAPID_PUBLIC_KEY');
+  const privateKey = str(env, 'NOTIFY_VAPID_PRIVATE_KEY');
+  const subject = str(env, 'NOTIFY_VAPID_SUBJECT');
+  if (!publicKey && !privateKey && !subject) return undefined;
+  if (!publicKey || !privateKey || !subject) throw new ConfigError('NOTIFY_VAPID_PUBLIC_KEY, NOTIFY_VAPID_PRIVATE_KEY and NOTIFY_VAPID_SUBJECT go together');
+  if (!/^[A-Za-z0-9_-]+$/.test(publicKey) || Buffer.from(publicKey, 'base64url').length !== 65) throw new ConfigError('NOTIFY_VAPID_PUBLIC_KEY: expected a base64url uncompressed P-256 point (65 bytes)');
+  if (!/^[A-Za-z0-9_-]+$/.test(privateKey) || Buffer.from(privateKey, 'base64url').length !== 32) throw new ConfigError('NOTIFY_VAPID_PRIVATE_KEY: expected a base64url P-256 private key (32 bytes)');
+  if (!/^(mailto:|https:\/\/)/.test(subject)) throw new ConfigError(`NOTIFY_VAPID_SUBJECT=${subject}: expected a mailto: or https: URL`);
+  return { publicKey, privateKey, subject };
 }
 
 /** SHARDS: `auto`, or a list of shards and ranges such as `0-31,40`. */
@@ -585,4 +805,5 @@ function assertRelations(c: Config): void {
   if (c.persist.lanes >= c.dbPoolMax && c.dbPoolMax > 1) throw new ConfigError('PERSIST_LANES must be below DB_POOL_MAX: reads need a connection too');
   if (c.limits.wsPayloadCutBytes <= c.limits.maxFrameBytes) throw new ConfigError('WS_PAYLOAD_CUT_BYTES must be above MAX_FRAME_BYTES: an oversize frame must reach our check to be closed with 1009');
   if (c.jwt.secret && c.jwt.publicKeyPem) throw new ConfigError('set JWT_SECRET or JWT_PUBLIC_KEY, not both');
+  if (c.notify.retryBaseMs > c.notify.retryMaxMs) throw new ConfigError('NOTIFY_RETRY_BASE_MS must be at most NOTIFY_RETRY_MAX_MS');
 }

@@ -14,6 +14,8 @@ import { BusComponent } from './node/bus.ts';
 import { firstToStop, Lifecycle, StartRefused, type Component } from './node/component.ts';
 import { DatabaseComponent } from './node/database.ts';
 import { AttachmentSweepComponent } from './node/attachments.ts';
+import { NotifierComponent } from './node/notifications.ts';
+import { RetentionComponent } from './node/retention.ts';
 import { EdgeComponent } from './node/edge.ts';
 import { LeasesComponent } from './node/leases.ts';
 import { OrderEventsComponent } from './node/order-events.ts';
@@ -57,6 +59,9 @@ async function main(): Promise<void> {
     edge, // listens before the database is up: /readyz answers 503 meanwhile
     new DatabaseComponent(parts),
     new AttachmentSweepComponent(parts), // stops before the database it deletes from
+    // Notifications (NOTIFY_WEBHOOK_URL): on nodes with an edge, whose presence directory it asks.
+    config.notify.enabled && config.role !== 'shard' ? new NotifierComponent(parts, (user) => edge.online(user)) : undefined,
+    new RetentionComponent(parts), // the same
     config.outbox.enabled && cluster && threads ? new RelayComponent(parts, bus) : undefined, // stops after the shards' last flush
     threads && new ShardsComponent(parts, threads, bus),
     leases,

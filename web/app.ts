@@ -10,8 +10,10 @@ import { $, h } from './lib/dom.ts';
 import { presenceDot } from './lib/presence.ts';
 import { pastedFiles, setAttachmentLoader } from './lib/attachments.ts';
 import { devToken, forgetToken, saveToken, subjectOf, tokenFromPage } from './lib/session.ts';
+import { enablePush, pushKey, registerWorker } from './lib/push.ts';
 
 const storageKey = 'chat.token';
+const devUserKey = 'chat.dev-user';
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
 
 let client: ChatClient;
@@ -53,11 +55,16 @@ $('token-form').addEventListener('submit', (e) => {
 
 $('dev-form').addEventListener('submit', (e) => {
   e.preventDefault();
-  devToken($<HTMLInputElement>('dev-user').value.trim()).then(start, (err: Error) => showSignIn(err.message));
+  const user = $<HTMLInputElement>('dev-user').value.trim();
+  devToken(user).then((t) => {
+    sessionStorage.setItem(devUserKey, user); // dev mode: the page mints a fresh token before this one expires
+    start(t);
+  }, (err: Error) => showSignIn(err.message));
 });
 
 $('signout').addEventListener('click', () => {
   forgetToken(storageKey);
+  sessionStorage.removeItem(devUserKey);
   client?.close();
   location.reload();
 });
@@ -69,7 +76,10 @@ function start(token: string): void {
   $('chat').hidden = false;
   $('signout').hidden = false;
   $('whoami').textContent = me ? `Signed in as ${me}` : '';
-  client = new ChatClient({ url: wsUrl, token, backoff: { baseMs: 250, maxMs: 3000 } });
+  // A token function lets the SDK refresh the session (`auth`) before the token's exp; a pasted
+  // token cannot be renewed here: at its exp the socket closes and the page asks to sign in again.
+  const devUser = sessionStorage.getItem(devUserKey);
+  client = new ChatClient({ url: wsUrl, token: devUser ? () => devToken(devUser) : token, backoff: { baseMs: 250, maxMs: 3000 } });
   setAttachmentLoader((id) => client.attachment(id));
   client.on('connected', (hello) => {
     me = hello.user;
@@ -91,6 +101,7 @@ function start(token: string): void {
   client.on('authRejected', (e) => {
     client.close();
     forgetToken(storageKey);
+    sessionStorage.removeItem(devUserKey);
     showSignIn(`The token was refused (${e.status}). Sign in again.`);
   });
   client.on('msg', onMsg);
@@ -116,6 +127,21 @@ function start(token: string): void {
   });
   setStatus('connecting', 'Connecting…');
   client.connect().catch(() => {});
+  setupPush(token).catch(() => {});
+}
+
+/** Web Push: the button when the node and the browser have it; the worker kept registered once allowed. */
+async function setupPush(token: string): Promise<void> {
+  const key = await pushKey();
+  if (!key) return;
+  const button = $('notify') as HTMLButtonElement;
+  if (Notification.permission === 'granted') await registerWorker();
+  button.hidden = false;
+  button.onclick = () => {
+    button.disabled = true;
+    enablePush(token, key).then((text) => (button.textContent = text), (e: unknown) => (button.textContent = `Notifications unavailable (${e instanceof Error ? e.message : String(e)})`))
+      .finally(() => (button.disabled = false));
+  };
 }
 
 // ---- inbox ----------------------------------------------------------------------------------

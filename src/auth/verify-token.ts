@@ -23,6 +23,10 @@ import { TOKEN_CHARS_MAX } from '../config.ts';
 export interface Principal {
   sub: string;
   roles: string[];
+  /** The token's `exp` (epoch seconds): a socket opened with it is closed then unless refreshed (`auth`). */
+  exp: number;
+  /** The token's `iat` (epoch seconds) when present: a revocation refuses tokens issued until its moment. */
+  iat?: number;
 }
 
 export class AuthError extends Error {
@@ -113,5 +117,7 @@ function principalOf(claims: Record<string, unknown>): Principal {
   if (!isValidId(sub)) throw new AuthError(`sub: expected a user id of ${idRuleText}`);
   const raw = claims.roles;
   const roles = Array.isArray(raw) ? raw.filter((r): r is string => typeof r === 'string' && knownRoles.includes(r)) : [];
-  return { sub, roles: roles.length > 0 ? roles : ['user'] };
+  const principal: Principal = { sub, roles: roles.length > 0 ? roles : ['user'], exp: claims.exp as number };
+  if (claims.iat !== undefined) principal.iat = claims.iat as number;
+  return principal;
 }

@@ -20,8 +20,7 @@ export default function verifyBatch(tokens: string[]): VerifyResult[] {
   const nowS = Math.floor(Date.now() / 1000);
   return tokens.map((token) => {
     try {
-      const { sub, roles } = verifyToken(token, check, nowS);
-      return { sub, roles };
+      return verifyToken(token, check, nowS);
     } catch (e) {
       return { error: e instanceof AuthError ? e.message : 'invalid token' };
     }

@@ -124,6 +124,10 @@ export class Subjects {
   connectionsChanged(): string {
     return `${this.prefix}.conn.changed`;
   }
+  /** Conversations' rows were rewritten outside their actors (an erasure): shard hosts reload those actors. */
+  conversationsRewritten(): string {
+    return `${this.prefix}.conv.rewritten`;
+  }
   /** What edges' presence caches must learn at once: a changed setting, a new DM (src/presence/service.ts). */
   presenceCache(): string {
     return `${this.prefix}.presence.cache`;
@@ -131,5 +135,9 @@ export class Subjects {
   /** The single node's presence directory, served by its main thread to its edge threads (src/presence/bus-directory.ts). */
   presenceDirectory(): string {
     return `${this.prefix}.internal.presence`;
+  }
+  /** A user's sessions were revoked `{user, revokedAt}`: every edge thread of the cluster closes their sockets and refuses older tokens (src/edge/sessions.ts). */
+  sessionsRevoked(): string {
+    return `${this.prefix}.sessions.revoked`;
   }
 }

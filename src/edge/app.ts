@@ -15,10 +15,16 @@ import { registerAdmin, registerOrderEvents } from '../http/admin-events.ts';
 import { registerStatic } from '../http/static.ts';
 import { registerTickets } from '../http/tickets.ts';
 import { registerModeration } from '../http/moderation.ts';
+import { registerUsers } from '../http/users.ts';
 import { AuditLog } from '../persist/audit.ts';
 import { registerAttachments } from '../http/attachments.ts';
 import { createBlobStore } from '../integrations/blobs.ts';
 import { registerSettings } from '../http/settings.ts';
+import { registerNotifications } from '../http/notifications.ts';
+import { RevocationCache, withRevocations } from '../auth/revocations.ts';
+import { RevocationStore } from '../persist/revocations.ts';
+import { Sessions } from './sessions.ts';
+import { registerSessions } from '../http/sessions.ts';
 
 export interface Edge {
   app: TemplatedApp;
@@ -27,13 +33,18 @@ export interface Edge {
   close(code: number, reason: string): Promise<void>;
 }
 
-export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpDeps, 'shards' | 'audit'> & { registry: SocketRegistry }): Promise<Edge> {
+export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpDeps, 'shards' | 'audit' | 'sessions'> & { registry: SocketRegistry }): Promise<Edge> {
   const shards = ShardClient.forNode(edgeDeps.bus, edgeDeps.subjects, config);
-  const deps = { ...edgeDeps, shards, audit: new AuditLog(edgeDeps.pool, edgeDeps.log) };
+  const sockets = new OpenSockets();
+  // One verifier for the upgrade, the HTTP routes and `auth` frames: revoked tokens refused by all (issue 16).
+  const revocationStore = new RevocationStore(edgeDeps.pool, config.sessions.revocationDbTimeoutMs);
+  const revocations = new RevocationCache(revocationStore, { cacheMax: config.sessions.revocationCacheMax, ttlMs: config.sessions.revocationCacheTtlMs }, edgeDeps.log);
+  const verifier = withRevocations(edgeDeps.verifier, revocations);
+  const sessions = new Sessions({ ...edgeDeps, verifier, revocations, store: revocationStore, sockets });
+  const deps = { ...edgeDeps, verifier, shards, sessions, audit: new AuditLog(edgeDeps.pool, edgeDeps.log) };
   const uws = loadUws();
   const app = uws.App();
   const router = new FrameRouter(deps);
-  const sockets = new OpenSockets();
 
   if (config.role !== 'shard') app.ws<SocketData>('/v1/ws', socketBehavior(config, deps, router, sockets));
 
@@ -47,6 +58,9 @@ export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpD
   registerAttachments(app, deps, blobs);
   registerSettings(app, deps);
   registerModeration(app, deps);
+  registerNotifications(app, deps);
+  registerSessions(app, deps, revocationStore);
+  registerUsers(app, deps);
   app.any('/*', (res) => respondError(res, ErrorCode.notFound, 'no such route'));
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
@@ -57,6 +71,7 @@ export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpD
     port: uws.us_socket_local_port(listenSocket),
     async close(code = CloseCode.restart, reason = 'service restart') {
       uws.us_listen_socket_close(listenSocket);
+      sessions.stop();
       for (const ws of [...sockets.all]) {
         ws.getUserData().closed = true;
         ws.end(code, reason);

@@ -22,6 +22,7 @@ import { startSpan, traceparentOf, tracingEnabled } from '../tracing.ts';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Socket, SocketRegistry } from './sockets.ts';
 import type { PresenceService } from '../presence/service.ts';
+import type { Sessions } from './sessions.ts';
 
 export interface FrameDeps {
   config: Config;
@@ -35,6 +36,8 @@ export interface FrameDeps {
   audit: AuditLog;
   /** Adds the DM peer's presence to `join`/`open` replies (issue 15); absent in tests of the edge alone. */
   presence?: PresenceService;
+  /** Token refresh (`auth`), expiry and revocation of this edge's sockets (issue 16). */
+  sessions: Sessions;
 }
 
 export class FrameRouter {
@@ -121,6 +124,16 @@ export class FrameRouter {
     switch (frame.t) {
       case 'ping':
         return this.send(ws, { t: 'pong', rid: frame.rid });
+      case 'auth':
+        // The socket's session moves to the new token's exp (same user) → ok; else err, the old exp stands.
+        return void this.d.sessions.refresh(ws, frame.token).then(
+          () => this.send(ws, { t: 'ok', rid: frame.rid }),
+          (e: unknown) => {
+            const err = e instanceof ChatError ? e : new ChatError(ErrorCode.internal, 'internal error');
+            if (!(e instanceof ChatError)) this.d.log.error({ err: e }, 'auth refresh failed');
+            this.error(ws, frame.rid, err.code, err.message, err.extra);
+          },
+        );
       case 'inbox':
         return this.inbox(ws, frame);
       case 'open':

@@ -134,6 +134,8 @@ function upgradeHandler(config: Config, deps: SocketDeps, sockets: OpenSockets):
           user: p.sub, sid: nextSid(), roles: p.roles, ip, closed: false, badFrames: 0, badWindowStart: Date.now(),
           frames: new TokenBucket(config.limits.rateFramesPerS, config.limits.rateFramesPerS * 2, Date.now()),
           inflight: 0,
+          // Closed at the token's exp unless refreshed with `auth` (src/edge/sessions.ts).
+          exp: p.exp, iat: p.iat, authAt: 0,
         };
         // Not wrapped in res.cork(): in uWS v20.30 a cork around an asynchronous upgrade can
         // misread the reallocated socket and close it right after `open` (uWebSockets #1928,

@@ -23,6 +23,12 @@ export interface SocketData {
   badWindowStart: number;
   frames: TokenBucket;
   inflight: number;
+  /** The token's `exp` (epoch s): the socket is closed with 4001 then, unless an `auth` frame moved it (src/edge/sessions.ts). */
+  exp: number;
+  /** The token's `iat` (epoch s; undefined when it had none): a revocation closes the socket when it is at or after it. */
+  iat: number | undefined;
+  /** When the socket's last `auth` frame came (epoch ms; 0: never): one per SESSION_REFRESH_MIN_INTERVAL_MS. */
+  authAt: number;
   /** Rooms an admin observes; made on the first observe (most sockets never do: a Set each is ≈ 0.2 KB). */
   observing?: Set<string>;
 }
@@ -68,6 +74,13 @@ export class SocketRegistry {
 
   socketsOf(user: string): number {
     return this.users.get(user)?.sockets.size ?? 0;
+  }
+
+  /** This edge's sockets of `user` (a copy: closing them changes the set). */
+  userSockets(user: string): Socket[] {
+    const f = this.users.get(user);
+    if (!f) return [];
+    return f.sockets.one ? [f.sockets.one] : [...(f.sockets.many ?? [])];
   }
 
   addUserSocket(ws: Socket): void {

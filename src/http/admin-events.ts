@@ -48,7 +48,7 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
       await d.audit.record({ actor: p.sub, action: 'read_messages', target: id, detail: { found: conv !== null } });
       if (!conv) throw new ChatError(ErrorCode.notFound, 'no such conversation');
       const page = await d.store.history(id, before, limit);
-      return { status: 200, body: { messages: page.msgs, next: page.next } };
+      return { status: 200, body: { messages: page.msgs, next: page.next, retainedFrom: page.retainedFrom } };
     }),
   );
   app.get(

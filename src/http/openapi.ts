@@ -281,5 +281,15 @@ export const openApiDocument = {
         },
       },
     },
+    '/api/v1/admin/users/{id}/revoke': {
+      post: {
+        summary: 'Revoke a user\'s sessions (admins; audited): their sockets close everywhere (4003), tokens issued until now are refused (401)',
+        parameters: [{ ...idParam, description: 'user id' }],
+        responses: {
+          '200': { description: '{user, revokedAt} (epoch ms; tokens with iat * 1000 <= revokedAt are refused)' },
+          ...errors(400, 401, 403, 503),
+        },
+      },
+    },
   },
 } as const;

@@ -225,7 +225,7 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
       if (!conv) throw new ChatError(ErrorCode.notFound, 'no such conversation');
       if (!mayRead(conv.participants, { userId: p.sub, roles: p.roles })) throw new ChatError(ErrorCode.forbidden, 'not a participant');
       const page = await d.store.history(id, before, limit);
-      return { status: 200, body: { messages: page.msgs, next: page.next } };
+      return { status: 200, body: { messages: page.msgs, next: page.next, retainedFrom: page.retainedFrom } };
     }),
   );
 

@@ -1,5 +1,6 @@
 /**
- * The web chat (`/`), the operator console (`/ops`) and their assets (`/assets/*`), bundled from
+ * The web chat (`/`), the operator console (`/ops`), their assets (`/assets/*`) and the web
+ * chat's service worker (`/sw.js`, Web Push notifications), bundled from
  * web/ with esbuild's JS API on the first request and kept in memory. No CDN, nothing external.
  * In dev mode only (no JWT configuration) `GET /api/v1/dev/token?sub=…&roles=…` mints tokens
  * with the generated dev secret, to power the pages' user picker.
@@ -14,7 +15,7 @@ import { type HttpDeps, respond, respondError, route } from './routes.ts';
 import { idRuleText, isValidId } from '../../protocol/ids.ts';
 
 const webDir = new URL('../../web/', import.meta.url).pathname;
-const entryPoints = ['app.ts', 'ops.ts'];
+const entryPoints = ['app.ts', 'ops.ts', 'sw.ts'];
 const pages: Record<string, string> = { '/': 'index.html', '/ops': 'ops.html' };
 const types: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -83,6 +84,8 @@ export function registerStatic(app: TemplatedApp, d: HttpDeps): void {
   for (const [path, file] of Object.entries(pages)) app.get(path, (res) => sendAsset(res, file, d));
   // uWS request data is only readable synchronously: the name is taken before any await.
   app.get('/assets/:name', (res, req) => sendAsset(res, req.getParameter(0) ?? '', d));
+  // The Web Push service worker (web/sw.ts) at the root, so its scope is the whole origin.
+  app.get('/sw.js', (res) => sendAsset(res, 'sw.js', d));
 
   if (!d.verifier.devMode) return; // never without dev mode: it would mint tokens for anyone
   const secret = new TextEncoder().encode(ensureDevSecret(d.config.dataDir));

@@ -23,9 +23,23 @@ export function verifySignature(header: string, rawBody: Buffer, secret: string,
   const t = Number(parts.t);
   if (!parts.t || !parts.v1 || !Number.isSafeInteger(t)) throw new ChatError(ErrorCode.unauthenticated, 'missing or malformed X-Signature');
   if (Math.abs(now - t) > maxSkewMs) throw new ChatError(ErrorCode.unauthenticated, 'stale signature');
-  const expected = createHmac('sha256', secret).update(`${parts.t}.`).update(rawBody).digest();
+  const expected = hmacOf(parts.t, rawBody, secret);
   const given = Buffer.from(parts.v1, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new ChatError(ErrorCode.unauthenticated, 'bad signature');
+}
+
+/**
+ * The `X-Signature` header for `rawBody` signed at `t` (unix ms): what verifySignature checks.
+ * Our outgoing webhooks (notifications, src/notify/webhook.ts) sign with it, so a receiver
+ * verifies them as we verify order events.
+ */
+export function signatureHeader(rawBody: Buffer | string, secret: string, t: number): string {
+  return `t=${t},v1=${hmacOf(String(t), rawBody, secret).toString('hex')}`;
+}
+
+/** HMAC-SHA256 of `"<t>.<raw body>"`. */
+function hmacOf(t: string, rawBody: Buffer | string, secret: string): Buffer {
+  return createHmac('sha256', secret).update(`${t}.`).update(rawBody).digest();
 }
 
 /**

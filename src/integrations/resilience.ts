@@ -7,7 +7,7 @@
  * retryForever (below) is the one way to wait for a dependency the node cannot start without.
  */
 import {
-  circuitBreaker, ConsecutiveBreaker, TaskCancelledError, ExponentialBackoff, halfJitterGenerator, handleWhen, retry, timeout, TimeoutStrategy, wrap, CircuitState,
+  BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, TaskCancelledError, ExponentialBackoff, halfJitterGenerator, handleWhen, retry, timeout, TimeoutStrategy, wrap, CircuitState,
   type IPolicy,
 } from 'cockatiel';
 
@@ -43,6 +43,22 @@ export function resilient(opts: ResilienceOptions): Resilient {
     execute: (fn) => policy.execute(({ signal }) => fn(signal)),
     state: () => (breaker.state === CircuitState.Open || breaker.state === CircuitState.Isolated ? 'open' : breaker.state === CircuitState.HalfOpen ? 'half-open' : 'closed'),
   };
+}
+
+/** Whether `e` is the breaker failing fast (open): the call was not attempted. */
+export function isBreakerOpen(e: unknown): boolean {
+  return e instanceof BrokenCircuitError;
+}
+
+/**
+ * The pause before attempt `failures + 1` of a durable retry — one whose attempts are kept in a
+ * row (a notification's next_ms, src/notify/), so a restart or another node makes the next one:
+ * the schedule retryForever waits (cockatiel's half jitter, [d/2, d) for d = initial·2^(failures-1)
+ * capped at max), computed instead of awaited.
+ */
+export function retryDelayMs(failures: number, initialDelayMs: number, maxDelayMs: number): number {
+  const [delay] = halfJitterGenerator(Math.max(0, failures - 1), { initialDelay: initialDelayMs, maxDelay: maxDelayMs, exponent: 2, generator: halfJitterGenerator });
+  return delay;
 }
 
 /** A retryForever that was told to stop before its call answered. */

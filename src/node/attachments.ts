@@ -10,30 +10,26 @@ import { type BlobStore, createBlobStore } from '../integrations/blobs.ts';
 import { AttachmentsTable } from '../persist/attachments.ts';
 import type { Component } from './component.ts';
 import type { NodeParts } from './parts.ts';
+import { Periodic } from './periodic.ts';
 
 export class AttachmentSweepComponent implements Component {
   readonly name = 'attachment-sweep';
-  private timer: NodeJS.Timeout | undefined;
-  private round: Promise<number> | undefined;
   private readonly table: AttachmentsTable;
   private readonly blobs: BlobStore;
+  private readonly job: Periodic;
 
   constructor(private readonly parts: NodeParts, blobs?: BlobStore) {
     this.table = new AttachmentsTable(parts.pool);
     this.blobs = blobs ?? createBlobStore(parts.config);
+    this.job = new Periodic(parts.config.attachments.sweepIntervalMs, () => this.sweep());
   }
 
   async start(): Promise<void> {
-    const every = this.parts.config.attachments.sweepIntervalMs;
-    this.timer = setInterval(() => {
-      this.round ??= this.sweep().finally(() => (this.round = undefined));
-    }, every);
-    this.timer.unref();
+    this.job.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.round?.catch(() => {});
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One round: batches of orphans until none is left or a batch fails. Answers how many went. */

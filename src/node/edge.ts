@@ -69,6 +69,12 @@ export class EdgeComponent implements Component {
     }
   }
 
+  /** Whether `user` has a live socket anywhere in the cluster (the presence directory): the notifier asks. */
+  online(user: string): Promise<boolean> {
+    if (!this.presence) return Promise.reject(new Error('no presence directory on this node (ROLE=shard)'));
+    return this.presence.online(user);
+  }
+
   /** Stop accepting and close every socket with 1012 (clients reconnect elsewhere); once. */
   stop(): Promise<void> {
     this.closing ??= Promise.all([this.edge?.close(CloseCode.restart, 'service restart'), this.threads?.stop()]).then(() => this.presence?.stop());

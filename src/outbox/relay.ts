@@ -17,6 +17,9 @@ export interface OutboxRelayConfig {
   batchMax: number;
   /** Pause between rounds when the outbox is empty. */
   idleMs: number;
+  /** The stream's bounds: JetStream discards the oldest events past either. */
+  maxAgeMs: number;
+  maxBytes: number;
 }
 
 export class OutboxRelay {
@@ -30,10 +33,18 @@ export class OutboxRelay {
   async start(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
     const subjects = [`${this.cfg.subjectPrefix}.events.>`];
+    const ms = 1_000_000; // JetStream durations are in nanoseconds
+    // The dedup window (a re-relayed row after a crash) may not outlast the events themselves.
+    const bounds = { max_age: this.cfg.maxAgeMs * ms, max_bytes: this.cfg.maxBytes, duplicate_window: Math.min(120_000, this.cfg.maxAgeMs) * ms };
+    let info;
     try {
-      await jsm.streams.info(this.cfg.stream);
+      info = await jsm.streams.info(this.cfg.stream);
     } catch {
-      await jsm.streams.add({ name: this.cfg.stream, subjects, duplicate_window: 120_000_000_000 });
+      await jsm.streams.add({ name: this.cfg.stream, subjects, ...bounds });
+    }
+    if (info && (info.config.max_age !== bounds.max_age || info.config.max_bytes !== bounds.max_bytes)) {
+      // An operator changed the bounds: the stream follows the flags.
+      await jsm.streams.update(this.cfg.stream, { ...info.config, ...bounds });
     }
     this.js = this.nc.jetstream();
     this.loop = this.run();

@@ -20,6 +20,11 @@ export interface PgCommitOptions {
   prepared?: boolean;
   /** Write domain events to the outbox in the same statement (relayed by src/outbox/relay.ts). */
   outbox?: boolean;
+  /**
+   * Write a notification job per recipient of each message in the same statement, due this long
+   * after the message (NOTIFY_COALESCE_MS; src/notify/). Unset → no jobs (notifications off).
+   */
+  notifyAfterMs?: number;
 }
 
 /**
@@ -31,10 +36,10 @@ export function pgCommit(pool: pg.Pool, opts: PgCommitOptions = {}): CommitPort 
   return {
     async commit(entries: readonly CommitEntry[]): Promise<CommitResult> {
       const fences = fencesOf(entries);
-      const params = buildBatchParams(entries.flatMap((e) => e.writes), (conv) => fences.get(conv), opts.outbox ?? false);
+      const params = buildBatchParams(entries.flatMap((e) => e.writes), (conv) => fences.get(conv), opts.outbox ?? false, opts.notifyAfterMs);
       try {
         const r = await pool.query<{ passed: string[] }>(
-          opts.prepared ? { name: 'persist-batch-v8', text: batchSql, values: params } : { text: batchSql, values: params },
+          opts.prepared ? { name: 'persist-batch-v9', text: batchSql, values: params } : { text: batchSql, values: params },
         );
         return { kind: 'committed', stale: staleFences(fences, r.rows[0]?.passed ?? []) };
       } catch (cause) {
@@ -65,7 +70,7 @@ function fencesOf(entries: readonly CommitEntry[]): Map<string, Fence> {
  * cannot be updated by it, and no row may be updated twice: the batch is pre-merged here so
  * that each row is written once, and every update is keyed by primary key.
  */
-export function buildBatchParams(writes: readonly Write[], fenceOf: (conv: string) => Fence | undefined = () => undefined, outbox = false): string[] {
+export function buildBatchParams(writes: readonly Write[], fenceOf: (conv: string) => Fence | undefined = () => undefined, outbox = false, notifyAfterMs?: number): string[] {
   const fs = (conv: string) => fenceOf(conv)?.shard ?? null;
   const domainEvents = outbox ? writes.flatMap((w) => domainEvent(w, fs(w.conv))) : [];
   const created = new Map<string, ConversationRow & { lastSeq: number; lastActivity: number }>();
@@ -143,7 +148,36 @@ export function buildBatchParams(writes: readonly Write[], fenceOf: (conv: strin
     JSON.stringify(writes.flatMap((w) => w.kind === 'report'
       ? [{ id: w.id, conv_id: w.conv, seq: w.seq, reporter: w.reporter, sender: w.sender, reason: w.reason, created_ms: w.ts, fs: fs(w.conv) }]
       : [])),
+    JSON.stringify(notifyAfterMs === undefined ? [] : notifyRows(messages, notifyAfterMs)),
   ];
+}
+
+/**
+ * The messages a notification job is written for ($12): per conversation and sender, the batch's
+ * first and last seq, its count and the first one's time (the statement expands each to the
+ * conversation's other participants and coalesces per recipient, src/notify/).
+ */
+export function notifyRows(messages: readonly MessageInsert[], afterMs: number): NotifyRow[] {
+  const rows = new Map<string, NotifyRow>();
+  for (const m of messages) {
+    if (m.deleted_ms !== null) continue; // deleted in the same batch: nothing to notify of
+    const key = `${m.conv_id}\n${m.sender}`;
+    const r = rows.get(key);
+    if (!r) rows.set(key, { conv_id: m.conv_id, sender: m.sender, first_seq: m.seq, last_seq: m.seq, messages: 1, ts_ms: m.ts_ms, due_ms: m.ts_ms + afterMs, fs: m.fs });
+    else (r.first_seq = Math.min(r.first_seq, m.seq), r.last_seq = Math.max(r.last_seq, m.seq), r.messages++, r.ts_ms = Math.min(r.ts_ms, m.ts_ms), r.due_ms = r.ts_ms + afterMs);
+  }
+  return [...rows.values()];
+}
+
+export interface NotifyRow {
+  conv_id: string;
+  sender: string;
+  first_seq: number;
+  last_seq: number;
+  messages: number;
+  ts_ms: number;
+  due_ms: number;
+  fs: number | null;
 }
 
 /**
@@ -181,7 +215,7 @@ interface MessageUpdate {
   fs: number | null;
 }
 
-interface MessageInsert extends MessageUpdate {
+export interface MessageInsert extends MessageUpdate {
   id: string;
   sender: string;
   cmid: string;
@@ -289,6 +323,22 @@ conv_up AS (
   UPDATE conversations c SET last_seq = GREATEST(c.last_seq, x.last_seq), last_activity_ms = GREATEST(c.last_activity_ms, x.ts_ms)
   FROM json_to_recordset($4::json) AS x(id text, last_seq bigint, ts_ms bigint, fs int)
   WHERE c.id = x.id AND (x.fs IS NULL OR x.fs IN (SELECT shard FROM fence))
+),
+-- Notification jobs (src/notify/): one per recipient and conversation, coalescing the messages of
+-- this batch and of earlier ones not yet notified; none for the sender nor a muted conversation.
+-- Participants come from this batch's new conversation when it is one (same snapshot).
+new_notify_jobs AS (
+  INSERT INTO notify_jobs AS j (user_id, conv_id, first_seq, last_seq, messages, first_ms, due_ms, stage)
+  SELECT u.user_id, x.conv_id, min(x.first_seq), max(x.last_seq), sum(x.messages), min(x.ts_ms), min(x.due_ms), 0
+  FROM json_to_recordset($12::json) AS x(conv_id text, sender text, first_seq bigint, last_seq bigint, messages int, ts_ms bigint, due_ms bigint, fs int)
+  LEFT JOIN json_to_recordset($1::json) AS n(id text, participants text[]) ON n.id = x.conv_id
+  LEFT JOIN conversations c ON c.id = x.conv_id
+  CROSS JOIN LATERAL unnest(coalesce(n.participants, c.participants)) AS u(user_id)
+  WHERE u.user_id <> x.sender AND (x.fs IS NULL OR x.fs IN (SELECT shard FROM fence))
+    AND NOT EXISTS (SELECT 1 FROM notify_mutes nm WHERE nm.user_id = u.user_id AND nm.conv_id = x.conv_id)
+  GROUP BY u.user_id, x.conv_id
+  ON CONFLICT (user_id, conv_id) DO UPDATE SET
+    last_seq = GREATEST(j.last_seq, EXCLUDED.last_seq), messages = j.messages + EXCLUDED.messages
 ),
 member_up AS (
   UPDATE members m SET

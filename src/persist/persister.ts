@@ -33,7 +33,7 @@ export class Persister {
   constructor(pool: pg.Pool, opts: PersisterOptions & { lanes: number }) {
     // Each lane gets its share of the thread's bound, but room for at least one full batch.
     const laneOpts: LaneOptions = { ...opts, queueMax: Math.max(opts.batchMax, Math.floor(opts.queueMax / opts.lanes)) };
-    const hooks: LaneHooks = { failed: () => this.failureEpoch++, refused: (conv) => this.markRefused(conv) };
+    const hooks: LaneHooks = { failed: () => this.failureEpoch++, refused: (conv) => this.markReload(conv) };
     const commit = pgCommit(pool, opts);
     this.lanes = Array.from({ length: opts.lanes }, () => new PersistLane(commit, laneOpts, hooks));
   }
@@ -48,7 +48,11 @@ export class Persister {
     this.refused.delete(conv);
   }
 
-  private markRefused(conv: string): void {
+  /**
+   * `conv`'s actor must reload before its next decision: a row of it was refused, or its rows
+   * were rewritten outside it (an erasure).
+   */
+  markReload(conv: string): void {
     if (this.refused.size >= PERSIST_REFUSED_CONVS_MAX) {
       // Overflow: every actor of the thread reloads instead (rare: validation keeps refusals rare).
       this.refused.clear();

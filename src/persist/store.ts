@@ -99,21 +99,32 @@ export class Store {
     return { from: row.sender, ts: row.ts_ms, body: row.body, deleted: row.deleted_ms !== null, ...(row.edited_ms === null ? {} : { editedAt: row.edited_ms }) };
   }
 
-  async messagesAfter(conv: string, since: number, limit: number): Promise<MsgView[]> {
-    const r = await this.pool.query<MessageRecord>(
-      `SELECT ${messageColumns} FROM messages WHERE conv_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-      [conv, since, limit]);
-    return r.rows.map(toMsg);
+  /** Messages after `since` in seq order, at most `limit`, and where retention left the history starting. */
+  async messagesAfter(conv: string, since: number, limit: number): Promise<{ msgs: MsgView[]; retainedFrom?: number }> {
+    return this.page(conv, `seq > $2 ORDER BY seq LIMIT $3`, [conv, since, limit]);
   }
 
-  /** Messages before `before` (or the newest), newest first; `next` is the cursor for the next page. */
-  async history(conv: string, before: number | undefined, limit: number): Promise<{ msgs: MsgView[]; next?: number }> {
-    const r = await this.pool.query<MessageRecord>(
-      `SELECT ${messageColumns} FROM messages WHERE conv_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
-      [conv, before ?? Number.MAX_SAFE_INTEGER, limit + 1]);
-    const rows = r.rows.slice(0, limit).map(toMsg);
-    const more = r.rows.length > limit && rows.length > 0;
-    return more ? { msgs: rows, next: rows[rows.length - 1].seq } : { msgs: rows };
+  /**
+   * Messages before `before` (or the newest), newest first; `next` is the cursor for the next
+   * page; `retainedFrom` the first seq retention kept, when it removed older ones.
+   */
+  async history(conv: string, before: number | undefined, limit: number): Promise<{ msgs: MsgView[]; next?: number; retainedFrom?: number }> {
+    const page = await this.page(conv, `seq < $2 ORDER BY seq DESC LIMIT $3`, [conv, before ?? Number.MAX_SAFE_INTEGER, limit + 1]);
+    const msgs = page.msgs.slice(0, limit);
+    const more = page.msgs.length > limit && msgs.length > 0;
+    return { ...page, msgs, ...(more ? { next: msgs[msgs.length - 1].seq } : {}) };
+  }
+
+  /** One read of a conversation's messages (`where` over its seqs) with its retention start. */
+  private async page(conv: string, where: string, params: unknown[]): Promise<{ msgs: MsgView[]; retainedFrom?: number }> {
+    const r = await this.pool.query<MessageRecord & { retained_from: number }>(
+      `SELECT c.retained_from, m.* FROM conversations c
+       LEFT JOIN LATERAL (SELECT ${messageColumns} FROM messages WHERE conv_id = c.id AND ${where}) m ON true
+       WHERE c.id = $1`,
+      params);
+    const msgs = r.rows.filter((x) => x.seq !== null).map(toMsg);
+    const retainedFrom = r.rows[0]?.retained_from ?? 1;
+    return retainedFrom > 1 ? { msgs, retainedFrom } : { msgs };
   }
 
   /** Tickets routed so far, by brand and center: the router actor's counters after a restart. */

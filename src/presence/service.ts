@@ -131,6 +131,14 @@ export class PresenceService {
   }
 
   /**
+   * Whether `user` holds a socket on some edge (or is within its grace), whatever their setting:
+   * not a view for peers, the notifier's question (src/notify/).
+   */
+  async online(user: string): Promise<boolean> {
+    return (await this.directory.get(user)).online;
+  }
+
+  /**
    * A DM between `a` and `b` was opened or joined here. Cached peer lists on this edge learn it
    * now; when the DM may be new (no message yet), every edge's do, so the announcements of either
    * user reach the other from the first change on, not after PRESENCE_CACHE_TTL_MS.

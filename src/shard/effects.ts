@@ -136,10 +136,10 @@ export class Effects {
   private replyWithMessages(item: Item, conv: ConvView, since: number | undefined): void {
     const { store } = this.deps;
     const read = since === undefined
-      ? store.history(conv.id, undefined, this.deps.limits.historyLimitDefault).then((p) => p.msgs.reverse())
+      ? store.history(conv.id, undefined, this.deps.limits.historyLimitDefault).then((p) => ({ msgs: p.msgs.reverse(), retainedFrom: p.retainedFrom }))
       : store.messagesAfter(conv.id, since, defaultLimits.historyLimitMax);
     read.then(
-      (msgs) => this.deps.replies.reply(item, { t: 'conv', conv, msgs }),
+      ({ msgs, retainedFrom }) => this.deps.replies.reply(item, { t: 'conv', conv, msgs, ...(retainedFrom ? { retainedFrom } : {}) }),
       (e) => this.failRead(item, e),
     );
   }

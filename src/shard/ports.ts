@@ -51,9 +51,9 @@ export interface HostStore {
   /** The actor's state as of the last commit; null when the conversation does not exist. */
   loadConversation(id: string, dedupeWindowMax: number): Promise<ConversationState | null>;
   /** Messages before `before` (or the newest), newest first, with the next page's cursor. */
-  history(conv: string, before: number | undefined, limit: number): Promise<{ msgs: MsgView[]; next?: number }>;
+  history(conv: string, before: number | undefined, limit: number): Promise<{ msgs: MsgView[]; next?: number; retainedFrom?: number }>;
   /** Messages after `since`, oldest first. */
-  messagesAfter(conv: string, since: number, limit: number): Promise<MsgView[]>;
+  messagesAfter(conv: string, since: number, limit: number): Promise<{ msgs: MsgView[]; retainedFrom?: number }>;
   sendByCmid(conv: string, sender: string, cmid: string): Promise<StoredSend | null>;
   /** One stored message as an edit or delete needs it; null when no such seq is stored. */
   message(conv: string, seq: number): Promise<StoredMessage | null>;

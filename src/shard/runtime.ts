@@ -61,7 +61,8 @@ export async function runShardRuntime(data: ShardWorkerData, parent: RuntimePare
   // One connection writes batches; the others serve rehydration and history reads.
   const pool = createPool(data.db, Math.max(2, config.dbPoolMax), `shard-${data.index}`);
   const store = new Store(pool);
-  const persister = new Persister(pool, { ...config.persist, prepared: config.dbPreparedStatements, outbox: config.outbox.enabled });
+  const persister = new Persister(pool, { ...config.persist, prepared: config.dbPreparedStatements, outbox: config.outbox.enabled,
+    notifyAfterMs: config.notify.enabled ? config.notify.coalesceMs : undefined });
   const connectionsPolicy = resilient({
     timeoutMs: config.connections.timeoutMs, retries: config.connections.retries,
     breakerThreshold: config.connections.breakerThreshold, breakerHalfOpenAfterMs: config.connections.breakerHalfOpenAfterMs,
@@ -133,6 +134,10 @@ export async function runShardRuntime(data: ShardWorkerData, parent: RuntimePare
   bus.subscribe(subjects.connectionsChanged(), (d) => {
     const { a, b } = decode(d) as { a: string; b: string };
     connections.invalidate(a, b);
+  });
+  // An erasure rewrote these conversations' rows: their actors here reload before the next command.
+  bus.subscribe(subjects.conversationsRewritten(), (d) => {
+    for (const conv of (decode(d) as { convs: string[] }).convs) persister.markReload(conv);
   });
   // In-process mode: sent on the bus port itself, so it arrives after the subscriptions above.
   if (!data.natsUrl) bus.publish(`${config.subjectPrefix}.internal.ready`, new Uint8Array([data.index]));

@@ -23,6 +23,7 @@ before(async () => {
   node = new TestNode({
     env: {
       ...db.env, ...clusterEnv(prefix), RATE_MSGS_PER_S: '1000', RATE_BURST: '1000',
+      EVENTS_STREAM_MAX_AGE_MS: '3600000', EVENTS_STREAM_MAX_BYTES: '67108864',
     },
   });
   await node.start();
@@ -105,4 +106,10 @@ test('moderation is audited in the stream: message.edited, message.deleted (mode
   assert.deepEqual(got.find((e) => e.type === 'report.resolved')!.data, { id: report.id, conv, seq: 1, action: 'delete_message', by: root });
   ca.close();
   cb.close();
+});
+
+test('the event stream is bounded by EVENTS_STREAM_MAX_AGE_MS and EVENTS_STREAM_MAX_BYTES', async () => {
+  const info = await until('the stream', async () => (await nc.jetstreamManager()).streams.info(stream).catch(() => undefined));
+  assert.equal(info.config.max_age, 3_600_000 * 1_000_000, 'nanoseconds');
+  assert.equal(info.config.max_bytes, 67_108_864);
 });

@@ -122,8 +122,8 @@ export class MemoryStore implements HostStore {
     return older.length > limit && msgs.length > 0 ? { msgs, next: msgs[msgs.length - 1].seq } : { msgs };
   }
 
-  async messagesAfter(conv: string, since: number, limit: number): Promise<MsgView[]> {
-    return (this.messages.get(conv) ?? []).filter((m) => m.seq > since).slice(0, limit).map(view);
+  async messagesAfter(conv: string, since: number, limit: number): Promise<{ msgs: MsgView[] }> {
+    return { msgs: (this.messages.get(conv) ?? []).filter((m) => m.seq > since).slice(0, limit).map(view) };
   }
 
   async sendByCmid(conv: string, sender: string, cmid: string): Promise<StoredSend | null> {

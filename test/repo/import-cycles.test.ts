@@ -130,7 +130,7 @@ test('no room (folder) depends on itself through other rooms', () => {
 const layers: string[][] = [
   ['src/main', 'src/node', 'src/tools'],
   ['src/edge', 'src/http'],
-  ['src/auth', 'src/presence'],
+  ['src/auth', 'src/presence', 'src/notify'],
   ['src/shard'],
   ['src/rpc'],
   ['src/persist', 'src/cluster', 'src/outbox'],

@@ -183,6 +183,10 @@ raw('read with seq a uint64 above 2^53 (rid kept)', rawMap([['t', encode('read')
 // typing
 row('typing without conv', { t: 'typing', rid: 5 }, 400, 5);
 row('typing with numeric conv', { t: 'typing', rid: 5, conv: 3 }, 400, 5);
+row('auth without token', { t: 'auth', rid: 5 }, 400, 5);
+row('auth with empty token', { t: 'auth', rid: 5, token: '' }, 400, 5);
+row('auth with numeric token', { t: 'auth', rid: 5, token: 42 }, 400, 5);
+row('auth with token as bin', { t: 'auth', rid: 5, token: utf8('a.b.c') }, 400, 5);
 
 // history
 row('history with limit 0', { t: 'history', rid: 5, conv: 'c1', limit: 0 }, 400, 5);
@@ -413,7 +417,7 @@ function assertWellFormed(f: ClientFrame, limits: ProtocolLimits, ctx: string): 
   if ('rid' in o) assert.ok(isUint(o.rid), `${ctx}: rid`);
   const required: Record<ClientFrameType, string[]> = {
     open: ['with'], join: ['conv'], leave: ['conv'], send: ['conv', 'cmid', 'body'], recv: ['conv', 'seq'],
-    read: ['conv', 'seq'], typing: ['conv'], history: ['conv'], inbox: [], ping: [], edit: ['conv', 'seq', 'body'], del: ['conv', 'seq'], report: ['conv', 'seq', 'reason'],
+    read: ['conv', 'seq'], typing: ['conv'], history: ['conv'], inbox: [], ping: [], edit: ['conv', 'seq', 'body'], del: ['conv', 'seq'], report: ['conv', 'seq', 'reason'], auth: ['token'],
   };
   for (const k of required[f.t]) assert.ok(k in o, `${ctx}: ${f.t} without ${k}`);
   switch (f.t) {
@@ -446,11 +450,12 @@ function assertWellFormed(f: ClientFrame, limits: ProtocolLimits, ctx: string): 
       assert.ok(f.limit === undefined || (isUint(f.limit) && f.limit >= 1 && f.limit <= limits.inboxLimitMax), ctx);
       break;
     case 'ping': break;
+    case 'auth': assert.ok(typeof f.token === 'string' && f.token.length > 0, ctx); break;
   }
   const allowed: Record<ClientFrameType, string[]> = {
     open: ['with'], join: ['conv', 'since'], leave: ['conv'], send: ['conv', 'cmid', 'body'], recv: ['conv', 'seq'],
     read: ['conv', 'seq'], typing: ['conv'], history: ['conv', 'before', 'limit'], inbox: ['before', 'limit'], ping: [],
-    edit: ['conv', 'seq', 'body'], del: ['conv', 'seq'], report: ['conv', 'seq', 'reason'],
+    edit: ['conv', 'seq', 'body'], del: ['conv', 'seq'], report: ['conv', 'seq', 'reason'], auth: ['token'],
   };
   for (const k of Object.keys(o)) assert.ok(k === 't' || k === 'rid' || allowed[f.t].includes(k), `${ctx}: stray field ${k}`);
 }

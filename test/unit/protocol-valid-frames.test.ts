@@ -91,6 +91,8 @@ const valid: Valid[] = [
   { name: 'ping with rid', sent: { t: 'ping', rid: 11 }, want: { t: 'ping', rid: 11 } },
   { name: 'ping without rid', sent: { t: 'ping' }, want: { t: 'ping' } },
   { name: 'ping with rid 0 (falsy but present)', sent: { t: 'ping', rid: 0 }, want: { t: 'ping', rid: 0 } },
+  // auth (the token itself is the verifier's to judge)
+  { name: 'auth with a token', sent: { t: 'auth', rid: 12, token: 'a.b.c', extra: 1 }, want: { t: 'auth', rid: 12, token: 'a.b.c' } },
   {
     name: 'ping with the largest safe-integer rid',
     sent: { t: 'ping', rid: Number.MAX_SAFE_INTEGER },

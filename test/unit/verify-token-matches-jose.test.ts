@@ -103,6 +103,6 @@ for (const alg of ['HS256', 'ES256', 'RS256'] as const) {
 test('roles outside the known set are dropped; none left means ["user"]', () => {
   const keys = keysFor('HS256');
   const check = { algorithm: 'HS256' as const, key: keys.verifyKey };
-  assert.deepEqual(verifyToken(jws(keys, { alg: 'HS256' }, { sub: 'a', exp: nowS + 60, roles: ['admin', 'root', 7] }), check, nowS), { sub: 'a', roles: ['admin'] });
-  assert.deepEqual(verifyToken(jws(keys, { alg: 'HS256' }, { sub: 'a', exp: nowS + 60, roles: 'admin' }), check, nowS), { sub: 'a', roles: ['user'] });
+  assert.deepEqual(verifyToken(jws(keys, { alg: 'HS256' }, { sub: 'a', exp: nowS + 60, roles: ['admin', 'root', 7] }), check, nowS), { sub: 'a', roles: ['admin'], exp: nowS + 60 });
+  assert.deepEqual(verifyToken(jws(keys, { alg: 'HS256' }, { sub: 'a', exp: nowS + 60, roles: 'admin' }), check, nowS), { sub: 'a', roles: ['user'], exp: nowS + 60 });
 });
