@@ -11,6 +11,7 @@ const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [Stri
 /** Every id follows protocol/ids.ts; one outside it is 400. */
 const idSchema = { type: 'string', pattern: idPattern.source, maxLength: idCharsMax };
 const idParam = { name: 'id', in: 'path', required: true, schema: idSchema, description: 'service-request id (also its chat conversation id)' };
+const userIdParam = { name: 'id', in: 'path', required: true, schema: idSchema, description: 'user id' };
 const userParam = { name: 'user', in: 'path', required: true, schema: idSchema, description: 'user id' };
 const ticketResponse = (description: string) => ({
   description,
@@ -239,6 +240,49 @@ export const openApiDocument = {
       get: {
         summary: 'The users you blocked, newest first',
         responses: { '200': { description: '{blocked: [{user, since}]}' }, ...errors(401, 503) },
+      },
+    },
+    '/api/v1/me/conversations/{id}/mute': {
+      put: { summary: 'Mute a conversation: no notifications for it (its pending one is dropped)', parameters: [{ ...idParam, description: 'conversation id' }], responses: { '204': { description: 'muted' }, ...errors(400, 401, 403, 404, 503) } },
+      delete: { summary: 'Unmute a conversation', parameters: [{ ...idParam, description: 'conversation id' }], responses: { '204': { description: 'unmuted' }, ...errors(400, 401, 403, 404, 503) } },
+    },
+    '/api/v1/notifications/push-key': {
+      get: { summary: "The node's VAPID public key (base64url) for PushManager.subscribe; null when Web Push is off", security: [], responses: { '200': { description: '{publicKey: string | null}' } } },
+    },
+    '/api/v1/me/push-subscriptions': {
+      post: {
+        summary: "Keep a browser's PushSubscription for Web Push notifications (at most 10 per user; more → 409)",
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['endpoint', 'keys'], properties: { endpoint: { type: 'string', format: 'uri' }, keys: { type: 'object', required: ['p256dh', 'auth'], properties: { p256dh: { type: 'string' }, auth: { type: 'string' } } } } } } } },
+        responses: { '201': { description: '{endpoint}: kept (again, for one already kept)' }, ...errors(400, 401, 409, 413, 415, 503) },
+      },
+      delete: {
+        summary: 'Remove a push subscription by its endpoint',
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['endpoint'], properties: { endpoint: { type: 'string' } } } } } },
+        responses: { '204': { description: 'removed' }, ...errors(400, 401, 404, 415, 503) },
+      },
+    },
+    '/api/v1/admin/notifications/dead-letters': {
+      get: {
+        summary: 'Notifications given up on (admins), oldest first',
+        parameters: [{ name: 'cursor', in: 'query', schema: { type: 'string' } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100 } }],
+        responses: { '200': { description: '{deadLetters, next?}' }, ...errors(400, 401, 403, 503) },
+      },
+    },
+    '/api/v1/admin/notifications/dead-letters/replay': {
+      post: {
+        summary: 'Deliver dead letters again (the named keys, or the oldest 1000), each with its idempotency key',
+        requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { keys: { type: 'array', items: { type: 'string' } } } } } } },
+        responses: { '200': { description: '{replayed, more}' }, ...errors(400, 401, 403, 415, 503) },
+      },
+    },
+    '/api/v1/admin/users/{id}/export': {
+      get: { summary: "The user's conversations and the messages they sent, as streamed JSON (audited)", parameters: [userIdParam], responses: { '200': { description: '{user, exportedAt, conversations: [{…, messages}]}', content: { 'application/json': {} } }, ...errors(400, 401, 403, 503) } },
+    },
+    '/api/v1/admin/users/{id}/erase': {
+      post: {
+        summary: "Erase the user: bodies and attachments tombstoned, their id replaced by an opaque one, their receipts, settings, blocks, connections and notifications removed (idempotent, audited)",
+        parameters: [userIdParam],
+        responses: { '200': { description: '{user, tombstone, erasedAt, changed}' }, ...errors(400, 401, 403, 503) },
       },
     },
     '/api/v1/admin/audit': {

@@ -306,10 +306,15 @@ describe('service-request tickets', () => {
     assert.equal(status, 201);
   });
 
-  test('the OpenAPI document describes the service-request routes', async () => {
+  test('the OpenAPI document describes the service-request routes and the issue-15/16 routes', async () => {
     const doc = await (await fetch(`${node.http}/api/v1/openapi.json`)).json();
     assert.equal(doc.openapi, '3.1.0');
-    for (const p of ['/api/v1/service-requests', '/api/v1/service-requests/{id}', '/api/v1/service-requests/{id}/status', '/api/v1/service-requests/{id}/signature']) {
+    for (const p of [
+      '/api/v1/service-requests', '/api/v1/service-requests/{id}', '/api/v1/service-requests/{id}/status', '/api/v1/service-requests/{id}/signature',
+      '/api/v1/conversations/{id}/attachments', '/api/v1/me/blocks/{user}', '/api/v1/admin/reports/{id}/resolve', '/api/v1/me/settings',
+      '/api/v1/me/conversations/{id}/mute', '/api/v1/me/push-subscriptions', '/api/v1/admin/notifications/dead-letters/replay',
+      '/api/v1/admin/users/{id}/revoke', '/api/v1/admin/users/{id}/export', '/api/v1/admin/users/{id}/erase', '/api/v1/admin/audit',
+    ]) {
       assert.ok(doc.paths[p], p);
     }
   });
