@@ -78,7 +78,7 @@ export function registerModeration(app: TemplatedApp, d: HttpDeps): void {
       throw new ChatError(ErrorCode.conflict, `already resolved: ${report.action}`);
     }
     await carryOut(d, blocks, report, action as ReportAction, p);
-    pairChanged(report.reporter, report.sender);
+    if (action === 'block_sender') pairChanged(report.reporter, report.sender); // the other actions change no pair
     const now = Date.now();
     const event = { id: `report.resolved:${id}`, type: 'report.resolved', payload: { id, conv: report.conv, seq: report.seq, action, by: p.sub } };
     const changed = await reports.resolve(id, action as ReportAction, p.sub, now, event, d.config.outbox.enabled);

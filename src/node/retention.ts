@@ -35,20 +35,7 @@ export class RetentionComponent implements Component {
     let removed = 0;
     try {
       for (const [kind, ms] of Object.entries(config.retention.maxAgeMs)) {
-        if (ms === 0) continue;
-        // Conversations are walked by id; a conversation with more expired messages than one
-        // statement takes is met again by the next pass of the walk.
-        let more: boolean;
-        do {
-          more = false;
-          for (let after = ''; ;) {
-            const r = await this.table.sweep(kind, now - ms, after, RETENTION_CONVERSATIONS_PER_STATEMENT, RETENTION_MESSAGES_PER_CONVERSATION);
-            removed += r.removed;
-            if (r.removed > 0) more = true;
-            if (r.last === undefined) break;
-            after = r.last;
-          }
-        } while (more);
+        if (ms > 0) removed += await this.table.sweepKind(kind, now - ms, RETENTION_CONVERSATIONS_PER_STATEMENT, RETENTION_MESSAGES_PER_CONVERSATION);
       }
     } catch (err) {
       log.warn({ err }, 'retention sweep failed; the next round retries');

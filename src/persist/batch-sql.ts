@@ -39,7 +39,7 @@ export function pgCommit(pool: pg.Pool, opts: PgCommitOptions = {}): CommitPort 
       const params = buildBatchParams(entries.flatMap((e) => e.writes), (conv) => fences.get(conv), opts.outbox ?? false, opts.notifyAfterMs);
       try {
         const r = await pool.query<{ passed: string[] }>(
-          opts.prepared ? { name: 'persist-batch-v9', text: batchSql, values: params } : { text: batchSql, values: params },
+          opts.prepared ? { name: 'persist-batch-v10', text: batchSql, values: params } : { text: batchSql, values: params },
         );
         return { kind: 'committed', stale: staleFences(fences, r.rows[0]?.passed ?? []) };
       } catch (cause) {
@@ -149,7 +149,18 @@ export function buildBatchParams(writes: readonly Write[], fenceOf: (conv: strin
       ? [{ id: w.id, conv_id: w.conv, seq: w.seq, reporter: w.reporter, sender: w.sender, reason: w.reason, created_ms: w.ts, fs: fs(w.conv) }]
       : [])),
     JSON.stringify(notifyAfterMs === undefined ? [] : notifyRows(messages, notifyAfterMs)),
+    JSON.stringify(sentUploads(messages)),
   ];
+}
+
+/**
+ * The uploads this batch's messages carry ($13), one row each: most batches carry none, and the
+ * statement then does not read the messages a second time to find out.
+ */
+function sentUploads(messages: readonly MessageInsert[]): { id: string; conv_id: string; seq: number; fs: number | null }[] {
+  const out: { id: string; conv_id: string; seq: number; fs: number | null }[] = [];
+  for (const m of messages) if (m.att && m.deleted_ms === null) for (const a of m.att) out.push({ id: a.id, conv_id: m.conv_id, seq: m.seq, fs: m.fs });
+  return out;
 }
 
 /**
@@ -291,9 +302,8 @@ new_msgs AS (
 -- so the orphan sweep (which deletes only sent_seq IS NULL) can never take a sent attachment.
 att_sent AS (
   UPDATE attachments a SET sent_seq = x.seq
-  FROM json_to_recordset($3::json) AS x(conv_id text, seq bigint, att jsonb, deleted_ms bigint, fs int)
-  CROSS JOIN LATERAL jsonb_array_elements(x.att) AS e(item)
-  WHERE x.att IS NOT NULL AND x.deleted_ms IS NULL AND a.id = e.item->>'id' AND a.conv_id = x.conv_id AND a.sent_seq IS NULL
+  FROM json_to_recordset($13::json) AS x(id text, conv_id text, seq bigint, fs int)
+  WHERE a.id = x.id AND a.conv_id = x.conv_id AND a.sent_seq IS NULL
     AND (x.fs IS NULL OR x.fs IN (SELECT shard FROM fence))
 ),
 -- A deleted message's attachments are withdrawn (sent_seq 0): no longer served, and removed,

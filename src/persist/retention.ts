@@ -40,4 +40,25 @@ export class RetentionTable {
     const row = r.rows[0];
     return row.last === null ? { removed: row.removed } : { removed: row.removed, last: row.last };
   }
+
+  /**
+   * Every expired prefix of `kind` before `cutoffMs`, statement after statement: conversations
+   * walked by id, and walked again while a walk still removed something (a conversation with more
+   * expired messages than one statement takes). Answers how many messages went.
+   */
+  async sweepKind(kind: string, cutoffMs: number, convs: number, perConv: number): Promise<number> {
+    let removed = 0;
+    let more: boolean;
+    do {
+      more = false;
+      for (let after = ''; ;) {
+        const r = await this.sweep(kind, cutoffMs, after, convs, perConv);
+        removed += r.removed;
+        more ||= r.removed > 0;
+        if (r.last === undefined) break;
+        after = r.last;
+      }
+    } while (more);
+    return removed;
+  }
 }

@@ -22,27 +22,12 @@ async function seed(id: string, stamps: number[]): Promise<void> {
   await lane.enqueue([created(id), ...stamps.map((ts, i) => message(id, i + 1, ts))]);
 }
 
-async function sweepAll(table: RetentionTable, kind: string, cutoff: number, convs: number, perConv: number): Promise<number> {
-  let removed = 0;
-  for (let more = true; more;) {
-    more = false;
-    for (let after = ''; ;) {
-      const r = await table.sweep(kind, cutoff, after, convs, perConv);
-      removed += r.removed;
-      more ||= r.removed > 0;
-      if (r.last === undefined) break;
-      after = r.last;
-    }
-  }
-  return removed;
-}
-
 test('only the expired prefix goes, even when a later message carries an older clock; history starts at retainedFrom', async () => {
   const id = conv();
   // seq 4 has an older timestamp than seq 3 (a clock step between nodes): it stays, as everything after the first kept message.
   await seed(id, [100, 200, 5_000, 300, 6_000]);
   const table = new RetentionTable(db.pool);
-  const removed = await sweepAll(table, 'dm', 1_000, 20, 500);
+  const removed = await table.sweepKind('dm', 1_000, 20, 500);
   assert.ok(removed >= 2);
   const page = await new Store(db.pool).history(id, undefined, 10);
   assert.deepEqual(page.msgs.map((m) => m.seq), [5, 4, 3]);
@@ -58,12 +43,12 @@ test('statements are bounded per conversation: a long expired history goes over 
   await table.sweep('dm', 1_000, '', 1_000, 7);
   const partway = await new Store(db.pool).history(id, undefined, 100);
   assert.deepEqual([partway.retainedFrom, partway.msgs.at(-1)?.seq], [8, 8], 'one statement: 7 messages of this conversation');
-  await sweepAll(table, 'dm', 1_000, 3, 7);
+  await table.sweepKind('dm', 1_000, 3, 7);
   const page = await new Store(db.pool).history(id, undefined, 10);
   assert.deepEqual([page.msgs.length, page.retainedFrom], [0, 26]);
   // Another kind's period does not touch DMs.
   const other = conv();
   await seed(other, [1, 2]);
-  await sweepAll(table, 'order', 1_000, 20, 500);
+  await table.sweepKind('order', 1_000, 20, 500);
   assert.equal((await new Store(db.pool).history(other, undefined, 10)).msgs.length, 2);
 });
