@@ -567,6 +567,26 @@ export class ChatClient {
     }
   }
 
+  /**
+   * A request that is safe to repeat (reads, get-or-create, watermarks, leave): a transient
+   * refusal (`err` with retryMs) or a lost connection is retried after retryMs (or once the
+   * socket is back) until idempotentRetryWindowMs has passed since the first attempt; then, and
+   * on any permanent error, it rejects with the last error. Without it a node that is still
+   * taking its shards, or sheds for a moment, would surface as a failed `open` in every UI.
+   */
+  private async callIdempotent(frame: ClientFrame, replyT: string): Promise<RawServerFrame> {
+    const deadline = Date.now() + this.limits.idempotentRetryWindowMs;
+    for (;;) {
+      try {
+        return await this.call(frame, replyT);
+      } catch (e) {
+        const waitMs = e instanceof ChatRequestError ? e.retryMs : e instanceof ChatDisconnectedError ? 0 : undefined;
+        if (waitMs === undefined || this.closed || Date.now() + waitMs >= deadline) throw e;
+        await new Promise((r) => setTimeout(r, waitMs));
+      }
+    }
+  }
+
   /** One request: waits for the connection (if asked) within the same timeout, then for its reply. */
   private async call(frame: ClientFrame, replyT: string, waitForConnection = true): Promise<RawServerFrame> {
     const timeoutMs = this.limits.requestTimeoutMs;
@@ -681,7 +701,7 @@ export class ChatClient {
 
   /** Gets or creates the DM with a first-degree connection. */
   async open(withUser: string): Promise<ConvView> {
-    const joined = toJoined(await this.call({ t: 'open', with: withUser }, 'conv'));
+    const joined = toJoined(await this.callIdempotent({ t: 'open', with: withUser }, 'conv'));
     if (joined.presence) this.notePresence(joined.presence);
     return joined.conv;
   }
@@ -720,7 +740,7 @@ export class ChatClient {
     if (existing === undefined) this.convs.set(conv, st);
     let joined: Joined;
     try {
-      joined = toJoined(await this.call({ t: 'join', conv, since }, 'conv'));
+      joined = toJoined(await this.callIdempotent({ t: 'join', conv, since }, 'conv'));
     } catch (e) {
       if (existing === undefined && this.convs.get(conv) === st && st.seq.lastSeen === undefined) this.convs.delete(conv);
       throw e;
@@ -748,7 +768,7 @@ export class ChatClient {
   /** Stops following a conversation (its messages may still arrive, unordered, as a participant). */
   async leave(conv: string): Promise<void> {
     this.convs.delete(conv);
-    await this.call({ t: 'leave', conv }, 'ok');
+    await this.callIdempotent({ t: 'leave', conv }, 'ok');
   }
 
   /**
@@ -834,7 +854,7 @@ export class ChatClient {
 
   /** Moves this user's read watermark. */
   async markRead(conv: string, seq: number): Promise<void> {
-    await this.call({ t: 'read', conv, seq }, 'ok');
+    await this.callIdempotent({ t: 'read', conv, seq }, 'ok');
   }
 
   /**
@@ -857,7 +877,7 @@ export class ChatClient {
 
   /** Older messages, newest first; pass `next` as `before` for the following page. */
   async history(conv: string, before?: number, limit?: number): Promise<HistoryPage> {
-    const f = await this.call({ t: 'history', conv, before, limit }, 'page');
+    const f = await this.callIdempotent({ t: 'history', conv, before, limit }, 'page');
     const page: HistoryPage = { msgs: ((f.msgs ?? []) as Message[]).map(stripT), next: f.next as number | undefined };
     if (typeof f.retainedFrom === 'number') page.retainedFrom = f.retainedFrom;
     return page;
@@ -865,7 +885,7 @@ export class ChatClient {
 
   /** This user's conversations by last activity. */
   async inbox(before?: string, limit?: number): Promise<InboxPage> {
-    const f = await this.call({ t: 'inbox', before, limit }, 'page');
+    const f = await this.callIdempotent({ t: 'inbox', before, limit }, 'page');
     return { convs: (f.convs ?? []) as InboxPage['convs'], next: f.next as string | undefined };
   }
 

@@ -39,6 +39,11 @@ export interface ChatLimits {
    * next attempt waits for it, so a black-holed network must not hold reconnects for long.
    */
   authCheckTimeoutMs: number;
+  /**
+   * Requests safe to repeat (open, join, leave, read, history, inbox) are retried on transient
+   * errors and disconnects until this long after the first attempt; then the last error rejects.
+   */
+  idempotentRetryWindowMs: number;
   /** Resend delay for a send whose request timed out (a refusal with `retryMs` waits that long instead). */
   retryDefaultMs: number;
   /**
@@ -63,6 +68,7 @@ export const defaultLimits: ChatLimits = {
   connectTimeoutMs: 10_000,
   authCheckTimeoutMs: 5000,
   retryDefaultMs: 1000,
+  idempotentRetryWindowMs: 30_000, // a node restart or a lease move takes seconds, not minutes
   tokenRefreshLeadMs: 30_000, // far more than a token endpoint's round trip, small against token lifetimes (minutes)
 };
 

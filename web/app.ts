@@ -178,7 +178,7 @@ function renderInbox(): void {
       unread > 0 ? h('span', { class: 'badge' }, String(unread), h('span', { class: 'sr-only' }, ' unread')) : '',
       h('span', { class: 'preview' }, previewOf(c.last)),
     );
-    btn.addEventListener('click', () => void openConv(c.conv));
+    btn.addEventListener('click', () => openConv(c.conv).catch((e: unknown) => { $('open-error').textContent = `Could not open: ${(e as Error).message}`; }));
     return h('li', {}, btn);
   });
   $('inbox').replaceChildren(...(items.length ? items : [h('li', { class: 'empty' }, 'No conversations yet')]));
@@ -202,10 +202,11 @@ $('open-form').addEventListener('submit', (e) => {
   const input = $<HTMLInputElement>('open-user');
   $('open-error').textContent = '';
   client.open(input.value.trim()).then(
-    (view) => {
+    async (view) => {
       input.value = '';
-      return openConv(view.id);
+      await openConv(view.id);
     },
+  ).catch(
     (err: unknown) => {
       const code = err instanceof ChatRequestError ? err.code : 0;
       $('open-error').textContent = code === 403 ? 'You are not connected with that user.' : `Could not open: ${(err as Error).message}`;

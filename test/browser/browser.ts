@@ -48,7 +48,18 @@ export async function waitText(page: Page, selector: string, text: string, timeo
     ([sel, t]) => [...document.querySelectorAll(sel)].some((e) => (e.textContent ?? '').includes(t)),
     [selector, text] as const,
     { timeout },
-  );
+  ).catch(async (e: Error) => {
+    throw new Error(`waiting for "${text}" in ${selector}: ${e.message}; the page shows ${await pageState(page)}`);
+  });
+}
+
+/** What a failed wait saw: the connection status and any error the page printed. */
+async function pageState(page: Page): Promise<string> {
+  return page.evaluate(() => JSON.stringify({
+    status: document.getElementById('status')?.textContent,
+    openError: document.getElementById('open-error')?.textContent,
+    title: document.getElementById('conv-title')?.textContent,
+  })).catch((e: Error) => `(unreadable: ${e.message})`);
 }
 
 /** How many messages in the open conversation have exactly this body. */

@@ -107,8 +107,8 @@ test('rolling restart of all three nodes and a kill -9 under load lose no acknow
     await connectUsers(nodes[0], a, b);
     const ca = await TestClient.connect(nodes[i % 3].url, await token(a));
     const cb = await TestClient.connect(nodes[(i + 1) % 3].url, await token(b)); // across nodes
-    const conv = (await ca.request({ t: 'open', with: b })).conv.id as string;
-    assert.equal((await ca.request({ t: 'send', conv, cmid: 'hello', body: 'first' })).t, 'ack');
+    const conv = (await ca.requestRetrying({ t: 'open', with: b })).conv.id as string;
+    assert.equal((await ca.requestRetrying({ t: 'send', conv, cmid: 'hello', body: 'first' })).t, 'ack');
     assert.equal((await cb.waitFor((f) => f.t === 'msg' && f.cmid === 'hello')).seq, 1, 'delivered across nodes');
     ca.close();
     cb.close();

@@ -56,6 +56,19 @@ export class TestClient {
     return this.waitFor((f) => f.rid === rid, timeoutMs);
   }
 
+  /**
+   * `request`, sent again after `retryMs` while the answer is a transient `err` (PROTOCOL.md,
+   * Errors), as a real client does; for setup steps a test does not measure. Same rid rules.
+   */
+  async requestRetrying(frame: Record<string, unknown>, timeoutMs = 20_000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.request(frame, Math.max(1, deadline - Date.now()));
+      if (r.t !== 'err' || typeof r.retryMs !== 'number' || Date.now() + r.retryMs >= deadline) return r;
+      await new Promise((resolve) => setTimeout(resolve, r.retryMs as number));
+    }
+  }
+
   waitFor(pred: (f: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
     const i = this.buffer.findIndex(pred);
     if (i >= 0) return Promise.resolve(this.buffer.splice(i, 1)[0]);
