@@ -20,6 +20,8 @@ COPY vendor ./vendor
 COPY protocol ./protocol
 COPY actors ./actors
 COPY src ./src
+# The web pages are bundled at runtime from web/, which imports the client SDK.
+COPY sdk ./sdk
 COPY web ./web
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -63,7 +63,7 @@ function done(state: ConversationState, ...effects: Effect[]): Decision<Conversa
 
 /** Participants see the room; admins observe any room read-only. */
 export function decideJoin(state: ConversationState, actor: Actor, since: number | undefined): Decision<ConversationState> {
-  if (!mayRead(state.participants, actor)) return done(state, err(ErrorCode.forbidden, 'not a participant'));
+  if (!mayRead(state.participants, actor, state.kind)) return done(state, err(ErrorCode.forbidden, 'not a participant'));
   const participant = isParticipant(state, actor.userId);
   const v = view(state);
   if (!participant) v.readOnly = true; // for an observer the room is read-only, whatever its state
@@ -77,7 +77,7 @@ export function decideHistory(
   limit: number | undefined,
   limits: ActorLimits,
 ): Decision<ConversationState> {
-  if (!mayRead(state.participants, actor)) return done(state, err(ErrorCode.forbidden, 'not a participant'));
+  if (!mayRead(state.participants, actor, state.kind)) return done(state, err(ErrorCode.forbidden, 'not a participant'));
   return done(state, { type: 'replyHistory', before, limit: limit ?? limits.historyLimitDefault });
 }
 

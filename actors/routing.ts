@@ -99,6 +99,19 @@ export function newRouterState(): RouterState {
 }
 
 /**
+ * Gives back the slot a pick took whose ticket was never committed (the saga's compensation):
+ * both counters step back, so the live counters keep equal to the tickets routed and stored —
+ * what a reload recovers. A release without a matching pick (counter at 0) changes nothing.
+ */
+export function releaseRoute(state: RouterState, brand: string, centerId: string): void {
+  const key = brandKey(brand);
+  const n = state.brandCounters.get(key) ?? 0;
+  if (n > 0) state.brandCounters.set(key, n - 1);
+  const m = state.centerCounters.get(centerId) ?? 0;
+  if (m > 0) state.centerCounters.set(centerId, m - 1);
+}
+
+/**
  * Picks a center among `candidates` (already ordered by id) and one of its technicians, and
  * advances both counters. Null when there is no candidate (nothing advances).
  */

@@ -11,10 +11,31 @@
  * the customer or an admin closes. A move by the wrong role is 403 (even if it is also
  * invalid); an invalid move is 409; both carry the current status.
  *
+ * Dispatcher actions (issue 17), for role `dispatcher` or `admin`, outside the table above:
+ *   - reassign {centerId?, technicianId?}: in created | assigned | in_progress | disputed; the
+ *     center must exist (the host looks it up in the service-center port) and a technician must be
+ *     one of its technicians (else 422). The room is recomputed at once (old staff out, new in)
+ *     and everyone who was or is in it gets the `state` frame. Not a status change: no history
+ *     row, a `ticket.reassigned` event {from, to, by, reason}; except created → assigned when a
+ *     center is set, which is also a status change (history row + ticket.status_changed).
+ *     A reassign that changes nothing answers 200 and writes nothing.
+ *   - force-cancel {reason} (required): any open status → cancelled (final states 409).
+ *   - reopen: closed → in_progress (the staff are still assigned: closing needs resolved), within
+ *     TICKET_REOPEN_WINDOW_MS of meta.closedAt (the host passes the window in); past it, or a
+ *     ticket closed before closedAt was recorded, 409. At most `disputesMax` reopens.
+ *   - route: the retry of routing, also for the customer, from `created`.
+ *
+ * Seed-rule decisions (issue 17): an expired warranty no longer refuses creation — the ticket is
+ * accepted as billable (meta.billable = 'true', `billable` in the view); an unknown product or a
+ * brand mismatch stay 422. Admins still close only from `resolved`: the way out of any other
+ * open status is the dispatcher's (or admin's) force-cancel.
+ *
  * Ticket facts live in the conversation's `meta` (strings, stored as JSON): customerId,
  * productId, brand, lat, lon, description, serviceCenterId, technicianId, agents (JSON array),
  * signatureUrl, signatureBlob (blob-store key), requestHash and response (the original create response, for idempotent
- * replays), routingReason, transitions (count), disputes (count), reason (of the last change).
+ * replays), routingReason, transitions (count), disputes (count), reason (of the last change),
+ * billable ('true' when accepted past its warranty), closedAt (epoch ms of the last close),
+ * reopens (count), reassignments (count).
  */
 import { decideChatFrame, err, type FrameCommand, isAdmin, newConversation, stateFrame } from './conversation.ts';
 import type { Location } from './routing.ts';
@@ -64,7 +85,7 @@ export interface TicketRequest {
 export type ProductCheck =
   | { kind: 'valid'; brand: string }
   | { kind: 'unknown' }
-  | { kind: 'expired'; until?: string }
+  | { kind: 'expired'; brand: string; until?: string }
   | { kind: 'unavailable'; detail: string };
 
 /** The routing outcome (service-center port + router actor), resolved by the host. */
@@ -77,7 +98,19 @@ export type TicketOp =
   | { op: 'create'; request: TicketRequest; requestHash: string; product?: ProductCheck; routing?: RoutingOutcome }
   | { op: 'status'; to: string; reason?: string }
   | { op: 'route'; routing?: RoutingOutcome }
-  | { op: 'signature'; url: string; blob: string };
+  | { op: 'signature'; url: string; blob: string }
+  /** Dispatcher: another center and/or technician; `center` is resolved by the host. */
+  | { op: 'reassign'; centerId?: string; technicianId?: string; reason?: string; center?: CenterLookup }
+  /** Dispatcher: force-cancel from any open status; the reason is required. */
+  | { op: 'cancel'; reason: string }
+  /** Dispatcher: reopen a closed ticket; `windowMs` (TICKET_REOPEN_WINDOW_MS) is set by the host. */
+  | { op: 'reopen'; reason?: string; windowMs?: number };
+
+/** The service-center port's answer for a reassign's center, resolved by the host. */
+export type CenterLookup =
+  | { kind: 'found'; center: { id: string; agents: string[]; technicians: string[] } }
+  | { kind: 'unknown' }
+  | { kind: 'unavailable'; detail: string };
 
 export interface TicketCommand {
   t: 'ticket';
@@ -98,6 +131,8 @@ export interface TicketView {
   technicianId?: string;
   signatureUrl?: string;
   routingReason?: string;
+  /** Accepted past its warranty: the repair is billed. */
+  billable: boolean;
   createdAt: string;
 }
 
@@ -111,6 +146,7 @@ export function ticketView(id: string, status: string, createdAt: number, meta: 
     location: { lat: Number(meta.lat), lon: Number(meta.lon) },
     description: meta.description,
     serviceCenterId: meta.serviceCenterId ?? null,
+    billable: meta.billable === 'true',
     createdAt: new Date(createdAt).toISOString(),
   };
   if (meta.technicianId) v.technicianId = meta.technicianId;
@@ -119,9 +155,9 @@ export function ticketView(id: string, status: string, createdAt: number, meta: 
   return v;
 }
 
-/** Whether the product answer lets creation go on to routing. */
+/** Whether the product answer lets creation go on to routing (an expired warranty does: billable). */
 export function productAccepts(request: TicketRequest, product: ProductCheck): boolean {
-  return product.kind === 'valid' && sameBrand(product.brand, request.brand);
+  return (product.kind === 'valid' || product.kind === 'expired') && sameBrand(product.brand, request.brand);
 }
 
 function sameBrand(a: string, b: string): boolean {
@@ -129,10 +165,17 @@ function sameBrand(a: string, b: string): boolean {
 }
 
 /** What the host must resolve (outside calls) before deciding `cmd`. */
-export function ticketNeeds(state: ConversationState | null, cmd: TicketCommand): 'create' | 'route' | null {
+export function ticketNeeds(state: ConversationState | null, cmd: TicketCommand): 'create' | 'route' | 'center' | 'window' | null {
   if (cmd.op.op === 'create') return state ? null : 'create';
   if (cmd.op.op === 'route' && state?.kind === 'ticket' && state.state === 'created' && mayRoute(state, cmd.actor)) return 'route';
+  if (cmd.op.op === 'reassign' && state?.kind === 'ticket' && isDispatcher(cmd.actor) && reassignable.includes(state.state)) return 'center';
+  if (cmd.op.op === 'reopen') return 'window';
   return null;
+}
+
+/** The center a reassign names, or the ticket's own when only a technician is named. */
+export function reassignCenterId(state: ConversationState, op: Extract<TicketOp, { op: 'reassign' }>): string | undefined {
+  return op.centerId ?? state.meta?.serviceCenterId;
 }
 
 function agentsOf(meta: Record<string, string>): string[] {
@@ -156,8 +199,16 @@ function isStaff(state: ConversationState, actor: Actor): boolean {
 }
 
 function mayRoute(state: ConversationState, actor: Actor): boolean {
-  return isCustomer(state, actor) || isAdmin(actor);
+  return isCustomer(state, actor) || isDispatcher(actor);
 }
+
+/** Dispatcher actions: role `dispatcher`, or an admin. */
+export function isDispatcher(actor: Actor): boolean {
+  return actor.roles.includes('dispatcher') || isAdmin(actor);
+}
+
+/** Where a reassign is allowed. */
+const reassignable: readonly string[] = ['created', 'assigned', 'in_progress', 'disputed'];
 
 /** Who may ask for a move to `to`, whatever the current status. */
 function mayRequest(state: ConversationState, actor: Actor, to: TicketStatus): boolean {
@@ -202,6 +253,7 @@ function applyChanges(state: ConversationState, changes: Change[], now: number):
     const seq = Number(meta.transitions ?? '0') + 1;
     meta.transitions = String(seq);
     if (c.reason !== undefined) meta.reason = c.reason;
+    if (c.to === 'closed') meta.closedAt = String(now);
     state.state = c.to;
     writes.push({ kind: 'ticketHistory', conv: state.id, seq, from, to: c.to, by: c.by, reason: c.reason, ts: now });
     writes.push({
@@ -226,6 +278,14 @@ function assign(meta: Record<string, string>, routing: Extract<RoutingOutcome, {
   delete meta.routingReason;
 }
 
+/**
+ * The compensating step of the creation (and routing) saga: a router pick reserved a round-robin
+ * slot; if the ticket's writes are not stored, the host gives it back (persist `otherwise`).
+ */
+function releaseOf(brand: string, routing: RoutingOutcome): Effect[] {
+  return routing.kind === 'assigned' ? [{ type: 'releaseRoute', brand, centerId: routing.centerId }] : [];
+}
+
 function viewOf(state: ConversationState): TicketView {
   return ticketView(state.id, state.state, state.createdAt, state.meta ?? {});
 }
@@ -241,7 +301,6 @@ function decideCreate(state: ConversationState | null, convId: string, actor: Ac
   if (!product) return fail(null, ErrorCode.internal, 'product check missing');
   if (product.kind === 'unavailable') return { state, effects: [err(ErrorCode.unavailable, `product service unavailable: ${product.detail}`, { retryMs: RetryAfterMs.dependency })] };
   if (product.kind === 'unknown') return fail(null, ErrorCode.unprocessable, `unknown product ${request.productId}`);
-  if (product.kind === 'expired') return fail(null, ErrorCode.unprocessable, `the warranty of product ${request.productId} has expired${product.until ? ` (${product.until})` : ''}`);
   if (!productAccepts(request, product)) return fail(null, ErrorCode.unprocessable, `product ${request.productId} is of brand ${product.brand}, not ${request.brand}`);
   if (!routing) return fail(null, ErrorCode.internal, 'routing outcome missing');
   if (routing.kind === 'unavailable') return { state, effects: [err(ErrorCode.unavailable, `service-center service unavailable: ${routing.detail}`, { retryMs: RetryAfterMs.dependency })] };
@@ -250,6 +309,7 @@ function decideCreate(state: ConversationState | null, convId: string, actor: Ac
     customerId: actor.userId, productId: request.productId, brand: product.brand, lat: String(request.location.lat), lon: String(request.location.lon),
     description: request.description, requestHash: op.requestHash, transitions: '1',
   };
+  if (product.kind === 'expired') meta.billable = 'true';
   const created = newConversation({ id: convId, kind: 'ticket', state: 'created', readOnly: false, participants: [actor.userId], createdAt: now });
   created.meta = meta;
   const history: Write = { kind: 'ticketHistory', conv: convId, seq: 1, from: null, to: 'created', by: actor.userId, ts: now };
@@ -267,7 +327,10 @@ function decideCreate(state: ConversationState | null, convId: string, actor: Ac
   writes.splice(1, 0, history, { kind: 'domainEvent', conv: convId, id: `ticket.created:${convId}`, type: 'ticket.created', ts: now, payload: { ...view } });
   return {
     state: created,
-    effects: [{ type: 'persist', writes, then: [reply(201, { ...view }), { type: 'fanout', users: created.participants, frame: stateFrame(created) }] }],
+    effects: [{
+      type: 'persist', writes, then: [reply(201, { ...view }), { type: 'fanout', users: created.participants, frame: stateFrame(created) }],
+      otherwise: releaseOf(request.brand, routing),
+    }],
   };
 }
 
@@ -290,7 +353,7 @@ function decideStatus(state: ConversationState, actor: Actor, op: Extract<Ticket
 }
 
 function decideRoute(state: ConversationState, actor: Actor, op: Extract<TicketOp, { op: 'route' }>, now: number): Decision<ConversationState | null> {
-  if (!mayRoute(state, actor)) return fail(state, ErrorCode.forbidden, 'only the customer or an admin may ask for routing');
+  if (!mayRoute(state, actor)) return fail(state, ErrorCode.forbidden, 'only the customer, a dispatcher or an admin may ask for routing');
   if (state.state !== 'created') return fail(state, ErrorCode.conflict, `already routed (status ${state.state})`);
   const routing = op.routing;
   if (!routing) return fail(state, ErrorCode.internal, 'routing outcome missing');
@@ -305,16 +368,112 @@ function decideRoute(state: ConversationState, actor: Actor, op: Extract<TicketO
   const audience = [...new Set([...before, ...state.participants])];
   return {
     state,
-    effects: [{ type: 'persist', writes, then: [reply(200, { ...viewOf(state) }), { type: 'fanout', users: audience, frame: stateFrame(state) }] }],
+    effects: [{
+      type: 'persist', writes, then: [reply(200, { ...viewOf(state) }), { type: 'fanout', users: audience, frame: stateFrame(state) }],
+      otherwise: releaseOf(state.meta!.brand, routing),
+    }],
   };
 }
 
+/**
+ * Whether `actor` may upload the signature of a ticket in `status` with `meta`: null when yes,
+ * else the refusal. Pure: the HTTP edge checks it on the committed ticket before storing any byte
+ * (a refused upload leaves nothing behind); decideSignature checks it again, for good.
+ */
+export function maySign(ticket: { status: string; meta?: Record<string, string> }, actor: Actor): { code: ErrorCodeValue; message: string } | null {
+  const meta = ticket.meta ?? {};
+  const staff = (actor.roles.includes('agent') && agentsOf(meta).includes(actor.userId)) || (actor.roles.includes('technician') && meta.technicianId === actor.userId);
+  if (!staff) return { code: ErrorCode.forbidden, message: 'only the assigned technician or an agent of the assigned center may upload the signature' };
+  if (ticket.status !== 'in_progress') return { code: ErrorCode.conflict, message: `a signature is taken while in_progress (status ${ticket.status})` };
+  return null;
+}
+
 function decideSignature(state: ConversationState, actor: Actor, op: Extract<TicketOp, { op: 'signature' }>): Decision<ConversationState | null> {
-  if (!isStaff(state, actor)) return fail(state, ErrorCode.forbidden, 'only the assigned technician or an agent of the assigned center may upload the signature');
-  if (state.state !== 'in_progress') return fail(state, ErrorCode.conflict, `a signature is taken while in_progress (status ${state.state})`);
+  const refusal = maySign({ status: state.state, meta: state.meta }, actor);
+  if (refusal) return fail(state, refusal.code, refusal.message);
   state.meta!.signatureUrl = op.url;
   state.meta!.signatureBlob = op.blob;
   return { state, effects: [{ type: 'persist', writes: [conversationRow(state)], then: [reply(201, { signatureUrl: op.url })] }] };
+}
+
+/** A decision that committed `writes` answers 200 with the ticket and tells `audience` the room's state. */
+function changed(state: ConversationState, writes: Write[], audience: string[]): Decision<ConversationState | null> {
+  return {
+    state,
+    effects: [{ type: 'persist', writes, then: [reply(200, { ...viewOf(state) }), { type: 'fanout', users: [...new Set(audience)], frame: stateFrame(state) }] }],
+  };
+}
+
+function decideReassign(state: ConversationState, actor: Actor, op: Extract<TicketOp, { op: 'reassign' }>, now: number): Decision<ConversationState | null> {
+  if (!isDispatcher(actor)) return fail(state, ErrorCode.forbidden, 'only a dispatcher or an admin may reassign a service request');
+  if (!reassignable.includes(state.state)) return fail(state, ErrorCode.conflict, `cannot reassign a ${state.state} service request`);
+  if (op.centerId === undefined && op.technicianId === undefined) return fail(state, ErrorCode.badFrame, 'reassign: name a centerId, a technicianId or both');
+  const centerId = reassignCenterId(state, op);
+  if (!centerId) return fail(state, ErrorCode.unprocessable, 'the service request has no center: name the centerId the technician belongs to');
+  const lookup = op.center;
+  if (!lookup) return fail(state, ErrorCode.internal, 'center lookup missing');
+  if (lookup.kind === 'unavailable') return { state, effects: [err(ErrorCode.unavailable, `service-center service unavailable: ${lookup.detail}`, { retryMs: RetryAfterMs.dependency, state: state.state })] };
+  if (lookup.kind === 'unknown' || lookup.center.id !== centerId) return fail(state, ErrorCode.unprocessable, `unknown service center ${centerId}`);
+  const center = lookup.center;
+  if (op.technicianId !== undefined && !center.technicians.includes(op.technicianId)) {
+    return fail(state, ErrorCode.unprocessable, `technician ${op.technicianId} does not belong to service center ${centerId}`);
+  }
+  const meta = state.meta!;
+  const from = { centerId: meta.serviceCenterId ?? null, technicianId: meta.technicianId ?? null };
+  // A new center without a named technician leaves the ticket to the center's agents.
+  const technicianId = op.technicianId ?? (centerId === meta.serviceCenterId ? meta.technicianId : undefined);
+  const to = { centerId, technicianId: technicianId ?? null };
+  const agents = JSON.stringify(center.agents);
+  if (from.centerId === to.centerId && from.technicianId === to.technicianId && meta.agents === agents) {
+    return { state, effects: [{ type: 'persist', writes: [], then: [reply(200, { ...viewOf(state) })] }] };
+  }
+  const before = state.participants;
+  meta.serviceCenterId = centerId;
+  meta.agents = agents;
+  if (technicianId) meta.technicianId = technicianId;
+  else delete meta.technicianId;
+  delete meta.routingReason;
+  const n = Number(meta.reassignments ?? '0') + 1;
+  meta.reassignments = String(n);
+  let writes: Write[];
+  if (state.state === 'created') {
+    writes = applyChanges(state, [{ to: 'assigned', by: actor.userId, reason: op.reason }], now);
+  } else {
+    state.participants = participantsOf(meta);
+    writes = [conversationRow(state)];
+  }
+  writes.push({
+    kind: 'domainEvent', conv: state.id, id: `ticket.reassigned:${state.id}:${n}`, type: 'ticket.reassigned', ts: now,
+    payload: { id: state.id, from, to, by: actor.userId, reason: op.reason, at: now },
+  });
+  return changed(state, writes, [...before, ...state.participants]);
+}
+
+function decideForceCancel(state: ConversationState, actor: Actor, op: Extract<TicketOp, { op: 'cancel' }>, now: number): Decision<ConversationState | null> {
+  if (!isDispatcher(actor)) return fail(state, ErrorCode.forbidden, 'only a dispatcher or an admin may force-cancel a service request');
+  if (typeof op.reason !== 'string' || op.reason.trim() === '') return fail(state, ErrorCode.badFrame, 'reason: required to force-cancel');
+  if (isFinal(state.state)) return fail(state, ErrorCode.conflict, `already ${state.state}`);
+  const before = state.participants;
+  const writes = applyChanges(state, [{ to: 'cancelled', by: actor.userId, reason: op.reason }], now);
+  return changed(state, writes, [...before, ...state.participants]);
+}
+
+function decideReopen(state: ConversationState, actor: Actor, op: Extract<TicketOp, { op: 'reopen' }>, now: number): Decision<ConversationState | null> {
+  if (!isDispatcher(actor)) return fail(state, ErrorCode.forbidden, 'only a dispatcher or an admin may reopen a service request');
+  if (state.state !== 'closed') return fail(state, ErrorCode.conflict, `only a closed service request reopens (status ${state.state})`);
+  if (op.windowMs === undefined) return { state, effects: [err(ErrorCode.unavailable, 'tickets are not served here', { retryMs: RetryAfterMs.dependency, state: state.state })] };
+  const meta = state.meta!;
+  const closedAt = Number(meta.closedAt);
+  if (!meta.closedAt || !Number.isFinite(closedAt) || now - closedAt > op.windowMs) {
+    return fail(state, ErrorCode.conflict, `past the reopen window of ${op.windowMs} ms after closing`);
+  }
+  const reopens = Number(meta.reopens ?? '0');
+  if (reopens >= disputesMax) return fail(state, ErrorCode.conflict, `already reopened ${disputesMax} times`);
+  meta.reopens = String(reopens + 1);
+  delete meta.closedAt;
+  const before = state.participants;
+  const writes = applyChanges(state, [{ to: 'in_progress', by: actor.userId, reason: op.reason }], now);
+  return changed(state, writes, [...before, ...state.participants]);
 }
 
 /** The ticket actor's lifecycle commands (from the HTTP API). */
@@ -328,6 +487,12 @@ export function decideTicket(state: ConversationState | null, convId: string, cm
       return decideRoute(state, cmd.actor, cmd.op, now);
     case 'signature':
       return decideSignature(state, cmd.actor, cmd.op);
+    case 'reassign':
+      return decideReassign(state, cmd.actor, cmd.op, now);
+    case 'cancel':
+      return decideForceCancel(state, cmd.actor, cmd.op, now);
+    case 'reopen':
+      return decideReopen(state, cmd.actor, cmd.op, now);
   }
 }
 

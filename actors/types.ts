@@ -140,7 +140,12 @@ export type Effect =
    * Make these writes durable (group commit), then run `then`. With no writes this is a
    * barrier: `then` runs once everything enqueued before it has committed.
    */
-  | { type: 'persist'; writes: Write[]; then: Effect[] }
+  | { type: 'persist'; writes: Write[]; then: Effect[]; otherwise?: Effect[] }
+  /**
+   * Give the router back a pick whose ticket did not commit (the creation saga's compensation);
+   * runs from a persist's `otherwise`, which runs when its writes were not stored.
+   */
+  | { type: 'releaseRoute'; brand: string; centerId: string }
   /** Deliver `command` to this actor again at `at` (epoch ms). */
   | { type: 'schedule'; at: number; command: TimerCommand }
   /** Reply with the conversation view plus the committed messages after `since`. */

@@ -4,7 +4,7 @@
  * so a page shows it through a blob: URL rather than putting the token in an <img src>).
  * Uploads may take longer than a frame: they get their own timeout, scaled to the file size.
  */
-import { refusal, timed } from './http.ts';
+import { downloadBlob, refusal, timed } from './http.ts';
 import type { AttachmentMeta } from './types.ts';
 
 /** What `upload` takes: a browser File/Blob, or bytes (Node). */
@@ -33,11 +33,6 @@ export async function uploadAttachment(base: string, token: string, conv: string
 }
 
 /** GET /api/v1/attachments/{id} as a Blob of its (sniffed) type; 403 when not a participant. */
-export async function downloadAttachment(base: string, token: string, id: string, timeoutMs: number): Promise<Blob> {
-  const path = `/api/v1/attachments/${encodeURIComponent(id)}`;
-  return timed(`GET ${path}`, timeoutMs, async (signal) => {
-    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` }, signal });
-    if (!res.ok) throw await refusal(res);
-    return res.blob();
-  });
+export function downloadAttachment(base: string, token: string, id: string, timeoutMs: number): Promise<Blob> {
+  return downloadBlob(base, token, `/api/v1/attachments/${encodeURIComponent(id)}`, timeoutMs);
 }

@@ -11,7 +11,8 @@ import { newCmid } from './cmid.ts';
 import { decodeFrame, encodeFrame, type RawServerFrame } from './codec.ts';
 import { AuthRejectedError, ChatClosedError, ChatDisconnectedError, ChatRequestError, ChatTimeoutError, SendRejectedError } from './errors.ts';
 import { Emitter, type Listener } from './events.ts';
-import { httpBaseFor, httpCall } from './http.ts';
+import { downloadBlob, httpBaseFor, httpCall } from './http.ts';
+import { type ServiceRequestDetail, type ServiceRequestPage, type ServiceRequestQuery, serviceRequestsPath } from './tickets.ts';
 import { downloadAttachment, type UploadBody, uploadAttachment } from './attachments.ts';
 import { assertLimits, type ChatLimits, defaultLimits } from './limits.ts';
 import { type PendingSend, PendingQueue } from './pending.ts';
@@ -845,6 +846,22 @@ export class ChatClient {
   async attachment(id: string): Promise<Blob> {
     const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
     return downloadAttachment(httpBaseFor(this.options.url), token, id, this.limits.requestTimeoutMs);
+  }
+
+  /** The service requests this user may see (by role), newest first; `next` pages on. */
+  async serviceRequests(query: ServiceRequestQuery = {}): Promise<ServiceRequestPage> {
+    return (await this.http('GET', serviceRequestsPath(query))) as ServiceRequestPage;
+  }
+
+  /** One service request with its status history; 403 when not a participant, 404 unknown. */
+  async serviceRequest(id: string): Promise<ServiceRequestDetail> {
+    return (await this.http('GET', `/api/v1/service-requests/${encodeURIComponent(id)}`)) as ServiceRequestDetail;
+  }
+
+  /** The customer's signature of a service request, a PNG Blob (404 while there is none). */
+  async serviceRequestSignature(id: string): Promise<Blob> {
+    const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    return downloadBlob(httpBaseFor(this.options.url), token, `/api/v1/service-requests/${encodeURIComponent(id)}/signature`, this.limits.requestTimeoutMs);
   }
 
   private async http(method: string, path: string, body?: unknown): Promise<unknown> {

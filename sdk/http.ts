@@ -40,6 +40,15 @@ export async function timed<T>(what: string, timeoutMs: number, run: (signal: Ab
   }
 }
 
+/** A GET of bytes (attachments, signatures) as a Blob. */
+export function downloadBlob(base: string, token: string, path: string, timeoutMs: number): Promise<Blob> {
+  return timed(`GET ${path}`, timeoutMs, async (signal) => {
+    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` }, signal });
+    if (!res.ok) throw await refusal(res);
+    return res.blob();
+  });
+}
+
 /** A JSON call: resolves with the parsed body (undefined for 204). */
 export function httpCall(base: string, token: string, method: string, path: string, timeoutMs: number, body?: unknown): Promise<unknown> {
   return timed(`${method} ${path}`, timeoutMs, async (signal) => {

@@ -11,3 +11,4 @@ export {
 } from './errors.ts';
 export type { WebSocketCtor, WebSocketLike } from './socket.ts';
 export type * from './types.ts';
+export type { ServiceRequest, ServiceRequestChange, ServiceRequestDetail, ServiceRequestPage, ServiceRequestQuery } from './tickets.ts';

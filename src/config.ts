@@ -2,6 +2,8 @@
  * Every env flag and every bound of the node, parsed and validated once at start.
  * Each bound says what happens when it overflows. README "Configuration" mirrors this file.
  */
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { orderEventsRememberedMax } from '../actors/order.ts';
@@ -71,14 +73,34 @@ export const RETENTION_MESSAGES_PER_CONVERSATION = 500;
  */
 export const ORDER_EVENTS_REMEMBERED_MAX: number = orderEventsRememberedMax;
 
-/** Idempotency-Key of POST /api/v1/service-requests: client-chosen (UUIDs, ULIDs), 200 printable ASCII is ample. Over → HTTP 400. */
+/** Idempotency-Key of every POST of the ticket API: client-chosen (UUIDs, ULIDs), 200 printable ASCII is ample. Over → HTTP 400. */
 export const TICKET_IDEMPOTENCY_KEY_MAX_CHARS = 200;
+/**
+ * How long a request claimed under an Idempotency-Key may run without its answer being stored
+ * (src/http/idempotency.ts). Meanwhile the same key answers 409 (retryMs); past it the claim is
+ * taken to be dead (its node crashed mid-request) and the next request with the key runs anew.
+ * Well above what one ticket request may take (BUS_REQUEST_TIMEOUT_MS, BLOB_TIMEOUT_MS).
+ */
+export const IDEMPOTENCY_PENDING_MAX_MS = 60_000;
+/**
+ * Expired idempotency keys one DELETE of the sweep takes. Over → the round takes another batch,
+ * so one statement stays short however many keys expired together.
+ */
+export const IDEMPOTENCY_SWEEP_BATCH_MAX = 1_000;
+/** How often each node sweeps expired idempotency keys (also bounded by IDEMPOTENCY_TTL_MS: never less often than the TTL). */
+export const IDEMPOTENCY_SWEEP_INTERVAL_MS = 10 * 60_000;
 /** A service request's description (multi-line text). Over → HTTP 400 naming the field. */
 export const TICKET_DESCRIPTION_MAX_CHARS = 2000;
 /** The reason given with a status change. Over → HTTP 400 naming the field. */
 export const TICKET_REASON_MAX_CHARS = 500;
 /** A status name: the longest ("in_progress") with room; anything longer is not a status. Over → HTTP 400. */
 export const TICKET_STATUS_MAX_CHARS = 32;
+/** GET /api/v1/service-requests page size when no `limit`. */
+export const TICKET_LIST_LIMIT_DEFAULT = 20;
+/** Largest `limit` of GET /api/v1/service-requests (each item is a whole ticket). Over → HTTP 400. */
+export const TICKET_LIST_LIMIT_MAX = 100;
+/** The search text `q` of GET /api/v1/service-requests (a few words). Over → HTTP 400. */
+export const TICKET_LIST_QUERY_MAX_CHARS = 200;
 /**
  * Multipart framing (boundaries, part headers) allowed around the signature file: the upload's
  * body bound is SIGNATURE_MAX_BYTES plus this. Over → HTTP 413 while reading, before buffering more.
@@ -247,6 +269,12 @@ export interface Config {
   nodeId: string;
   host: string;
   port: number;
+  /**
+   * TLS_CERT_FILE + TLS_KEY_FILE (+ TLS_KEY_PASSPHRASE_FILE): every edge thread serves `wss://`
+   * and `https://` itself (uWS SSLApp), no proxy needed. Checked at start: a missing, unreadable
+   * or mismatched file stops the node with a message naming the flag.
+   */
+  tls: TlsConfig | undefined;
   dataDir: string;
   /** Unset → embedded PGlite under dataDir. */
   databaseUrl: string | undefined;
@@ -365,6 +393,8 @@ export interface Config {
     signatureMaxBytes: number;
     /** Where the embedded blob store keeps signatures. */
     blobDir: string;
+    /** How long after closing a dispatcher or admin may reopen a ticket (TICKET_REOPEN_WINDOW_MS); later → 409. */
+    reopenWindowMs: number;
   };
   /**
    * Retention (issue 16): messages older than their conversation kind's period are removed by a
@@ -396,6 +426,12 @@ export interface Config {
     azureContainer: string;
     /** Deadline of every call to a remote store, retries included; over → the request answers 503. */
     timeoutMs: number;
+    /** Quick retries of a failed call within its deadline (BLOB_RETRIES). */
+    retries: number;
+    /** Consecutive failed calls that open the store's breaker (BLOB_BREAKER_THRESHOLD). */
+    breakerThreshold: number;
+    /** How long an open breaker fails fast before a probe (BLOB_BREAKER_HALF_OPEN_MS). */
+    breakerHalfOpenAfterMs: number;
   };
   /** Domain events (outbox → JetStream), cluster mode only. */
   /**
@@ -444,6 +480,24 @@ export interface Config {
     /** Pause after a failed delivery: doubling from retryBaseMs up to retryMaxMs, half jittered. */
     retryBaseMs: number;
     retryMaxMs: number;
+  };
+  /** Idempotency-Key on the ticket API's POSTs (issue 17, src/http/idempotency.ts). */
+  idempotency: {
+    /** A stored answer is replayed this long after its key's first request; then the key is forgotten (swept) and may run anew (IDEMPOTENCY_TTL_MS). */
+    ttlMs: number;
+  };
+  /**
+   * Token buckets on the REST API (/api/…, issue 17), per edge thread: per user (after the token is
+   * verified) and per client address (the socket's, before anything else). Over → HTTP 429 with
+   * Retry-After and `{code, message, retryMs}`. 0 per second = that bucket is off.
+   */
+  httpRate: {
+    perUserPerS: number;
+    perUserBurst: number;
+    perIpPerS: number;
+    perIpBurst: number;
+    /** Buckets kept of each kind; over → the least recently used is dropped (that client starts again with a full bucket). */
+    bucketsMax: number;
   };
   /** Session expiry and revocation (issue 16): the per-edge-thread cache of revocations. */
   sessions: {
@@ -514,6 +568,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeId: str(env, 'NODE_ID') ?? `${hostname()}-${process.pid}`,
     host: str(env, 'HOST') ?? '0.0.0.0',
     port: int(env, 'PORT', 9001, 0, 65535),
+    tls: tlsConfig(env),
     dataDir: resolve(str(env, 'DATA_DIR') ?? './data'),
     databaseUrl: str(env, 'DATABASE_URL'),
     databaseSchema: schema,
@@ -537,11 +592,55 @@ export function loadConfig(env: Env = process.env): Config {
     outbox: outboxConfig(env, natsUrl, prefix),
     presence: presenceConfig(env),
     sessions: sessionsConfig(env),
+    idempotency: { ttlMs: int(env, 'IDEMPOTENCY_TTL_MS', 24 * 3_600_000, 1_000, 30 * 24 * 3_600_000) },
+    httpRate: httpRateConfig(env),
     notify: notifyConfig(env),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100),
   };
   assertRelations(config);
   return config;
+}
+
+export interface TlsConfig {
+  certFile: string;
+  keyFile: string;
+  /** Read from TLS_KEY_PASSPHRASE_FILE (trailing newline dropped): never an env value itself. */
+  passphrase?: string;
+}
+
+/** A file a flag names, read now: its absence or a permission problem is named with the flag. */
+function readFlagFile(key: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${key}=${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+function tlsConfig(env: Env): TlsConfig | undefined {
+  const certFile = str(env, 'TLS_CERT_FILE');
+  const keyFile = str(env, 'TLS_KEY_FILE');
+  const passFile = str(env, 'TLS_KEY_PASSPHRASE_FILE');
+  if (!certFile && !keyFile && !passFile) return undefined;
+  if (!certFile || !keyFile) throw new ConfigError('TLS_CERT_FILE and TLS_KEY_FILE go together (set both, or neither for plain ws:// and http://)');
+  const passphrase = passFile ? readFlagFile('TLS_KEY_PASSPHRASE_FILE', passFile).replace(/\r?\n$/, '') : undefined;
+  // uWS only logs a bad certificate and then refuses every handshake: check both here instead.
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(readFlagFile('TLS_CERT_FILE', certFile));
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`TLS_CERT_FILE=${certFile}: not a PEM certificate (${(e as Error).message})`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: readFlagFile('TLS_KEY_FILE', keyFile), passphrase });
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`TLS_KEY_FILE=${keyFile}: not a PEM private key${passphrase === undefined ? '' : ' for TLS_KEY_PASSPHRASE_FILE'} (${(e as Error).message})`);
+  }
+  if (!cert.checkPrivateKey(key)) throw new ConfigError(`TLS_KEY_FILE=${keyFile} is not the key of TLS_CERT_FILE=${certFile}`);
+  return { certFile: resolve(certFile), keyFile: resolve(keyFile), passphrase };
 }
 
 function jwtConfig(env: Env): Config['jwt'] {
@@ -660,6 +759,8 @@ function ticketsConfig(env: Env): Config['tickets'] {
     retries: int(env, 'TICKET_DEPS_RETRIES', 2, 0, 10),
     breakerThreshold: int(env, 'TICKET_DEPS_BREAKER_THRESHOLD', 5, 1),
     breakerHalfOpenAfterMs: int(env, 'TICKET_DEPS_BREAKER_HALF_OPEN_MS', 10_000, 100),
+    // A week to notice the repair did not hold; at most a year, so a reopen stays an exception.
+    reopenWindowMs: int(env, 'TICKET_REOPEN_WINDOW_MS', 7 * 24 * 3_600_000, 0, 365 * 24 * 3_600_000),
     // A signature drawn on a phone is tens of KB; 1 MiB leaves room without inviting uploads of photos.
     signatureMaxBytes: int(env, 'SIGNATURE_MAX_BYTES', 1024 * 1024, 1024, 16 * 1024 * 1024),
     blobDir: resolve(str(env, 'BLOB_DIR') ?? resolve(str(env, 'DATA_DIR') ?? './data', 'blobs')),
@@ -697,6 +798,9 @@ function blobsConfig(env: Env): Config['blobs'] {
     azureConnectionString,
     azureContainer,
     timeoutMs: int(env, 'BLOB_TIMEOUT_MS', 10_000, 1, 600_000),
+    retries: int(env, 'BLOB_RETRIES', 2, 0, 10),
+    breakerThreshold: int(env, 'BLOB_BREAKER_THRESHOLD', 5, 1),
+    breakerHalfOpenAfterMs: int(env, 'BLOB_BREAKER_HALF_OPEN_MS', 10_000, 100),
   };
 }
 
@@ -721,6 +825,21 @@ function sessionsConfig(env: Env): Config['sessions'] {
     // leave a revoked token accepted (and its sockets open: the poll runs as often).
     revocationCacheTtlMs: int(env, 'REVOCATION_CACHE_TTL_MS', 60_000, 100, 3_600_000),
     revocationDbTimeoutMs: int(env, 'REVOCATION_DB_TIMEOUT_MS', 2_000, 1, 60_000),
+  };
+}
+
+function httpRateConfig(env: Env): Config['httpRate'] {
+  // Generous: a person clicking through the UI makes a few requests a second; these stop a
+  // runaway script, not a busy client. Per address far above per user: many users share a NAT.
+  const perUserPerS = int(env, 'HTTP_RATE_PER_USER_PER_S', 100, 0, 1_000_000);
+  const perIpPerS = int(env, 'HTTP_RATE_PER_IP_PER_S', 1_000, 0, 1_000_000);
+  return {
+    perUserPerS,
+    perUserBurst: int(env, 'HTTP_RATE_PER_USER_BURST', Math.max(1, 2 * perUserPerS), 1, 10_000_000),
+    perIpPerS,
+    perIpBurst: int(env, 'HTTP_RATE_PER_IP_BURST', Math.max(1, 2 * perIpPerS), 1, 10_000_000),
+    // ≈ 200 B each (key, bucket, LRU links): 20 MB per kind per edge thread at the bound.
+    bucketsMax: int(env, 'HTTP_RATE_BUCKETS_MAX', 100_000, 1, 10_000_000),
   };
 }
 

@@ -16,6 +16,7 @@ import { DatabaseComponent } from './node/database.ts';
 import { AttachmentSweepComponent } from './node/attachments.ts';
 import { NotifierComponent } from './node/notifications.ts';
 import { RetentionComponent } from './node/retention.ts';
+import { IdempotencySweepComponent } from './node/idempotency.ts';
 import { EdgeComponent } from './node/edge.ts';
 import { LeasesComponent } from './node/leases.ts';
 import { OrderEventsComponent } from './node/order-events.ts';
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
     // Notifications (NOTIFY_WEBHOOK_URL): on nodes with an edge, whose presence directory it asks.
     config.notify.enabled && config.role !== 'shard' ? new NotifierComponent(parts, (user) => edge.online(user)) : undefined,
     new RetentionComponent(parts), // the same
+    config.role !== 'shard' ? new IdempotencySweepComponent(parts) : undefined, // the same; keys are written by edges
     config.outbox.enabled && cluster && threads ? new RelayComponent(parts, bus) : undefined, // stops after the shards' last flush
     threads && new ShardsComponent(parts, threads, bus),
     leases,

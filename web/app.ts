@@ -11,12 +11,15 @@ import { presenceDot } from './lib/presence.ts';
 import { pastedFiles, setAttachmentLoader } from './lib/attachments.ts';
 import { devToken, forgetToken, saveToken, subjectOf, tokenFromPage } from './lib/session.ts';
 import { enablePush, pushKey, registerWorker } from './lib/push.ts';
+import { TicketCard, TicketList } from './lib/tickets.ts';
 
 const storageKey = 'chat.token';
 const devUserKey = 'chat.dev-user';
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
 
 let client: ChatClient;
+let tickets: TicketList;
+let ticketCard: TicketCard;
 let me = '';
 let current: ConversationView | undefined;
 let inbox: InboxEntry[] = [];
@@ -81,11 +84,14 @@ function start(token: string): void {
   const devUser = sessionStorage.getItem(devUserKey);
   client = new ChatClient({ url: wsUrl, token: devUser ? () => devToken(devUser) : token, backoff: { baseMs: 250, maxMs: 3000 } });
   setAttachmentLoader((id) => client.attachment(id));
+  tickets = new TicketList(client, (id) => void openConv(id).catch((e: unknown) => ($('tickets-error').textContent = `Could not open: ${(e as Error).message}`)));
+  ticketCard = new TicketCard(client);
   client.on('connected', (hello) => {
     me = hello.user;
     $('whoami').textContent = `Signed in as ${me}`;
     setStatus('connected', `Connected (node ${hello.node})`);
     scheduleInbox();
+    void tickets.load();
     client.blocks().then((list) => {
       blockedUsers.clear();
       for (const b of list) blockedUsers.add(b.user);
@@ -119,6 +125,8 @@ function start(token: string): void {
     if (current?.id === s.conv) Object.assign(current.view, { state: s.state, readOnly: s.readOnly, participants: s.participants });
     renderHeader();
     scheduleInbox();
+    void tickets.load(); // state frames are rare (lifecycle changes): the list may have changed
+    if (current?.id === s.conv && current.view.kind === 'ticket') void ticketCard.show(s.conv, true);
   });
   // A DM peer came online or went offline (or an open/join reply said so): redraw their dots.
   client.on('presence', () => {
@@ -244,6 +252,7 @@ function renderHeader(): void {
   const v: ConvView | undefined = c?.view;
   $('conv-title').replaceChildren(v ? titleOf(v) : 'No conversation open', v?.kind === 'dm' ? presenceDot(peerPresence(v.participants)) : '');
   $('conv-state').textContent = v && (v.kind !== 'dm' || v.state !== 'open') ? `${v.kind} · ${v.state}` : '';
+  void ticketCard.show(v?.kind === 'ticket' ? v.id : undefined);
   const observer = v !== undefined && !v.participants.includes(me);
   const readOnly = v !== undefined && (v.readOnly || observer);
   const peer = v?.kind === 'dm' && !observer ? v.participants.find((p) => p !== me) : undefined;

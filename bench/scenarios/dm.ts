@@ -246,6 +246,9 @@ export function rateLimitEnv(options: { rate: number; pairs: number }): Record<s
     RATE_BURST: process.env.RATE_BURST ?? String(2 * Number(limit)),
     // The per-socket frame limiter must not bite before the message limiter does.
     RATE_FRAMES_PER_S: process.env.RATE_FRAMES_PER_S ?? String(Math.max(200, 2 * Number(limit))),
+    // Setting up pairs is one admin PUT per pair from one address: the REST limits (issue 17) are off.
+    HTTP_RATE_PER_USER_PER_S: process.env.HTTP_RATE_PER_USER_PER_S ?? '0',
+    HTTP_RATE_PER_IP_PER_S: process.env.HTTP_RATE_PER_IP_PER_S ?? '0',
   };
 }
 

@@ -44,7 +44,7 @@ export interface TokenCheck {
   audience?: string;
 }
 
-export const knownRoles = ['user', 'customer', 'vendor', 'rider', 'technician', 'agent', 'admin'];
+export const knownRoles = ['user', 'customer', 'vendor', 'rider', 'technician', 'agent', 'admin', 'dispatcher'];
 const base64url = /^[A-Za-z0-9_-]*$/;
 
 /** Verifies `token` at `nowS` (epoch seconds); the principal, or an AuthError saying why not. */

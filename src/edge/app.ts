@@ -43,7 +43,10 @@ export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpD
   const sessions = new Sessions({ ...edgeDeps, verifier, revocations, store: revocationStore, sockets });
   const deps = { ...edgeDeps, verifier, shards, sessions, audit: new AuditLog(edgeDeps.pool, edgeDeps.log) };
   const uws = loadUws();
-  const app = uws.App();
+  // With TLS_* the edge speaks wss:// and https:// itself; each edge thread loads the files.
+  const app = config.tls
+    ? uws.SSLApp({ cert_file_name: config.tls.certFile, key_file_name: config.tls.keyFile, passphrase: config.tls.passphrase })
+    : uws.App();
   const router = new FrameRouter(deps);
 
   if (config.role !== 'shard') app.ws<SocketData>('/v1/ws', socketBehavior(config, deps, router, sockets));

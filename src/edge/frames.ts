@@ -4,6 +4,7 @@
  * reads go to the database, ping is answered here.
  */
 import { dmConversationId, dmIdPrefix } from '../../actors/dm.ts';
+import { mayObserve } from '../../actors/access.ts';
 import { decode, encodeFrame } from '../../protocol/codec.ts';
 import { ChatError, CloseCode, ProtocolError, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 import type { ClientFrame, ProtocolLimits, ServerFrame } from '../../protocol/frames.ts';
@@ -155,13 +156,13 @@ export class FrameRouter {
         return this.request(ws, frame.conv, frame, (status) => status === ReplyStatus.overloaded && this.d.metrics.shed.inc({ where: 'shard' }), shard);
       }
       case 'join': {
-        const admin = data.roles.includes('admin');
+        const observer = mayObserve(data.roles);
         const join = () => {
-          if (admin) this.d.registry.observe(ws, frame.conv); // before the snapshot: no gap
+          if (observer) this.d.registry.observe(ws, frame.conv); // before the snapshot: no gap
           this.request(ws, frame.conv, frame, (_status, reply) => this.afterJoin(ws, frame.conv, reply));
         };
-        // Any admin join is recorded (observing or not: which it is shows only in the reply).
-        return admin ? this.audited(ws, frame.rid, { actor: data.user, action: 'join', target: frame.conv }, join) : join();
+        // Any admin or dispatcher join is recorded (observing or not: which it is shows only in the reply).
+        return observer ? this.audited(ws, frame.rid, { actor: data.user, action: 'join', target: frame.conv }, join) : join();
       }
       case 'leave':
         this.d.registry.unobserve(ws, frame.conv);
@@ -204,7 +205,7 @@ export class FrameRouter {
   /** Observers stay subscribed to the room only if the join succeeded and they are not a participant. */
   private afterJoin(ws: Socket, conv: string, reply: Uint8Array): void {
     const data = ws.getUserData();
-    if (!data.roles.includes('admin')) return;
+    if (!mayObserve(data.roles)) return;
     const f = decode(reply) as { t: string; conv?: { participants: string[] } };
     if (f.t !== 'conv' || f.conv?.participants.includes(data.user)) this.d.registry.unobserve(ws, conv);
   }

@@ -1,21 +1,2 @@
-/** Token bucket: `ratePerS` refill, `burst` capacity. Time is passed in (ms). */
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-
-  constructor(private readonly ratePerS: number, private readonly burst: number, now: number) {
-    this.tokens = burst;
-    this.last = now;
-  }
-
-  /** Takes one token, or returns how many ms until one is available. */
-  take(now: number): { ok: true } | { ok: false; retryMs: number } {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.ratePerS) / 1000);
-    this.last = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return { ok: true };
-    }
-    return { ok: false, retryMs: Math.ceil(((1 - this.tokens) * 1000) / this.ratePerS) };
-  }
-}
+/** The token bucket lives in src/token-bucket.ts (shared with the HTTP API's limits); re-exported for the edge. */
+export { TokenBucket } from '../token-bucket.ts';

@@ -99,7 +99,9 @@ export class Sessions {
     if (data.closed) return;
     data.exp = p.exp;
     data.iat = p.iat;
-    if (data.roles.includes('admin') && !p.roles.includes('admin')) for (const conv of [...(data.observing ?? [])]) this.d.registry.unobserve(ws, conv);
+    // A role that let this socket observe is gone: it stops observing (it may join again as what it is now).
+    const lost = ['admin', 'dispatcher'].some((r) => data.roles.includes(r) && !p.roles.includes(r));
+    if (lost) for (const conv of [...(data.observing ?? [])]) this.d.registry.unobserve(ws, conv);
     data.roles = p.roles;
   }
 

@@ -138,7 +138,7 @@ export function registerAttachments(app: TemplatedApp, d: HttpDeps, blobs: BlobS
       if (!att) throw new ChatError(ErrorCode.notFound, 'no such attachment');
       const conv = await d.store.participants(att.conv);
       const reader = { userId: p.sub, roles: p.roles };
-      if (!conv || !mayRead(conv.participants, reader)) throw new ChatError(ErrorCode.forbidden, 'not a participant of this conversation');
+      if (!conv || !mayRead(conv.participants, reader, conv.kind)) throw new ChatError(ErrorCode.forbidden, 'not a participant of this conversation');
       // Withdrawn with its deleted message: gone for everyone, whatever the sweep has done yet.
       if (att.sentSeq === 0) throw new ChatError(ErrorCode.notFound, 'attachment deleted with its message');
       // Not sent yet: the uploader's draft, not the conversation's (admins still see it).
@@ -194,7 +194,7 @@ function writeHead(res: HttpResponse, status: string, headers: [string, string][
  * threads must close each connection after its response, which tryEnd cannot: there the body
  * is gathered and ended with `end(…, true)` (bounded by ATTACHMENT_BYTES_MAX).
  */
-function streamBody(
+export function streamBody(
   res: HttpResponse, status: string, headers: [string, string][], stream: Readable, length: number,
   state: { aborted: boolean }, onError: (e: unknown) => void,
 ): void {

@@ -2,6 +2,7 @@
 import { idCharsMax, idPattern } from '../../protocol/ids.ts';
 import { defaultLimits } from '../../protocol/frames.ts';
 import { ATTACHMENT_NAME_MAX_CHARS, TICKET_DESCRIPTION_MAX_CHARS, TICKET_IDEMPOTENCY_KEY_MAX_CHARS, TICKET_REASON_MAX_CHARS } from '../config.ts';
+import { TICKET_LIST_LIMIT_DEFAULT, TICKET_LIST_LIMIT_MAX, TICKET_LIST_QUERY_MAX_CHARS } from '../config.ts';
 
 const error = {
   description: 'JSON error',
@@ -101,6 +102,7 @@ export const openApiDocument = {
           technicianId: { type: 'string' },
           signatureUrl: { type: 'string' },
           routingReason: { type: 'string', description: 'why the request is still `created` (no covering center)' },
+          billable: { type: 'boolean', description: 'accepted past its warranty: the repair is billed (issue 17)' },
           createdAt: { type: 'string', format: 'date-time' },
           customerId: { type: 'string' },
           productId: { type: 'string' },
@@ -132,6 +134,30 @@ export const openApiDocument = {
         },
         description: '400 malformed JSON, missing fields, text with U+0000 or lone surrogates, or no Idempotency-Key; 403 not a customer; 415 not application/json; 422 unknown product, expired warranty, brand mismatch, or the key reused with a different body; 503 product or service-center service unavailable (nothing is created).',
       },
+      get: {
+        summary: 'List service requests the caller may see, newest first (issue 17)',
+        description:
+          'customer/user: their own; agent: their center\'s (tickets whose assigned center lists them as agent); technician: their assignments; admin/dispatcher: all (audited as `list_tickets` when the page holds tickets they are not a participant of). Several roles: the union; none of these → 403. ' +
+          'Filters combine with AND and with the role. `q` is full-text (Postgres `simple` configuration, `websearch_to_tsquery` syntax: words, "phrases", or, -word) over the description and the ticket\'s chat messages (deleted ones excluded). ' +
+          'Pages follow (createdAt DESC, id DESC); pass `next` as `cursor`. Every bad parameter → 400 naming it.',
+        parameters: [
+          { name: 'status', in: 'query', schema: { $ref: '#/components/schemas/Status' } },
+          { name: 'center', in: 'query', schema: idSchema, description: 'serviceCenterId' },
+          { name: 'technician', in: 'query', schema: idSchema, description: 'technicianId' },
+          { name: 'createdFrom', in: 'query', schema: { type: 'string' }, description: 'inclusive: epoch ms, or ISO 8601 date / date-time with zone' },
+          { name: 'createdTo', in: 'query', schema: { type: 'string' }, description: 'exclusive: epoch ms, or ISO 8601 date / date-time with zone' },
+          { name: 'q', in: 'query', schema: { type: 'string', minLength: 1, maxLength: TICKET_LIST_QUERY_MAX_CHARS } },
+          { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'the `next` of the previous page (opaque)' },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: TICKET_LIST_LIMIT_MAX, default: TICKET_LIST_LIMIT_DEFAULT } },
+        ],
+        responses: {
+          '200': {
+            description: 'one page',
+            content: { 'application/json': { schema: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: { $ref: '#/components/schemas/ServiceRequest' } }, next: { type: 'string' } } } } },
+          },
+          ...errors(400, 401, 403, 503),
+        },
+      },
     },
     '/api/v1/service-requests/{id}': {
       get: { summary: 'A service request with its history (participants and admins)', parameters: [idParam], responses: { '200': ticketResponse('the ticket'), ...errors(400, 401, 403, 404) } },
@@ -148,9 +174,38 @@ export const openApiDocument = {
     },
     '/api/v1/service-requests/{id}/route': {
       post: {
-        summary: 'Try routing again a request still `created` (customer or admin)',
+        summary: 'Try routing again a request still `created` (customer, dispatcher or admin)',
+        description: 'A retry by a dispatcher or admin is audited (`route_ticket`).',
         parameters: [idParam],
         responses: { '200': ticketResponse('the ticket (assigned, or still created with routingReason)'), ...errors(400, 401, 403, 404, 409, 503) },
+      },
+    },
+    '/api/v1/service-requests/{id}/reassign': {
+      post: {
+        summary: 'Reassign to another service center and/or technician (dispatcher or admin)',
+        description:
+          'Allowed in created, assigned, in_progress, disputed (created → assigned when a center is set). The center must exist in the service-center service and a technician must be one of its technicians (else 422); naming only a technician keeps the current center; a new center without a technician leaves the ticket to its agents. The old staff leave the room at once and the new join it (a `state` frame to both). Emits `ticket.reassigned`; audited (`reassign_ticket`). The same center and technician again → 200, nothing written.',
+        parameters: [idParam],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { centerId: idSchema, technicianId: idSchema, reason: { type: 'string', maxLength: TICKET_REASON_MAX_CHARS } } } } } },
+        responses: { '200': ticketResponse('the ticket after the reassign'), ...errors(400, 401, 403, 404, 409, 415, 422, 503) },
+      },
+    },
+    '/api/v1/service-requests/{id}/cancel': {
+      post: {
+        summary: 'Force-cancel from any open status (dispatcher or admin); the reason is required',
+        description: 'created, assigned, in_progress, resolved or disputed → cancelled; closed or cancelled → 409. A history row and `ticket.status_changed`; audited (`cancel_ticket`).',
+        parameters: [idParam],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', maxLength: TICKET_REASON_MAX_CHARS } } } } } },
+        responses: { '200': ticketResponse('the cancelled ticket'), ...errors(400, 401, 403, 404, 409, 415, 503) },
+      },
+    },
+    '/api/v1/service-requests/{id}/reopen': {
+      post: {
+        summary: 'Reopen a closed ticket within TICKET_REOPEN_WINDOW_MS of its close (dispatcher or admin)',
+        description: 'closed → in_progress (the center and technician stay assigned); past the window → 409. A history row and `ticket.status_changed`; audited (`reopen_ticket`). At most 10 reopens.',
+        parameters: [idParam],
+        requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { reason: { type: 'string', maxLength: TICKET_REASON_MAX_CHARS } } } } } },
+        responses: { '200': ticketResponse('the reopened ticket'), ...errors(400, 401, 403, 404, 409, 415, 503) },
       },
     },
     '/api/v1/service-requests/{id}/signature': {
@@ -337,3 +392,28 @@ export const openApiDocument = {
     },
   },
 } as const;
+
+/*
+ * Issue 17, over every route above (and those added later): each POST of the ticket API takes an
+ * Idempotency-Key (src/http/idempotency.ts), and each /api route may answer 429 (HTTP_RATE_*).
+ */
+const idempotencyKeyParam = {
+  name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: TICKET_IDEMPOTENCY_KEY_MAX_CHARS, pattern: '^[\\x21-\\x7e]+$' },
+  description: 'required (400 without); per user, route and ticket; the same key and request return the original response (2xx and 4xx without retryMs are kept for IDEMPOTENCY_TTL_MS), another request → 422, the first still running → 409 {retryMs}',
+};
+const rateLimited = {
+  description: 'rate limited per user or per client address (HTTP_RATE_*): nothing was done; retry after Retry-After seconds (retryMs in the body)',
+  headers: { 'Retry-After': { schema: { type: 'integer', minimum: 1 }, description: 'seconds, rounded up' } },
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+};
+type Operation = { parameters?: { name: string }[]; responses?: Record<string, unknown> };
+for (const [path, item] of Object.entries(openApiDocument.paths as unknown as Record<string, Record<string, Operation>>)) {
+  if (!path.startsWith('/api/')) continue;
+  for (const [method, op] of Object.entries(item)) {
+    op.responses = { ...op.responses, '429': rateLimited };
+    if (method === 'post' && path.startsWith('/api/v1/service-requests/')) {
+      if (!op.parameters?.some((p) => p.name === 'Idempotency-Key')) op.parameters = [...(op.parameters ?? []), idempotencyKeyParam];
+      op.responses = { ...errors(400, 409, 422), ...op.responses };
+    }
+  }
+}

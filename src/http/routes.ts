@@ -18,6 +18,7 @@ import { VerifierUnavailableError } from '../auth/verify-pool.ts';
 import { defaultLimits } from '../../protocol/frames.ts';
 import { ChatError, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 import { requireId } from '../../protocol/ids.ts';
+import { HttpRateLimiter } from './rate-limit.ts';
 
 export interface HttpDeps {
   config: Config;
@@ -45,6 +46,13 @@ const statusText: Record<number, string> = {
   403: '403 Forbidden', 404: '404 Not Found', 409: '409 Conflict', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity',
   429: '429 Too Many Requests', 500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
+
+/**
+ * This edge thread's REST rate limits (HTTP_RATE_*, src/http/rate-limit.ts), set by registerHttp:
+ * per address in route() for /api/… paths, per user in authenticate(). Unset (unit tests) → no limit.
+ */
+let httpRate: HttpRateLimiter | undefined;
+const textDecoder = new TextDecoder();
 
 /** Largest request body the HTTP API reads; more → 413 before buffering it. */
 export const httpBodyMaxBytes = 256 * 1024;
@@ -88,7 +96,13 @@ export function route(
     const headers: Record<string, string> = {};
     for (const h of opts.headers ?? []) headers[h] = req.getHeader(h);
     const base = { auth: req.getHeader('authorization'), query: req.getQuery() ?? '', params: [0, 1, 2].map((i) => safeDecode(req.getParameter(i) ?? '')), headers };
-    const body = opts.body ? readBody(res, opts.bodyMaxBytes ?? httpBodyMaxBytes) : Promise.resolve(Buffer.alloc(0));
+    // The REST API (/api/…) is rate limited per client address first, before the body is read or
+    // the token verified: a refused client costs one bucket lookup (health, metrics, static: exempt).
+    const ip = httpRate && req.getUrl().startsWith('/api/') ? textDecoder.decode(res.getRemoteAddressAsText()) : undefined;
+    const body = new Promise<Buffer>((resolve) => {
+      if (ip !== undefined) httpRate?.takeIp(ip);
+      resolve(opts.body ? readBody(res, opts.bodyMaxBytes ?? httpBodyMaxBytes) : Buffer.alloc(0));
+    });
     body.then((b) => handler({ ...base, body: b })).then(
       (out) => !aborted && respond(res, out.status, out.body, out.contentType),
       (e: unknown) => {
@@ -125,18 +139,24 @@ export function closesAfterResponse(): boolean {
   return closeAfterResponse;
 }
 
-export function respond(res: HttpResponse, status: number, body?: unknown, contentType = 'application/json'): void {
+export function respond(res: HttpResponse, status: number, body?: unknown, contentType = 'application/json', headers: Record<string, string> = {}): void {
   res.cork(() => {
     res.writeStatus(statusText[status] ?? `${status} Status`);
+    for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
     if (body === undefined) return void res.end(undefined, closeAfterResponse);
     const bytes = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
     res.writeHeader('content-type', contentType).end(bytes, closeAfterResponse);
   });
 }
 
-/** The JSON error body every refusal of the HTTP API and the upgrade carries: `{code, message, ...extra}`. */
+/**
+ * The JSON error body every refusal of the HTTP API and the upgrade carries: `{code, message, ...extra}`.
+ * A 429 with `retryMs` also carries `Retry-After` (whole seconds, rounded up).
+ */
 export function respondError(res: HttpResponse, code: number, message: string, extra: Record<string, unknown> = {}): void {
-  respond(res, code, { code, message, ...extra });
+  const headers: Record<string, string> = {};
+  if (code === ErrorCode.rateLimited && typeof extra.retryMs === 'number') headers['retry-after'] = String(Math.max(1, Math.ceil(extra.retryMs / 1000)));
+  respond(res, code, { code, message, ...extra }, 'application/json', headers);
 }
 
 /** A handler's answer: JSON by default, or raw bytes with their content type. */
@@ -146,16 +166,20 @@ export interface RouteResult {
   contentType?: string;
 }
 
+/** The caller of an HTTP route, from its bearer token; also takes a token of the user's HTTP rate (429 {retryMs} past it). */
 export async function authenticate(verifier: Verifier, auth: string, query: string): Promise<Principal> {
   const token = tokenFrom(auth, '') ?? tokenFrom('', query);
   if (!token) throw new ChatError(ErrorCode.unauthenticated, 'missing bearer token');
+  let p: Principal;
   try {
-    return await verifier.verify(token);
+    p = await verifier.verify(token);
   } catch (e) {
     // A full verification queue is our overload, not a bad token: 503 with when to retry.
     if (e instanceof VerifierUnavailableError) throw new ChatError(ErrorCode.unavailable, e.message, { retryMs: e.retryMs });
     throw new ChatError(ErrorCode.unauthenticated, e instanceof AuthError ? e.message : 'invalid token');
   }
+  httpRate?.takeUser(p.sub);
+  return p;
 }
 
 /** `limit` of a paged HTTP route: 1..historyLimitMax, or `fallback` when absent. */
@@ -175,6 +199,7 @@ export function optUint(params: URLSearchParams, key: string, max = Number.MAX_S
 }
 
 export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
+  httpRate = new HttpRateLimiter(d.config.httpRate);
   app.get('/healthz', (res) => respond(res, 200, { status: 'ok' }));
   app.get('/metrics', (res) => {
     let aborted = false;
@@ -223,7 +248,7 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
       const limit = pageLimit(q, d.config.actors.historyLimitDefault);
       const conv = await d.store.participants(id);
       if (!conv) throw new ChatError(ErrorCode.notFound, 'no such conversation');
-      if (!mayRead(conv.participants, { userId: p.sub, roles: p.roles })) throw new ChatError(ErrorCode.forbidden, 'not a participant');
+      if (!mayRead(conv.participants, { userId: p.sub, roles: p.roles }, conv.kind)) throw new ChatError(ErrorCode.forbidden, 'not a participant');
       const page = await d.store.history(id, before, limit);
       return { status: 200, body: { messages: page.msgs, next: page.next, retainedFrom: page.retainedFrom } };
     }),

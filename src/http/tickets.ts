@@ -4,21 +4,26 @@
  * Errors are JSON `{code, message}`, with the ticket's current `state` where one exists.
  */
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { TicketOp, TicketRequest } from '../../actors/ticket.ts';
-import { ticketView } from '../../actors/ticket.ts';
+import { maySign, ticketView } from '../../actors/ticket.ts';
 import { mayRead } from '../../actors/conversation.ts';
-import { ChatError, errorCodeOf, ErrorCode } from '../../protocol/errors.ts';
+import { ChatError, errorCodeOf, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 import { idCharsMax, requireId } from '../../protocol/ids.ts';
 import { parseJsonObject, requireJson } from '../../protocol/json-body.ts';
 import { controlFault, lineFault, textFault } from '../../protocol/text.ts';
 import { FileBlobStore, isPng, type BlobStore } from '../integrations/blobs.ts';
-import { authenticate, route, type HttpDeps, type RouteResult } from './routes.ts';
+import { authenticate, respondError, route, type HttpDeps, type RouteResult } from './routes.ts';
+import { idempotencyKey, idempotent } from './idempotency.ts';
+import { streamBody } from './attachments.ts';
 import type { Principal } from '../auth/auth.ts';
 import { openApiDocument } from './openapi.ts';
+import { registerTicketLists } from './ticket-lists.ts';
+import { auditRouteRetry, registerTicketDispatch } from './ticket-dispatch.ts';
 import { loadUws } from '../uws.ts';
 import {
-  TICKET_DESCRIPTION_MAX_CHARS, TICKET_IDEMPOTENCY_KEY_MAX_CHARS, TICKET_MULTIPART_OVERHEAD_BYTES, TICKET_REASON_MAX_CHARS, TICKET_STATUS_MAX_CHARS,
+  TICKET_DESCRIPTION_MAX_CHARS, TICKET_MULTIPART_OVERHEAD_BYTES, TICKET_REASON_MAX_CHARS, TICKET_STATUS_MAX_CHARS,
 } from '../config.ts';
 
 /*
@@ -41,7 +46,7 @@ export function ticketIdFor(user: string, key: string): string {
  * A text field: single-line (names, statuses, reasons) refuses every control character; the
  * description may hold tabs and newlines (protocol/text.ts). 400 naming the field otherwise.
  */
-function text(v: unknown, name: string, max: number, multiLine = false): string {
+export function text(v: unknown, name: string, max: number, multiLine = false): string {
   if (typeof v !== 'string' || v.trim().length === 0 || v.length > max) {
     throw new ChatError(400, `${name}: expected a non-empty string of at most ${max} characters`);
   }
@@ -73,16 +78,13 @@ function requestHash(r: TicketRequest): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-function idempotencyKey(raw: string): string {
-  if (!raw) throw new ChatError(400, 'Idempotency-Key header required');
-  if (raw.length > TICKET_IDEMPOTENCY_KEY_MAX_CHARS || !/^[\u0021-\u007e]+$/.test(raw)) {
-    throw new ChatError(400, `Idempotency-Key: at most ${TICKET_IDEMPOTENCY_KEY_MAX_CHARS} printable ASCII characters`);
-  }
-  return raw;
+/** sha256 (hex) of a request's bytes: the request hash of an idempotent POST without JSON fields. */
+function bytesHash(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Sends a ticket command to the ticket's actor; its reply becomes the response. */
-async function askTicket(d: HttpDeps, id: string, p: Principal, op: TicketOp, traceparent?: string): Promise<RouteResult> {
+export async function askTicket(d: HttpDeps, id: string, p: Principal, op: TicketOp, traceparent?: string): Promise<RouteResult> {
   const reply = await d.shards.askDecoded({ c: id, u: p.sub, r: p.roles, tk: op, tp: traceparent || undefined });
   if (reply.t === 'err') {
     const extra: { state?: string; retryMs?: number } = {};
@@ -97,9 +99,23 @@ async function askTicket(d: HttpDeps, id: string, p: Principal, op: TicketOp, tr
 async function readableTicket(d: HttpDeps, id: string, p: Principal) {
   const t = await d.store.loadTicket(id);
   if (!t) throw new ChatError(404, 'no such service request');
-  if (!mayRead(t.participants, { userId: p.sub, roles: p.roles })) throw new ChatError(403, 'not a participant of this service request');
+  if (!mayRead(t.participants, { userId: p.sub, roles: p.roles }, 'ticket')) throw new ChatError(403, 'not a participant of this service request');
   if (!t.participants.includes(p.sub)) await d.audit.record({ actor: p.sub, action: 'read_ticket', target: id });
   return t;
+}
+
+/** A blob-store call that failed (timeout, retries spent, breaker open): 503 with when to retry. */
+function storeUnavailable(d: HttpDeps, e: unknown): never {
+  d.log.warn({ err: e }, 'signature store unavailable');
+  throw new ChatError(ErrorCode.unavailable, 'signature store unavailable', { retryMs: RetryAfterMs.dependency });
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /** The `file` part of a multipart/form-data body. */
@@ -127,6 +143,9 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
     return askTicket(d, ticketIdFor(p.sub, key), p, { op: 'create', request, requestHash: requestHash(request) }, headers.traceparent);
   }, { body: true, headers: ['idempotency-key', 'traceparent', 'content-type'] }));
 
+  registerTicketLists(app, d);
+  registerTicketDispatch(app, d, { askTicket, text });
+
   app.get(`${base}/:id`, route(d.log, async ({ auth, query, params }) => {
     const p = await authenticate(d.verifier, auth, query);
     const t = await readableTicket(d, requireId(params[0], 'id'), p);
@@ -143,28 +162,68 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
     return askTicket(d, id, p, { op: 'status', to: status, reason }, headers.traceparent);
   }, { body: true, headers: ['traceparent', 'content-type'] }));
 
+  // Every POST takes an Idempotency-Key (src/http/idempotency.ts): a replay answers the first answer.
+  // Scopes are per route and ticket; a route request has no body, so its hash is the empty body's.
   app.post(`${base}/:id/route`, route(d.log, async ({ auth, query, params, headers }) => {
     const p = await authenticate(d.verifier, auth, query);
-    return askTicket(d, requireId(params[0], 'id'), p, { op: 'route' }, headers.traceparent);
-  }, { headers: ['traceparent'] }));
+    const id = requireId(params[0], 'id');
+    const key = idempotencyKey(headers['idempotency-key']);
+    return idempotent(d, p, `route:${id}`, key, bytesHash(new Uint8Array(0)), async () => {
+      await auditRouteRetry(d, p, id); // a dispatcher's (or admin's) retry is audited; the customer's own is not
+      return askTicket(d, id, p, { op: 'route' }, headers.traceparent);
+    });
+  }, { headers: ['traceparent', 'idempotency-key'] }));
 
   app.post(`${base}/:id/signature`, route(d.log, async ({ auth, query, params, headers, body }) => {
     const p = await authenticate(d.verifier, auth, query);
     const id = requireId(params[0], 'id');
+    const key = idempotencyKey(headers['idempotency-key']);
     const file = filePart(body, headers['content-type']);
     if (file.byteLength > maxSig) throw new ChatError(413, `signature larger than ${maxSig} bytes`);
     if (!isPng(file)) throw new ChatError(415, 'the signature must be a PNG image');
-    // Only participants get to store bytes; the actor then checks role and status for good.
-    await readableTicket(d, id, p);
-    const blob = await blobs.put(file);
-    return askTicket(d, id, p, { op: 'signature', url: `${base}/${encodeURIComponent(id)}/signature`, blob }, headers.traceparent);
-  }, { body: true, headers: ['content-type', 'traceparent'], bodyMaxBytes: maxSig + TICKET_MULTIPART_OVERHEAD_BYTES }));
+    // The request hash is the file's: the same PNG under the same key is a replay, not a second upload.
+    return idempotent(d, p, `signature:${id}`, key, bytesHash(file), async () => {
+      // Checked on the committed ticket before any byte is stored (a refused upload leaves nothing
+      // behind); the actor then checks role and status again, for good.
+      const t = await readableTicket(d, id, p);
+      const refusal = maySign(t, { userId: p.sub, roles: p.roles });
+      if (refusal) throw new ChatError(refusal.code, refusal.message, { state: t.status });
+      const blob = await blobs.put(file).catch((e: unknown) => storeUnavailable(d, e));
+      return askTicket(d, id, p, { op: 'signature', url: `${base}/${encodeURIComponent(id)}/signature`, blob }, headers.traceparent);
+    });
+  }, { body: true, headers: ['content-type', 'traceparent', 'idempotency-key'], bodyMaxBytes: maxSig + TICKET_MULTIPART_OVERHEAD_BYTES }));
 
-  app.get(`${base}/:id/signature`, route(d.log, async ({ auth, query, params }) => {
-    const p = await authenticate(d.verifier, auth, query);
-    const t = await readableTicket(d, requireId(params[0], 'id'), p);
-    const bytes = t.meta.signatureBlob ? await blobs.get(t.meta.signatureBlob) : null;
-    if (!bytes) throw new ChatError(404, 'no signature for this service request');
-    return { status: 200, body: new Uint8Array(bytes), contentType: 'image/png' };
-  }));
+  // Streamed from the blob store (a slow client pauses the read instead of buffering the image).
+  app.get(`${base}/:id/signature`, (res, req) => {
+    const state = { aborted: false, stream: undefined as Readable | undefined };
+    res.onAborted(() => {
+      state.aborted = true;
+      state.stream?.destroy();
+    });
+    // uWS request data is only readable synchronously: everything is taken before any await.
+    const ask = { auth: req.getHeader('authorization'), query: req.getQuery() ?? '', id: req.getParameter(0) ?? '' };
+    serveSignature().catch((e: unknown) => {
+      if (state.aborted) return;
+      if (e instanceof ChatError) return respondError(res, e.code, e.message, { ...e.extra });
+      d.log.error({ err: e }, 'signature download failed');
+      respondError(res, ErrorCode.unavailable, 'dependency unavailable', { retryMs: RetryAfterMs.dependency });
+    });
+
+    async function serveSignature(): Promise<void> {
+      const p = await authenticate(d.verifier, ask.auth, ask.query);
+      const t = await readableTicket(d, requireId(safeDecode(ask.id), 'id'), p);
+      const stream = t.meta.signatureBlob ? await blobs.read(t.meta.signatureBlob).catch((e: unknown) => storeUnavailable(d, e)) : null;
+      if (!stream) throw new ChatError(404, 'no signature for this service request');
+      if (state.aborted) return void stream.destroy();
+      state.stream = stream;
+      const headers: [string, string][] = [['content-type', 'image/png'], ['cache-control', 'private, no-cache'], ['x-content-type-options', 'nosniff']];
+      const onError = (e: unknown): void => d.log.warn({ err: e, id: t.id }, 'signature stream failed');
+      if (stream.blobLength !== undefined) return streamBody(res, '200 OK', headers, stream, stream.blobLength, state, onError);
+      // Length unknown (the store did not say): gathered first, bounded by the upload limit.
+      const chunks: Buffer[] = [];
+      for await (const c of stream) chunks.push(c as Buffer);
+      const bytes = Buffer.concat(chunks);
+      if (!state.aborted) streamBody(res, '200 OK', headers, Readable.from([bytes]), bytes.byteLength, state, onError);
+    }
+  });
 }

@@ -7,17 +7,21 @@
  * - `putAs(key, bytes)` stores under a key the caller chose (attachments: a random key per
  *   upload), so deleting one upload never removes the bytes of another with the same content.
  * - `get(key)` resolves with the bytes, or null when there is no such blob.
- * - `read(key, range?)` streams the bytes (or the inclusive byte range), or null when absent.
+ * - `read(key, range?)` streams the bytes (or the inclusive byte range), or null when absent;
+ *   the stream's `blobLength` is the number of bytes it will deliver, when the store knows it.
+ * - `exists(key)` resolves true when a blob is stored under the key (false for hostile keys).
  * - `delete(key)` removes the blob; deleting an absent blob is fine (idempotent).
  * Keys are 32 to 64 lower-case hex characters (`blobKeyPattern`); any other key reads as absent
  * and is refused by `putAs`, so no key can name a path or another container.
  *
  * Implementations: FileBlobStore keeps files under BLOB_DIR (default DATA_DIR/blobs), local to
  * the node (the single-node default); AzureBlobStore (blobs-azure.ts, BLOB_STORE=azure) is the
- * shared store for clusters. `createBlobStore(config)` picks one.
+ * shared store for clusters. `createBlobStore(config)` picks one. Every call to the Azure store
+ * has a deadline and goes through the resilience policy (BLOB_TIMEOUT_MS, BLOB_RETRIES,
+ * BLOB_BREAKER_*); a failure reaches the HTTP edge as 503 {retryMs}.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config.ts';
@@ -28,11 +32,15 @@ export interface ByteRange {
   end: number;
 }
 
+/** A blob's bytes as a stream; `blobLength`: how many bytes it delivers, when the store knows. */
+export type BlobReadable = Readable & { blobLength?: number };
+
 export interface BlobStore {
   put(bytes: Uint8Array): Promise<string>;
   putAs(key: string, bytes: Uint8Array): Promise<void>;
   get(key: string): Promise<Buffer | null>;
-  read(key: string, range?: ByteRange): Promise<Readable | null>;
+  read(key: string, range?: ByteRange): Promise<BlobReadable | null>;
+  exists(key: string): Promise<boolean>;
   delete(key: string): Promise<void>;
 }
 
@@ -92,7 +100,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   /** Opened before resolving, so a missing file is null here rather than an error mid-stream. */
-  async read(key: string, range?: ByteRange): Promise<Readable | null> {
+  async read(key: string, range?: ByteRange): Promise<BlobReadable | null> {
     if (!blobKeyPattern.test(key)) return null;
     let fh;
     try {
@@ -101,7 +109,27 @@ export class FileBlobStore implements BlobStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
-    return fh.createReadStream({ start: range?.start, end: range?.end }); // closes the handle at its end
+    let size: number;
+    try {
+      size = (await fh.stat()).size;
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    const stream: BlobReadable = fh.createReadStream({ start: range?.start, end: range?.end }); // closes the handle at its end
+    stream.blobLength = range ? Math.max(0, Math.min(range.end, size - 1) - range.start + 1) : size;
+    return stream;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    if (!blobKeyPattern.test(key)) return false;
+    try {
+      await access(this.pathOf(key));
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -113,7 +141,7 @@ export class FileBlobStore implements BlobStore {
 /** The store the config names: BLOB_STORE=azure (shared, for clusters) or the files under BLOB_DIR. */
 export function createBlobStore(config: Pick<Config, 'blobs'>): BlobStore {
   const b = config.blobs;
-  if (b.store === 'azure') return new LazyBlobStore(() => import('./blobs-azure.ts').then((m) => m.AzureBlobStore.fromConnectionString(b.azureConnectionString!, b.azureContainer, b.timeoutMs)));
+  if (b.store === 'azure') return new LazyBlobStore(() => import('./blobs-azure.ts').then((m) => m.AzureBlobStore.fromConnectionString(b.azureConnectionString!, b.azureContainer, b.timeoutMs, b)));
   return new FileBlobStore(b.dir);
 }
 
@@ -146,8 +174,12 @@ class LazyBlobStore implements BlobStore {
     return (await this.store()).get(key);
   }
 
-  async read(key: string, range?: ByteRange): Promise<Readable | null> {
+  async read(key: string, range?: ByteRange): Promise<BlobReadable | null> {
     return (await this.store()).read(key, range);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.store()).exists(key);
   }
 
   async delete(key: string): Promise<void> {

@@ -44,7 +44,7 @@ export function httpProducts(baseUrl: string, policy: Resilient): ProductsPort {
           if (res.status !== 200) throw new Error(`products service answered ${res.status}`);
           const body = (await res.json()) as { valid?: unknown; brand?: unknown };
           if (typeof body.valid !== 'boolean' || typeof body.brand !== 'string') throw new Error('products service: expected {valid: boolean, brand: string}');
-          return body.valid ? { kind: 'valid', brand: body.brand } : { kind: 'expired' };
+          return body.valid ? { kind: 'valid', brand: body.brand } : { kind: 'expired', brand: body.brand };
         });
       } catch (e) {
         span.setStatus({ code: 2, message: e instanceof Error ? e.name : 'error' });
@@ -76,7 +76,7 @@ export function tableProducts(products: Map<string, ProductRecord>, now: () => n
     async check(productId) {
       const p = products.get(productId);
       if (!p) return { kind: 'unknown' };
-      return Date.parse(p.warrantyUntil) >= now() ? { kind: 'valid', brand: p.brand } : { kind: 'expired', until: p.warrantyUntil };
+      return Date.parse(p.warrantyUntil) >= now() ? { kind: 'valid', brand: p.brand } : { kind: 'expired', brand: p.brand, until: p.warrantyUntil };
     },
   };
 }

@@ -12,6 +12,8 @@ import { startSpan } from '../tracing.ts';
 
 export interface ServiceCentersPort {
   candidates(at: Location, brand: string): Promise<ServiceCenter[]>;
+  /** One center by id (a dispatcher's reassign, issue 17); null = no such center. Rejects like `candidates`. */
+  byId(id: string): Promise<ServiceCenter | null>;
 }
 
 function isStringArray(v: unknown): v is string[] {
@@ -40,7 +42,8 @@ export function parseServiceCenters(json: string, source: string): ServiceCenter
 /** Embedded table (SERVICE_CENTERS_FILE, read once at start); filtering is the routing engine's. */
 export function tableServiceCenters(centers: readonly ServiceCenter[]): ServiceCentersPort {
   const lookup = brandIndex(centers);
-  return { candidates: async (at, brand) => lookup(at, brand) };
+  const byId = new Map(centers.map((c) => [c.id, c]));
+  return { candidates: async (at, brand) => lookup(at, brand), byId: async (id) => byId.get(id) ?? null };
 }
 
 export function fileServiceCenters(path: string): ServiceCentersPort {
@@ -50,6 +53,7 @@ export function fileServiceCenters(path: string): ServiceCentersPort {
 /**
  * Remote service: GET {url}/service-centers/candidates?lat&long&brand → 200 [center…], through
  * `policy`. The remote filters; the answer is re-ordered by id, the order round-robin counts in.
+ * GET {url}/service-centers/{id} → 200 center, 404 = no such center.
  */
 export function httpServiceCenters(baseUrl: string, policy: Resilient): ServiceCentersPort {
   const base = baseUrl.replace(/\/+$/, '');
@@ -78,11 +82,36 @@ export function httpServiceCenters(baseUrl: string, policy: Resilient): ServiceC
         span.end();
       }
     },
+    async byId(id) {
+      const span = startSpan('service-centers.byId');
+      try {
+        return await policy.execute(async (signal) => {
+          let res: Response;
+          try {
+            res = await fetch(`${base}/service-centers/${encodeURIComponent(id)}`, { signal });
+          } catch (e) {
+            throw new RetryableError(`service-center service unreachable: ${e instanceof Error ? e.message : e}`);
+          }
+          if (res.status === 404) return null;
+          if (res.status >= 500) throw new RetryableError(`service-center service answered ${res.status}`);
+          if (res.status !== 200) throw new Error(`service-center service answered ${res.status}`);
+          return parseCenter((await res.json()) as unknown, `service-centers/${id}`);
+        });
+      } catch (e) {
+        span.setStatus({ code: 2, message: e instanceof Error ? e.name : 'error' });
+        throw e;
+      } finally {
+        span.end();
+      }
+    },
   };
 }
 
 export const unconfiguredServiceCenters: ServiceCentersPort = {
   async candidates() {
+    throw new Error('no service centers configured (SERVICE_CENTERS_URL or SERVICE_CENTERS_FILE)');
+  },
+  async byId() {
     throw new Error('no service centers configured (SERVICE_CENTERS_URL or SERVICE_CENTERS_FILE)');
   },
 };

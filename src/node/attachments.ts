@@ -8,48 +8,32 @@
 import { ATTACHMENT_SWEEP_BATCH_MAX } from '../config.ts';
 import { type BlobStore, createBlobStore } from '../integrations/blobs.ts';
 import { AttachmentsTable } from '../persist/attachments.ts';
-import type { Component } from './component.ts';
 import type { NodeParts } from './parts.ts';
-import { Periodic } from './periodic.ts';
+import { SweepComponent, type SweepProgress } from './periodic.ts';
 
-export class AttachmentSweepComponent implements Component {
+export class AttachmentSweepComponent extends SweepComponent {
   readonly name = 'attachment-sweep';
+  protected readonly removedMsg = 'orphaned attachments removed';
   private readonly table: AttachmentsTable;
   private readonly blobs: BlobStore;
-  private readonly job: Periodic;
 
-  constructor(private readonly parts: NodeParts, blobs?: BlobStore) {
+  constructor(parts: NodeParts, blobs?: BlobStore) {
+    super(parts, parts.config.attachments.sweepIntervalMs);
     this.table = new AttachmentsTable(parts.pool);
     this.blobs = blobs ?? createBlobStore(parts.config);
-    this.job = new Periodic(parts.config.attachments.sweepIntervalMs, () => this.sweep());
   }
 
-  async start(): Promise<void> {
-    this.job.start();
-  }
-
-  stop(): Promise<void> {
-    return this.job.stop();
-  }
-
-  /** One round: batches of orphans until none is left or a batch fails. Answers how many went. */
-  async sweep(now = Date.now()): Promise<number> {
+  /** Batches of orphans until none is left or a batch fails. */
+  protected async round(now: number, progress: SweepProgress): Promise<void> {
     const { config, log } = this.parts;
     const before = now - config.attachments.orphanTtlMs;
-    let removed = 0;
-    try {
-      for (;;) {
-        const batch = await this.table.takeOrphans(before, ATTACHMENT_SWEEP_BATCH_MAX);
-        for (const o of batch) {
-          await this.blobs.delete(o.blobKey).catch((err: unknown) => log.warn({ err, id: o.id, key: o.blobKey }, 'orphaned attachment blob not deleted'));
-        }
-        removed += batch.length;
-        if (batch.length < ATTACHMENT_SWEEP_BATCH_MAX) break;
+    for (;;) {
+      const batch = await this.table.takeOrphans(before, ATTACHMENT_SWEEP_BATCH_MAX);
+      for (const o of batch) {
+        await this.blobs.delete(o.blobKey).catch((err: unknown) => log.warn({ err, id: o.id, key: o.blobKey }, 'orphaned attachment blob not deleted'));
       }
-    } catch (err) {
-      log.warn({ err }, 'attachment sweep failed; the next round retries');
+      progress.removed += batch.length;
+      if (batch.length < ATTACHMENT_SWEEP_BATCH_MAX) return;
     }
-    if (removed) log.info({ removed }, 'orphaned attachments removed');
-    return removed;
   }
 }

@@ -6,41 +6,24 @@
  */
 import { RETENTION_CONVERSATIONS_PER_STATEMENT, RETENTION_MESSAGES_PER_CONVERSATION } from '../config.ts';
 import { RetentionTable } from '../persist/retention.ts';
-import type { Component } from './component.ts';
 import type { NodeParts } from './parts.ts';
-import { Periodic } from './periodic.ts';
+import { SweepComponent, type SweepProgress } from './periodic.ts';
 
-export class RetentionComponent implements Component {
+export class RetentionComponent extends SweepComponent {
   readonly name = 'retention';
+  protected readonly removedMsg = 'expired messages removed (retention)';
   private readonly table: RetentionTable;
-  private readonly job: Periodic;
 
-  constructor(private readonly parts: NodeParts) {
+  constructor(parts: NodeParts) {
+    // Keep everything (no kind with a period): nothing to run.
+    super(parts, parts.config.retention.intervalMs, Object.values(parts.config.retention.maxAgeMs).some((ms) => ms > 0));
     this.table = new RetentionTable(parts.pool);
-    this.job = new Periodic(parts.config.retention.intervalMs, () => this.sweep());
   }
 
-  async start(): Promise<void> {
-    // Keep everything: nothing to run.
-    if (Object.values(this.parts.config.retention.maxAgeMs).some((ms) => ms > 0)) this.job.start();
-  }
-
-  stop(): Promise<void> {
-    return this.job.stop();
-  }
-
-  /** One round over every kind with a period; answers how many messages went. */
-  async sweep(now = Date.now()): Promise<number> {
-    const { config, log } = this.parts;
-    let removed = 0;
-    try {
-      for (const [kind, ms] of Object.entries(config.retention.maxAgeMs)) {
-        if (ms > 0) removed += await this.table.sweepKind(kind, now - ms, RETENTION_CONVERSATIONS_PER_STATEMENT, RETENTION_MESSAGES_PER_CONVERSATION);
-      }
-    } catch (err) {
-      log.warn({ err }, 'retention sweep failed; the next round retries');
+  /** Every kind with a period, in small statements. */
+  protected async round(now: number, progress: SweepProgress): Promise<void> {
+    for (const [kind, ms] of Object.entries(this.parts.config.retention.maxAgeMs)) {
+      if (ms > 0) progress.removed += await this.table.sweepKind(kind, now - ms, RETENTION_CONVERSATIONS_PER_STATEMENT, RETENTION_MESSAGES_PER_CONVERSATION);
     }
-    if (removed) log.info({ removed }, 'expired messages removed (retention)');
-    return removed;
   }
 }

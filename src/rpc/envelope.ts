@@ -36,13 +36,20 @@ export type ShardEnvelope =
   | (EnvelopeBase & { f: ClientFrame; e?: never; tk?: never; rt?: never })
   | (EnvelopeBase & { e: OrderEvent; f?: never; tk?: never; rt?: never })
   | (EnvelopeBase & { tk: TicketOp; f?: never; e?: never; rt?: never })
-  | (EnvelopeBase & { rt: RoutePickRequest; f?: never; e?: never; tk?: never });
+  | (EnvelopeBase & { rt: RouterRequest; f?: never; e?: never; tk?: never });
 
 export interface RoutePickRequest {
   brand: string;
   /** Eligible centers, ordered by id. */
   candidates: CandidateRef[];
 }
+
+/** Gives back a pick whose ticket did not commit (see actors/router.ts). */
+export interface RouteReleaseRequest {
+  release: { brand: string; centerId: string };
+}
+
+export type RouterRequest = RoutePickRequest | RouteReleaseRequest;
 
 /**
  * The router actor's id: a control character (not NUL, which Postgres text refuses) keeps it out

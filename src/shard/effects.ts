@@ -29,6 +29,8 @@ export interface EffectDeps {
   schedule(id: string, at: number, command: TimerCommand): void;
   /** Refuses a write as load shedding does (counted and answered). */
   refuse(item: Item): void;
+  /** Gives the router back a pick whose ticket did not commit. */
+  releaseRoute?(brand: string, centerId: string): void;
 }
 
 /** The answer to a write that did not commit and may pass when sent again. */
@@ -54,7 +56,10 @@ export class Effects {
           replies.fanout(cell.id, effect.users, effect.frame, effect.toOrigin ? undefined : item.origin);
           break;
         case 'persist':
-          this.persist(cell, item, effect.writes, effect.then);
+          this.persist(cell, item, effect.writes, effect.then, effect.otherwise);
+          break;
+        case 'releaseRoute':
+          this.deps.releaseRoute?.(effect.brand, effect.centerId);
           break;
         case 'schedule':
           this.deps.schedule(cell.id, effect.at, effect.command);
@@ -77,12 +82,14 @@ export class Effects {
     }
   }
 
-  private persist(cell: Cell, item: Item, writes: Write[], then: Effect[]): void {
+  /** `otherwise` (compensations, no replies) runs on every path where the writes were not stored. */
+  private persist(cell: Cell, item: Item, writes: Write[], then: Effect[], otherwise: Effect[] = []): void {
     if (!cell.lane.fits(writes.length)) {
       // The lane's row bound, reached between admission and decision (rare: admission keeps
       // room). Nothing is queued, but the actor's new state assumed it: reload before the next
       // command (synchronously marked, so no later write can build on the lost one).
       cell.body.invalidate();
+      this.execute(cell, item, otherwise);
       return this.deps.refuse(item);
     }
     const { mailboxes, fences } = this.deps;
@@ -96,6 +103,7 @@ export class Effects {
       },
       (e: unknown) => {
         mailboxes.settled(cell);
+        this.execute(cell, item, otherwise);
         this.failed(cell, item, e);
       },
     );

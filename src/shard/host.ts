@@ -78,6 +78,7 @@ export class ShardHost {
       publishEvents: deps.publishEvents, onFenced: deps.onFenced, onError: deps.onError,
       schedule: (id, at, command) => this.schedule(id, at, command),
       refuse: (item) => this.refuse(item),
+      releaseRoute: (brand, centerId) => this.releaseRoute(brand, centerId),
     });
   }
 
@@ -130,7 +131,10 @@ export class ShardHost {
     }
     if (env.e) return this.deliver(env.c, { cmd: { t: 'orderEvent', event: env.e }, reply, tp: env.tp });
     if (env.tk) return this.deliver(env.c, { cmd: { t: 'ticket', actor: { userId: env.u, roles: env.r }, op: env.tk }, reply, tp: env.tp, cid: env.cid });
-    if (env.rt && env.c === routerActorId) return this.deliver(env.c, { cmd: { t: 'routePick', ...env.rt }, reply, tp: env.tp });
+    if (env.rt && env.c === routerActorId) {
+      const cmd: ActorCommand = 'release' in env.rt ? { t: 'routeRelease', ...env.rt.release } : { t: 'routePick', ...env.rt };
+      return this.deliver(env.c, { cmd, reply, tp: env.tp });
+    }
     if (!env.f) return;
     const cmd: ActorCommand = { t: 'frame', actor: { userId: env.u, roles: env.r }, frame: env.f };
     this.deliver(env.c, { cmd, reply, rid: env.f.rid, tp: env.tp, cid: env.cid, origin: env.o });
@@ -206,6 +210,11 @@ export class ShardHost {
     this.deps.onError?.(e, 'actor loop');
     for (const item of this.mailboxes.drain(cell)) this.replies.reply(item, { t: 'err', code: ErrorCode.internal, msg: 'internal error' });
     cell.body.invalidate();
+  }
+
+  /** The creation saga's compensation, asked of the router wherever it lives; a failure is logged. */
+  private releaseRoute(brand: string, centerId: string): void {
+    this.deps.tickets?.release({ brand, centerId }).catch((e: unknown) => this.deps.onError?.(e, 'route release'));
   }
 
   private refuse(item: Item): void {

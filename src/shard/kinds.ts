@@ -73,12 +73,12 @@ export class ConversationBody implements ActorBody {
   }
 
   prepare(cmd: ActorCommand, settled: () => Promise<void>): Promise<void> {
-    if (cmd.t === 'routePick') return Promise.resolve();
+    if (cmd.t === 'routePick' || cmd.t === 'routeRelease') return Promise.resolve();
     return resolveConversation(this.state, cmd, this.deps, settled);
   }
 
   decide(cmd: ActorCommand, now: number): Effect[] {
-    if (cmd.t === 'routePick') return wrongKind('conversation', cmd);
+    if (cmd.t === 'routePick' || cmd.t === 'routeRelease') return wrongKind('conversation', cmd);
     const { state, effects } = decideConversation(this.state, this.id, cmd, now, this.deps.limits);
     this.state = state;
     return effects;
@@ -114,7 +114,7 @@ export class RouterBody implements ActorBody {
   }
 
   decide(cmd: ActorCommand): Effect[] {
-    if (cmd.t !== 'routePick') return wrongKind('router', cmd);
+    if (cmd.t !== 'routePick' && cmd.t !== 'routeRelease') return wrongKind('router', cmd);
     const { state, effects } = decideRouter(this.state!, cmd);
     this.state = state;
     return effects;

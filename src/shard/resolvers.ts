@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ConversationCommand, needsConnectionCheck } from '../../actors/index.ts';
 import type { Location, RoutePick, ServiceCenter } from '../../actors/routing.ts';
-import { productAccepts, type RoutingOutcome, ticketNeeds, type TicketCommand } from '../../actors/ticket.ts';
+import { type CenterLookup, productAccepts, reassignCenterId, type RoutingOutcome, ticketNeeds, type TicketCommand } from '../../actors/ticket.ts';
 import type { ConversationState, MessageTarget } from '../../actors/types.ts';
 import type { TicketPorts } from './ticket-ports.ts';
 import { type AttachmentsCheck, checkAttachments } from '../../actors/attachments.ts';
@@ -84,8 +84,11 @@ async function resolveConnection(state: ConversationState | null, cmd: Conversat
  * the router actor) before the pure decision.
  */
 async function resolveTicket(state: ConversationState | null, cmd: TicketCommand, ports: TicketPorts | undefined): Promise<void> {
-  if (!ticketNeeds(state, cmd)) return;
   const op = cmd.op;
+  // What the host resolves is never taken from the caller.
+  if (op.op === 'reassign') delete op.center;
+  if (op.op === 'reopen') delete op.windowMs;
+  if (!ticketNeeds(state, cmd)) return;
   if (op.op === 'create') {
     op.product = ports ? await ports.products.check(op.request.productId) : { kind: 'unavailable', detail: 'tickets are not served here' };
     if (!productAccepts(op.request, op.product)) return;
@@ -93,6 +96,23 @@ async function resolveTicket(state: ConversationState | null, cmd: TicketCommand
   } else if (op.op === 'route' && state?.meta) {
     const m = state.meta;
     op.routing = await routeFor(ports, m.brand, { lat: Number(m.lat), lon: Number(m.lon) });
+  } else if (op.op === 'reassign' && state) {
+    const id = reassignCenterId(state, op);
+    if (id) op.center = await centerFor(ports, id);
+  } else if (op.op === 'reopen') {
+    op.windowMs = ports?.reopenWindowMs;
+  }
+}
+
+/** A reassign's center, looked up by id in the service-center port. */
+async function centerFor(ports: TicketPorts | undefined, id: string): Promise<CenterLookup> {
+  if (!ports) return { kind: 'unavailable', detail: 'tickets are not served here' };
+  try {
+    if (!ports.centers.byId) return { kind: 'unavailable', detail: 'the service-center port has no lookup by id' };
+    const c = await ports.centers.byId(id);
+    return c ? { kind: 'found', center: { id: c.id, agents: c.agents, technicians: c.technicians } } : { kind: 'unknown' };
+  } catch (e) {
+    return { kind: 'unavailable', detail: messageOf(e) };
   }
 }
 

@@ -17,10 +17,14 @@ import { fileServiceCenters, httpServiceCenters, type ServiceCentersPort, unconf
 export interface TicketPorts {
   products: ProductsPort;
   centers: ServiceCentersPort;
+  /** TICKET_REOPEN_WINDOW_MS, passed into a reopen by the host (the actor cannot read config). */
+  reopenWindowMs: number;
   /** Asks the router actor (wherever it lives) for a pick; null = no candidate. */
   pick(request: RoutePickRequest): Promise<RoutePick | null>;
   /** The router's counters as recovered from the tickets routed so far. */
   loadRouterState(): Promise<RouterState>;
+  /** Gives back a pick whose ticket did not commit (the creation saga's compensating step). */
+  release(pick: { brand: string; centerId: string }): Promise<void>;
 }
 
 export interface TicketDependencies {
@@ -45,10 +49,15 @@ export function createTicketPorts(config: Config, bus: Bus, subjects: Subjects, 
     ports: {
       products,
       centers,
+      reopenWindowMs: t.reopenWindowMs,
       async pick(request) {
         const reply = await shards.askDecoded({ c: routerActorId, u: 'routing', r: ['system'], rt: request });
         if (reply.t !== 'routed') throw new Error(reply.msg ?? 'router refused');
         return (reply.pick as RoutePick | null | undefined) ?? null;
+      },
+      async release(pick) {
+        const reply = await shards.askDecoded({ c: routerActorId, u: 'routing', r: ['system'], rt: { release: pick } });
+        if (reply.t !== 'released') throw new Error(reply.msg ?? 'router refused the release');
       },
       async loadRouterState(): Promise<RouterState> {
         const state = newRouterState();

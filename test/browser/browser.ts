@@ -29,8 +29,8 @@ export async function launch(): Promise<Browser> {
  * A context whose pages accept functions compiled by tsx: its esbuild transform keeps function
  * names with a `__name(fn, "name")` helper that page.evaluate would otherwise not find.
  */
-export async function newContext(browser: Browser): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ viewport: { width: 960, height: 600 } });
+export async function newContext(browser: Browser, opts: { ignoreHTTPSErrors?: boolean } = {}): Promise<BrowserContext> {
+  const ctx = await browser.newContext({ viewport: { width: 960, height: 600 }, ...opts });
   await ctx.addInitScript({ content: 'globalThis.__name = (fn) => fn;' });
   return ctx;
 }

@@ -112,7 +112,7 @@ const move = (id: string, user: string, roles: string[], status: string, reason?
 async function uploadSignature(id: string, user: string, roles: string[], bytes: Buffer, type = 'image/png') {
   const form = new FormData();
   form.append('file', new Blob([new Uint8Array(bytes)], { type }), 'signature.png');
-  const res = await fetch(api(`/${id}/signature`), { method: 'POST', body: form, headers: { authorization: `Bearer ${await token(user, roles)}` } });
+  const res = await fetch(api(`/${id}/signature`), { method: 'POST', body: form, headers: { authorization: `Bearer ${await token(user, roles)}`, 'idempotency-key': uid('sig') } });
   return { status: res.status, body: await res.json() };
 }
 
@@ -248,16 +248,17 @@ describe('service-request tickets', () => {
     assert.equal(r.status, 201);
     assert.deepEqual([r.body.status, r.body.serviceCenterId], ['created', null]);
     assert.match(r.body.routingReason, /no service center/);
-    assert.equal((await call('POST', `/${r.body.id}/route`, uid('x'), ['customer'])).status, 403);
-    const retry = await call('POST', `/${r.body.id}/route`, cust, ['customer']);
+    assert.equal((await call('POST', `/${r.body.id}/route`, uid('x'), ['customer'], undefined, { 'idempotency-key': 'route-1' })).status, 403);
+    const retry = await call('POST', `/${r.body.id}/route`, cust, ['customer'], undefined, { 'idempotency-key': 'route-1' });
     assert.deepEqual([retry.status, retry.body.status], [200, 'created']);
   });
 
-  test('warranty, brand and input errors are refused with 4xx and create nothing', async () => {
+  test('unknown product, brand and input errors are refused with 4xx and create nothing; an expired warranty is billable', async () => {
     const cust = uid('cust');
-    const expired = await create(cust, 'e1', request('p-old'));
-    assert.equal(expired.status, 422);
-    assert.match(expired.body.message, /warranty/);
+    // Issue 17: past its warranty a product is still serviced, as a billable ticket.
+    const expired = await create(uid('cust'), 'e1', request('p-old'));
+    assert.deepEqual([expired.status, expired.body.billable], [201, true], JSON.stringify(expired.body));
+    assert.equal((await create(cust, 'e1b', request('p-old', 'Other'))).status, 422, 'brand mismatch past the warranty');
     assert.equal((await create(cust, 'e2', request('p-missing'))).status, 422);
     assert.equal((await create(cust, 'e3', request('p-acme', 'Other'))).status, 422, 'brand mismatch');
     assert.equal((await call('POST', '', cust, ['customer'], request())).status, 400, 'no Idempotency-Key');
@@ -280,9 +281,9 @@ describe('service-request tickets', () => {
     assert.equal((await uploadSignature(t.id, cust, ['customer'], pngBytes())).status, 403, 'the customer does not upload');
     const form = new FormData();
     form.append('other', 'x');
-    const missing = await fetch(api(`/${t.id}/signature`), { method: 'POST', body: form, headers: { authorization: `Bearer ${await token(t.technicianId, ['technician'])}` } });
+    const missing = await fetch(api(`/${t.id}/signature`), { method: 'POST', body: form, headers: { authorization: `Bearer ${await token(t.technicianId, ['technician'])}`, 'idempotency-key': uid('sig') } });
     assert.equal(missing.status, 400);
-    const json = await call('POST', `/${t.id}/signature`, t.technicianId, ['technician'], { file: 'x' });
+    const json = await call('POST', `/${t.id}/signature`, t.technicianId, ['technician'], { file: 'x' }, { 'idempotency-key': uid('sig') });
     assert.equal(json.status, 415, 'not multipart');
   });
 

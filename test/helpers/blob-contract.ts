@@ -54,8 +54,36 @@ export function blobStoreContract(name: string, store: () => BlobStore): void {
     assert.equal(await store().get(key), null);
   });
 
+  test(`${name}: exists is false before put, true after, false again after delete`, async () => {
+    const bytes = randomBytes(32);
+    const key = randomBlobKey();
+    assert.equal(await store().exists(key), false);
+    await store().putAs(key, bytes);
+    assert.equal(await store().exists(key), true);
+    const content = await store().put(bytes);
+    assert.equal(await store().exists(content), true, 'a content key exists once put');
+    await store().delete(key);
+    assert.equal(await store().exists(key), false);
+    assert.equal(await store().exists(content), true, 'deleting one key leaves the other');
+    await store().delete(content);
+    assert.equal(await store().exists(content), false);
+  });
+
+  test(`${name}: read tells the length it will deliver when the store knows it`, async () => {
+    const bytes = randomBytes(500);
+    const key = randomBlobKey();
+    await store().putAs(key, bytes);
+    const whole = await store().read(key);
+    if (whole?.blobLength !== undefined) assert.equal(whole.blobLength, 500);
+    assert.deepEqual(await bytesOf(whole), bytes);
+    const part = await store().read(key, { start: 100, end: 149 });
+    if (part?.blobLength !== undefined) assert.equal(part.blobLength, 50);
+    assert.deepEqual(await bytesOf(part), bytes.subarray(100, 150));
+  });
+
   test(`${name}: keys outside 32-64 lower-case hex name nothing and are refused for writes`, async () => {
     for (const bad of ['../../etc/passwd', 'A'.repeat(64), 'abc', `${'0'.repeat(64)}/x`, '']) {
+      assert.equal(await store().exists(bad), false, bad);
       assert.equal(await store().get(bad), null, bad);
       assert.equal(await store().read(bad), null, bad);
       await store().delete(bad); // nothing to do, no error

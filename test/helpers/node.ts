@@ -3,7 +3,8 @@
  * node gets its own schema; without it, its own embedded PGlite under a temp DATA_DIR.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
@@ -15,6 +16,8 @@ export interface NodeOptions {
   env?: Record<string, string>;
   dataDir?: string;
   schema?: string;
+  /** The directory the node runs from (default: this checkout); the image test assembles another. */
+  root?: string;
 }
 
 export class TestNode {
@@ -24,8 +27,10 @@ export class TestNode {
   readonly dataDir: string;
   readonly schema: string;
   readonly env: Record<string, string>;
+  private readonly root: string;
 
   constructor(opts: NodeOptions = {}) {
+    this.root = opts.root ?? root;
     // Below Linux's ephemeral range (32768+), so a busy client side cannot have taken it.
     this.port = 12000 + Math.floor(Math.random() * 20000);
     this.dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'chat-test-'));
@@ -41,12 +46,36 @@ export class TestNode {
     });
   }
 
+  /** Whether the node serves wss:// and https:// (TLS_CERT_FILE given). */
+  get tls(): boolean {
+    return Boolean(this.env.TLS_CERT_FILE);
+  }
+
   get url(): string {
-    return `ws://127.0.0.1:${this.port}/v1/ws`;
+    return `${this.tls ? 'wss' : 'ws'}://127.0.0.1:${this.port}/v1/ws`;
   }
 
   get http(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  /**
+   * A small HTTP call to this node, over TLS trusting only the node's own certificate (fetch
+   * cannot be given a CA in Node 20): status and body text.
+   */
+  async fetch(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; text: string }> {
+    if (!this.tls) {
+      const r = await fetch(`${this.http}${path}`, init);
+      return { status: r.status, text: await r.text() };
+    }
+    const ca = readFileSync(this.env.TLS_CERT_FILE, 'utf8');
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: this.port, path, method: init.method ?? 'GET', headers: init.headers, ca, servername: 'localhost' }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.once('error', reject).end(init.body);
+    });
   }
 
   async start(timeoutMs = 60_000): Promise<this> {
@@ -55,7 +84,7 @@ export class TestNode {
     // the cluster suites, and single-node suites must not join one cluster by accident.
     const { NATS_URL: _nats, ...inherited } = process.env;
     this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: root,
+      cwd: this.root,
       env: {
         ...inherited,
         PORT: String(this.port),
@@ -75,8 +104,7 @@ export class TestNode {
     while (Date.now() < deadline) {
       if (this.child.exitCode !== null) throw new Error(`node exited ${this.child.exitCode}: ${this.log}`);
       try {
-        const r = await fetch(`${this.http}/readyz`);
-        if (r.status === 200) return this;
+        if ((await this.fetch('/readyz')).status === 200) return this;
       } catch {
         /* not listening yet */
       }
@@ -104,11 +132,8 @@ export async function token(sub: string, roles: string[] = ['user'], opts: { sec
 }
 
 export async function connectUsers(node: TestNode, a: string, b: string): Promise<void> {
-  const r = await fetch(`${node.http}/api/v1/connections/${a}/${b}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${await token('ops', ['admin'])}` },
-  });
-  if (r.status !== 204) throw new Error(`connect ${a} ${b}: ${r.status} ${await r.text()}`);
+  const r = await node.fetch(`/api/v1/connections/${a}/${b}`, { method: 'PUT', headers: { authorization: `Bearer ${await token('ops', ['admin'])}` } });
+  if (r.status !== 204) throw new Error(`connect ${a} ${b}: ${r.status} ${r.text}`);
 }
 
 let uniq = 0;

@@ -135,7 +135,7 @@ const layers: string[][] = [
   ['src/rpc'],
   ['src/persist', 'src/cluster', 'src/outbox'],
   ['src/integrations', 'src/bus'],
-  ['src/config', 'src/log', 'src/metrics', 'src/tracing', 'src/uws', 'src/worker-thread', 'src/small-set'],
+  ['src/config', 'src/log', 'src/metrics', 'src/tracing', 'src/uws', 'src/worker-thread', 'src/small-set', 'src/token-bucket'],
   ['actors', 'protocol'],
 ];
 

@@ -158,10 +158,10 @@ test('create replays: same customer and body → the original response; another 
   assert.equal(errOf(other.effects)?.code, 422);
 });
 
-test('create refusals create nothing: unknown product, expired warranty, brand mismatch 422; product or routing down 503', () => {
+test('create refusals create nothing: unknown product, brand mismatch (also past the warranty) 422; product or routing down 503', () => {
   const cases: [Partial<Extract<TicketOp, { op: 'create' }>>, number][] = [
     [{ product: { kind: 'unknown' } }, 422],
-    [{ product: { kind: 'expired', until: '2020-01-01' } }, 422],
+    [{ product: { kind: 'expired', brand: 'Other', until: '2020-01-01' } }, 422],
     [{ product: { kind: 'valid', brand: 'Other' } }, 422],
     [{ product: { kind: 'unavailable', detail: 'timeout' } }, 503],
     [{ routing: { kind: 'unavailable', detail: 'down' } }, 503],
@@ -171,6 +171,17 @@ test('create refusals create nothing: unknown product, expired warranty, brand m
     assert.equal(state, null, JSON.stringify(extra));
     assert.equal(errOf(effects)?.code, code, JSON.stringify(extra));
   }
+});
+
+test('an expired warranty is accepted as billable (issue 17); a valid one is not billable', () => {
+  const expired = decideTicket(null, 'sr_b', { t: 'ticket', actor: customer, op: createOp({ product: { kind: 'expired', brand: 'acme', until: '2020-01-01' } }) }, now);
+  assert.equal(errOf(expired.effects), undefined);
+  assert.deepEqual([expired.state!.state, expired.state!.meta!.billable], ['assigned', 'true']);
+  const data = (effects: Effect[]) => effects.flatMap((e) => (e.type === 'persist' ? e.then : [e])).find((e) => e.type === 'replyData');
+  const body = (data(expired.effects) as unknown as { data: { status: number; body: { billable: boolean } } }).data;
+  assert.deepEqual([body.status, body.body.billable], [201, true]);
+  const valid = decideTicket(null, 'sr_v', { t: 'ticket', actor: customer, op: createOp() }, now);
+  assert.equal((data(valid.effects) as unknown as { data: { body: { billable: boolean } } }).data.body.billable, false);
 });
 
 test('no candidate: the ticket is created with a reason; a later route by the customer assigns it', () => {

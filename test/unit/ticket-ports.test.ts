@@ -12,7 +12,7 @@ test('products table: valid until warrantyUntil, expired after it, unknown other
   const table = parseProducts(JSON.stringify([{ id: 'p1', brand: 'Acme', warrantyUntil: '2030-01-01' }, { id: 'p2', brand: 'Acme', warrantyUntil: '2020-01-01T00:00:00Z' }]), 'test');
   const port = tableProducts(table, () => Date.parse('2026-11-23'));
   assert.deepEqual(await port.check('p1'), { kind: 'valid', brand: 'Acme' });
-  assert.deepEqual(await port.check('p2'), { kind: 'expired', until: '2020-01-01T00:00:00Z' });
+  assert.deepEqual(await port.check('p2'), { kind: 'expired', brand: 'Acme', until: '2020-01-01T00:00:00Z' });
   assert.deepEqual(await port.check('p3'), { kind: 'unknown' });
 });
 
@@ -29,6 +29,12 @@ test('service-center table filters by coverage and brand; bad rows are refused',
   ]), 'c.json');
   assert.deepEqual((await tableServiceCenters(centers).candidates({ lat: 0.01, lon: 0 }, 'Acme')).map((c) => c.id), ['a', 'b']);
   assert.throws(() => parseServiceCenters(JSON.stringify([{ id: 'x', name: 'X', lat: 0, lon: 0, radiusKm: -1, brands: [], agents: [], technicians: [] }]), 'c.json'), /c\.json\[0\]/);
+});
+
+test('service-center table looks a center up by id (a reassign, issue 17); unknown → null', async () => {
+  const port = tableServiceCenters(parseServiceCenters(JSON.stringify([{ id: 'a', name: 'A', lat: 0, lon: 0, radiusKm: 10, brands: ['Acme'], agents: ['ag'], technicians: ['t'] }]), 'c.json'));
+  assert.deepEqual((await port.byId!('a'))?.technicians, ['t']);
+  assert.equal(await port.byId!('zz'), null);
 });
 
 test('blob store: content-addressed (same bytes, same key, one file), missing → null, hostile keys → null', async () => {
