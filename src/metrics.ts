@@ -59,12 +59,28 @@ export class Metrics {
     name: 'chat_dependency_breaker_state', help: 'Circuit breaker per dependency: 0 closed, 1 half-open, 2 open (failing fast)',
     labelNames: ['dependency', 'thread'], registers: [this.registry],
   });
+  readonly notifyDeadLettered = new Counter({
+    name: 'chat_notify_dead_lettered_total', help: 'Notification deliveries made dead letters (NOTIFY_ATTEMPTS_MAX failures or a refusal), by channel',
+    labelNames: ['channel'], registers: [this.registry],
+  });
+  readonly shardCount = new Gauge({ name: 'chat_shard_count', help: 'SHARD_COUNT: the shards of the cluster, each to be served by one node', registers: [this.registry] });
+  readonly shardsOwned = new Gauge({ name: 'chat_shards_owned', help: 'Shards this node serves (leases held in cluster mode; those of its ready threads on a single node)', registers: [this.registry] });
+  readonly leaseChanges = new Counter({
+    name: 'chat_shard_lease_changes_total', help: 'Shard ownership changes on this node: acquired, released (orderly handoff), lost (renewal refused, fenced out, or its thread died)',
+    labelNames: ['event'], registers: [this.registry],
+  });
 
   /** Latest snapshots from edge threads (EDGE_THREADS > 1), merged into /metrics. */
   readonly edgeThreadSnapshots = new Map<number, MetricsSnapshot>();
 
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry });
+    // Series the alert rules take increase()/rate() of start at 0, so their first event counts
+    // (deploy/prometheus/chat.rules.yml; a series born at 1 shows no increase).
+    for (const where of ['edge', 'shard']) this.shed.inc({ where }, 0);
+    this.closes.inc({ code: '1013' }, 0); // CloseCode.overloaded: slow consumers
+    for (const channel of ['webhook', 'push']) this.notifyDeadLettered.inc({ channel }, 0);
+    for (const event of ['acquired', 'released', 'lost']) this.leaseChanges.inc({ event }, 0);
   }
 
   /** This thread's metrics plus every edge thread's, summed (counters, histograms, gauges). */

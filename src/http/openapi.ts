@@ -215,13 +215,16 @@ export const openApiDocument = {
         requestBody: { required: true, content: { 'multipart/form-data': { schema: { type: 'object', required: ['file'], properties: { file: { type: 'string', format: 'binary', contentMediaType: 'image/png' } } } } } },
         responses: {
           '201': { description: 'stored', content: { 'application/json': { schema: { type: 'object', properties: { signatureUrl: { type: 'string' } } } } } },
-          ...errors(400, 401, 403, 404, 409, 413, 415),
+          ...errors(400, 401, 403, 404, 409, 413, 415, 503),
         },
       },
       get: {
-        summary: 'The signature image (participants and admins)',
+        summary: 'The signature image (participants, admins and dispatchers), streamed from the blob store',
         parameters: [idParam],
-        responses: { '200': { description: 'the PNG', content: { 'image/png': {} } }, ...errors(400, 401, 403, 404) },
+        responses: {
+          '200': { description: 'the PNG', headers: { 'content-length': { schema: { type: 'integer' } } }, content: { 'image/png': {} } },
+          ...errors(400, 401, 403, 404, 503),
+        },
       },
     },
     '/api/v1/me/settings': {

@@ -34,6 +34,7 @@ export class LeasesComponent implements Component {
     this.manager = manager;
     if (!threads) return manager.start();
     threads.onShardsLost = (lost) => {
+      this.parts.metrics.leaseChanges.inc({ event: 'lost' }, lost.length);
       for (const shard of lost) manager.forget(shard);
     };
     try {
@@ -53,14 +54,15 @@ export class LeasesComponent implements Component {
   }
 
   private hosting(threads: ShardThreads): LeaseCallbacks {
-    const { config, pool } = this.parts;
+    const { config, pool, metrics } = this.parts;
     return {
       acquired: async (shard, epoch) => {
         if (!(await claimShard(pool, shard, epoch, config.nodeId, Date.now()))) throw new Error(`epoch ${epoch} is stale for shard ${shard}`);
         await threads.assign(shard, epoch);
+        metrics.leaseChanges.inc({ event: 'acquired' });
       },
-      releasing: (shard) => threads.unassign(shard, true),
-      lost: (shard) => void threads.unassign(shard, false),
+      releasing: (shard) => (metrics.leaseChanges.inc({ event: 'released' }), threads.unassign(shard, true)),
+      lost: (shard) => (metrics.leaseChanges.inc({ event: 'lost' }), void threads.unassign(shard, false)),
     };
   }
 }

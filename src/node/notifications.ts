@@ -28,6 +28,7 @@ export class NotifierComponent implements Component {
       ...(c.webhookUrl ? { channel: webhookChannel(c.webhookUrl, c.webhookSecret!, resilient(policyOptions)) } : {}),
       ...(c.vapid ? { push: { channel: pushChannel(c.vapid, policyOptions), subscriptions: new PushSubscriptionsTable(parts.pool) } } : {}),
       online,
+      onDeadLetter: (channel) => parts.metrics.notifyDeadLettered.inc({ channel }),
       config: c,
       log: parts.log.child({ component: 'notifier' }),
     });

@@ -44,6 +44,7 @@ export function nodeParts(config: Config, log: Logger): NodeParts {
   if (cluster && !config.databaseUrl) log.warn('cluster mode with embedded PGlite: every node must share one Postgres; set DATABASE_URL');
   const pool = createPool(db, config.dbPoolMax, 'edge');
   const metrics = new Metrics();
+  metrics.shardCount.set(config.shardCount);
   const hub = cluster ? undefined : new InprocHub();
   const threads = hostsShards
     ? new ShardThreads(config, db, hub ? { kind: 'inproc', hub } : { kind: 'nats', natsUrl: config.natsUrl! }, log, metrics)

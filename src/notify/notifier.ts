@@ -39,6 +39,8 @@ export interface NotifierDeps {
   config: Config['notify'];
   log: Logger;
   clock?: () => number;
+  /** Told of each delivery made a dead letter (the node counts them in /metrics). */
+  onDeadLetter?: (channel: Delivery['channel']) => void;
 }
 
 export interface RoundResult {
@@ -150,6 +152,7 @@ export class Notifier {
       const error = (e instanceof Error ? e.message : String(e)).slice(0, NOTIFY_ERROR_MAX_CHARS);
       if (e instanceof RefusedError || attempts >= config.attemptsMax) {
         await table.deadLetter(d.key, attempts, now, error);
+        this.d.onDeadLetter?.(d.channel);
         log.warn({ key: d.key, user: d.user, attempts, error, channel: d.channel }, 'notification dead-lettered');
       } else {
         await table.failed(d.key, attempts, now + retryDelayMs(attempts, config.retryBaseMs, config.retryMaxMs), error);

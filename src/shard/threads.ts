@@ -123,6 +123,7 @@ export class ShardThreads {
       const r = m.report as ShardReport;
       this.reports.set(i, r);
       this.metrics.shardReport(r);
+      this.metrics.shardsOwned.set(this.ownedCount());
     } else if (m.ready !== undefined) thread.ready = true;
     else if (m.assigned !== undefined) thread.waiters.get(`a${m.assigned}`)?.();
     else if (m.unassigned !== undefined) thread.waiters.get(`u${m.unassigned}`)?.();
@@ -152,6 +153,12 @@ export class ShardThreads {
   async unassign(shard: number, flush: boolean): Promise<void> {
     this.assigned.delete(shard);
     await this.control(shard, { unassign: { shard, flush } }, `u${shard}`).catch((e) => this.log.warn({ err: e, shard }, 'unassign'));
+  }
+
+  /** Shards served here: those assigned by leases (cluster), or every shard of a ready thread (single node). */
+  ownedCount(): number {
+    if (this.mode.kind === 'nats') return this.assigned.size;
+    return this.threads.reduce((n, t, i) => n + (t?.ready ? this.staticShards(i).length : 0), 0);
   }
 
   /** Per shard served here: its epoch and live actors (for the operator view). */

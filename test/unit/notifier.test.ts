@@ -48,7 +48,9 @@ test('a failed attempt: retried later, a dead letter at the bound or at a refusa
   const outcomes: Record<string, unknown> = { ok: undefined, flaky: new RetryableError('503'), last: new RetryableError('503'), refused: new RefusedError('400'), open: new BrokenCircuitError() };
   const { table, calls } = fakeTable([], [delivery('ok'), delivery('flaky', 0), delivery('last', 2), delivery('refused', 0), delivery('open', 1)]);
   const channel = { name: 't', deliver: async (n: { id: string }) => { if (outcomes[n.id]) throw outcomes[n.id]; } };
-  const r = await new Notifier({ table, channel, online: async () => false, config, log, clock: () => 1 }).round();
+  const deadLetters: string[] = []; // counted in /metrics (chat_notify_dead_lettered_total{channel})
+  const r = await new Notifier({ table, channel, online: async () => false, config, log, clock: () => 1, onDeadLetter: (c) => deadLetters.push(c) }).round();
   assert.deepEqual(calls.sort(), ['dead last 3', 'dead refused 1', 'delivered ok', 'failed flaky 1 later', 'postpone open'].sort());
   assert.deepEqual([r.attempted, r.delivered], [5, 1]);
+  assert.deepEqual(deadLetters, ['webhook', 'webhook']);
 });
