@@ -17,6 +17,9 @@ import { chartUsage, runChart } from './scenarios/chart.ts';
 
 type Scenario = (args: Args) => Promise<Record<string, unknown>>;
 
+/** Scenarios that take `--tls` (lib/tls.ts); elsewhere the flag would be silently ignored, so it is refused. */
+const TLS_SCENARIOS = new Set(['dm', 'sweep', 'storm', 'soak']);
+
 const scenarios: Record<string, { run: Scenario; usage: string }> = {
   dm: { run: runDm, usage: dmUsage },
   compare: { run: runCompare, usage: compareUsage },
@@ -43,6 +46,9 @@ async function main(): Promise<number> {
     return 2;
   }
   try {
+    if (args.flag('tls') && !TLS_SCENARIOS.has(args.scenario as string)) {
+      throw new UsageError(`--tls: only for ${[...TLS_SCENARIOS].join(', ')} (not ${args.scenario})`);
+    }
     const result = await scenario.run(args);
     const line = JSON.stringify(result);
     process.stdout.write(`${line}\n`);

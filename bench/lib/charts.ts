@@ -147,6 +147,28 @@ export function writeChart(fileName: string, svg: string): string {
   return path.join('bench', 'results', fileName);
 }
 
+/**
+ * Where a scenario's chart goes (issue 18: the picture lands next to its numbers):
+ * - with `--json-out FILE`: beside FILE, same basename, `.svg` instead of `.jsonl`/`.json`
+ *   (`results/sweep-x.jsonl` → `results/sweep-x.svg`; `-<part>` before `.svg` when one run draws
+ *   several charts). A FILE that collects many runs keeps the chart of the latest one;
+ * - without: `bench/results/<name>-<time>.svg`, as before.
+ * Returns the path to write to and to report (relative to the working directory when from FILE).
+ */
+export function chartPath(jsonOut: string | undefined, name: string, part?: string): string {
+  if (jsonOut === undefined) return path.join(PROJECT_ROOT, 'bench', 'results', `${name}${part ? `-${part}` : ''}-${fileStamp()}.svg`);
+  const ext = path.extname(jsonOut);
+  const base = ext === '.jsonl' || ext === '.json' || ext === '.ndjson' ? jsonOut.slice(0, -ext.length) : jsonOut;
+  return `${base}${part ? `-${part}` : ''}.svg`;
+}
+
+/** Writes `svg` to `file` (from chartPath), creating its folder; returns the path as reported in result lines. */
+export function writeChartFile(file: string, svg: string): string {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  writeFileSync(file, svg);
+  return path.isAbsolute(file) && file.startsWith(`${PROJECT_ROOT}${path.sep}`) ? path.relative(PROJECT_ROOT, file) : file;
+}
+
 /** `2026-11-23T02-21-44Z`: sortable and safe in a file name. */
 export function fileStamp(date = new Date()): string {
   return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');

@@ -7,8 +7,13 @@
  * Outcome per attempt: `hello` (with the time from start to hello), or a failure reason:
  * `http-<status>`, `timeout`, `closed`, `not-hello`, or an errno (`ECONNREFUSED`, `EADDRNOTAVAIL`, …).
  * The socket is then reset (RST, SO_LINGER 0): no TIME_WAIT, so ports are reused at once.
+ *
+ * With `ca` set (`--tls`) the same bytes go over `tls.connect` (a full handshake every time: no
+ * session is resumed, so each attempt pays the whole TLS cost, as a fresh client would), and a
+ * handshake failure is the errno-like reason of its error (`ERR_SSL_…`, `DEPTH_ZERO_SELF_SIGNED_CERT`, …).
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { Unpackr } from 'msgpackr';
 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -20,6 +25,8 @@ export interface UpgradeTarget {
   host: string;
   port: number;
   path: string; // e.g. /v1/ws
+  /** wss: the server certificate's PEM to trust; plain ws:// when absent. */
+  ca?: string;
 }
 
 export type UpgradeOutcome = { ok: true; ms: number } | { ok: false; reason: string; ms: number };
@@ -46,20 +53,28 @@ export function rawUpgrade(
   const startMs = performance.now();
   let buffered: Buffer | undefined;
   let finished = false;
-  const socket = net.connect({ host: target.host, port: target.port, localAddress, noDelay: true });
+  // The TCP socket is ours even under TLS: resetAndDestroy() works on a TCP handle only, not on a TLS socket's.
+  const tcp = net.connect({ host: target.host, port: target.port, localAddress, noDelay: true });
+  const socket: net.Socket =
+    target.ca === undefined ? tcp : tls.connect({ socket: tcp, host: target.host, ca: target.ca, servername: net.isIP(target.host) ? undefined : target.host });
   const finish = (outcome: UpgradeOutcome): void => {
     if (finished) return;
     finished = true;
     clearTimeout(timer);
     socket.removeAllListeners();
     socket.on('error', ignore);
-    if (typeof socket.resetAndDestroy === 'function' && !socket.destroyed && socket.readyState === 'open') socket.resetAndDestroy();
-    else socket.destroy();
+    if (socket !== tcp) {
+      tcp.removeAllListeners();
+      tcp.on('error', ignore);
+    }
+    if (typeof tcp.resetAndDestroy === 'function' && !tcp.destroyed && tcp.readyState === 'open') tcp.resetAndDestroy();
+    else tcp.destroy();
+    if (socket !== tcp) socket.destroy();
     onDone(outcome);
   };
   const fail = (reason: string): void => finish({ ok: false, reason, ms: performance.now() - startMs });
   const timer = setTimeout(() => fail('timeout'), timeoutMs);
-  socket.once('connect', () => socket.write(request));
+  socket.once(target.ca === undefined ? 'connect' : 'secureConnect', () => socket.write(request));
   socket.on('data', (chunk: Buffer) => {
     buffered = buffered ? Buffer.concat([buffered, chunk]) : chunk;
     const verdict = parseHandshake(buffered);

@@ -10,11 +10,14 @@
  *   are decoded in full and go to `request()` waiters or `handlers.onFrame`, as in `ws-client.ts`.
  *
  * Reads use one buffer per thread (`onread`), so a read allocates nothing unless a frame is split
- * across reads. Client frames are masked with the all-zero key (RFC 6455 requires the mask bit;
- * servers XOR with the key, so the payload goes out as encoded). Server pings are answered,
+ * across reads. A `wss:` URL (`--tls`) connects with `tls.connect`, trusting `ca` (host name checked
+ * against the certificate); TLS sockets take no `onread`, so there the decrypted chunks come as
+ * 'data' events (one allocation per read). Client frames are masked with the all-zero key (RFC
+ * 6455 requires the mask bit; servers XOR with the key, so the payload goes out as encoded). Server pings are answered,
  * a server close is echoed. No fragmentation, no extensions (none are offered).
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { Packr, Unpackr } from 'msgpackr';
@@ -73,18 +76,28 @@ export class RawWsClient {
 
   private constructor(private readonly socket: net.Socket) {}
 
-  static connect(url: string, timeoutMs: number): Promise<RawWsClient> {
+  /** `ca`: the PEM to trust for a `wss:` URL (the bench's self-signed certificate); the system CAs when absent. */
+  static connect(url: string, timeoutMs: number, ca?: string): Promise<RawWsClient> {
     const u = new URL(url);
-    const port = Number(u.port || 80);
+    const secure = u.protocol === 'wss:';
+    const port = Number(u.port || (secure ? 443 : 80));
     readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
     return new Promise((resolve, reject) => {
       let client: RawWsClient | undefined = undefined;
-      const socket = net.connect({
-        host: u.hostname,
-        port,
-        noDelay: true,
-        onread: { buffer: readBuffer as Buffer, callback: (n: number, buf: Uint8Array) => (client?.onBytes(buf as Buffer, n), true) },
-      });
+      let socket: net.Socket;
+      if (secure) {
+        // SNI only for a name: an IP literal as servername is refused (RFC 6066); the cert's SAN covers 127.0.0.1.
+        const tcp = net.connect({ host: u.hostname, port, noDelay: true });
+        socket = tls.connect({ socket: tcp, host: u.hostname, ca, servername: net.isIP(u.hostname) ? undefined : u.hostname });
+        socket.on('data', (chunk: Buffer) => client?.onBytes(chunk, chunk.length));
+      } else {
+        socket = net.connect({
+          host: u.hostname,
+          port,
+          noDelay: true,
+          onread: { buffer: readBuffer as Buffer, callback: (n: number, buf: Uint8Array) => (client?.onBytes(buf as Buffer, n), true) },
+        });
+      }
       client = new RawWsClient(socket);
       const c = client;
       const timer = setTimeout(() => fail(new ProtocolError(`no hello within ${timeoutMs} ms`)), timeoutMs);
@@ -101,7 +114,7 @@ export class RawWsClient {
         c.onHello = undefined;
         resolve(c);
       };
-      socket.once('connect', () => {
+      socket.once(secure ? 'secureConnect' : 'connect', () => {
         socket.write(
           `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
             `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,

@@ -9,6 +9,7 @@ import { createWriteStream, readFileSync, readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
+import { httpRequest } from './tls.ts';
 
 export const READY_TIMEOUT_MS = 60_000;
 const READY_POLL_INTERVAL_MS = 200;
@@ -28,6 +29,8 @@ export interface ServerOptions {
    * (no CAP_SYS_RESOURCE, e.g. in a container). Never lowers the inherited limit.
    */
   maxOpenFiles?: number;
+  /** The server serves https:// (TLS_CERT_FILE in `env`): readiness is polled over https, trusting this CA (PEM). */
+  tlsCa?: string;
 }
 
 export class ServerProcess {
@@ -37,6 +40,7 @@ export class ServerProcess {
     readonly port: number,
     readonly command: string,
     readonly logFile: string,
+    private readonly tlsCa: string | undefined,
   ) {
     child.once('exit', () => {
       this.exited = true;
@@ -64,7 +68,7 @@ export class ServerProcess {
     });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
-    const server = new ServerProcess(child, options.port, options.command, options.logFile);
+    const server = new ServerProcess(child, options.port, options.command, options.logFile, options.tlsCa);
     server.stopOnBenchExit();
     return server;
   }
@@ -93,12 +97,11 @@ export class ServerProcess {
   /** Polls GET /readyz until 200; throws with the log tail if the child dies or time runs out. */
   async waitReady(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const url = `http://127.0.0.1:${this.port}/readyz`;
+    const url = `${this.tlsCa === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}/readyz`;
     while (Date.now() < deadline) {
       if (this.exited) throw new Error(`server exited before ready; log tail:\n${this.logTail()}`);
       try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-        await res.arrayBuffer();
+        const res = await httpRequest(url, { ca: this.tlsCa, timeoutMs: 2_000 });
         if (res.status === 200) return;
       } catch {
         // not listening yet

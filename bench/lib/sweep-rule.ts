@@ -102,3 +102,16 @@ export function nextRate(plan: SweepPlan, steps: readonly StepRecord[]): number 
   const mid = Math.round(Math.sqrt(best * lowestFail));
   return mid <= best || mid >= lowestFail || tried.has(mid) ? null : mid;
 }
+
+/**
+ * An upper bound on the steps (rates) a sweep with this plan can take, for a progress line: the
+ * longer of the all-pass climb and the all-fail descent, plus the refinement steps.
+ */
+export function stepsAtMost(plan: SweepPlan): number {
+  const walk = (sustained: boolean): number => {
+    const steps: StepRecord[] = [];
+    for (let rate = nextRate(plan, steps); rate !== null && steps.length < 10_000; rate = nextRate(plan, steps)) steps.push({ rate, sustained });
+    return steps.length;
+  };
+  return Math.max(walk(true), walk(false)) + plan.refineSteps;
+}

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { ServerProcess, freePort } from './server-process.ts';
+import { makeCertificate, tlsEnv } from './tls.ts';
+import { writeAboveLiveLine } from './live-line.ts';
 
 /** The repository root (this file is bench/lib/target.ts): spawned servers run from here. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -18,7 +20,7 @@ const TOKEN_TTL_S = 3600;
 
 /** Progress goes to stderr: stdout carries only the result line. */
 export function progress(message: string): void {
-  process.stderr.write(`bench: ${message}\n`);
+  writeAboveLiveLine(process.stderr, `bench: ${message}\n`); // above a sweep's or soak's live status line, if any
 }
 
 /** Where the bench talks to, plus the secret its tokens must be signed with. */
@@ -28,6 +30,8 @@ export interface Target {
   secret: string;
   server?: ServerProcess;
   tempDir?: string;
+  /** Set when the server serves wss:// and https:// (`--tls`): its self-signed certificate, the CA to trust (PEM). */
+  ca?: string;
 }
 
 export function externalTarget(urlText: string, dataDir: string | undefined): Target {
@@ -49,6 +53,11 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Best-effort `ulimit -n` for the server (capped at the hard limit). */
   maxOpenFiles?: number;
+  /**
+   * `--tls`: a self-signed certificate is made in the temp dir (openssl) and the server gets
+   * TLS_CERT_FILE / TLS_KEY_FILE; the target's URLs are then https:// and wss://.
+   */
+  tls?: boolean;
 }
 
 /** Spawns the server in a fresh temp dir and waits for /readyz; keeps the temp dir on failure. */
@@ -58,21 +67,30 @@ export async function spawnTarget(options: SpawnOptions): Promise<Target> {
   mkdirSync(dataDir);
   const secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex');
   const port = await freePort(options.preferredPort);
+  let cert;
+  try {
+    cert = options.tls ? makeCertificate(tempDir) : undefined;
+  } catch (error) {
+    rmSync(tempDir, { recursive: true, force: true });
+    throw error;
+  }
   const server = ServerProcess.start({
     command: options.serverCmd,
     cwd: PROJECT_ROOT,
     port,
     logFile: path.join(tempDir, 'server.log'),
-    env: { DATA_DIR: dataDir, JWT_SECRET: secret, ...options.env },
+    env: { DATA_DIR: dataDir, JWT_SECRET: secret, ...options.env, ...(cert ? tlsEnv(cert) : {}) },
     maxOpenFiles: options.maxOpenFiles,
+    tlsCa: cert?.ca,
   });
-  const target: Target = { httpBase: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/v1/ws`, secret, server, tempDir };
-  progress(`started \`${options.serverCmd}\` (pid ${server.pid}) on port ${port}`);
+  const s = cert ? 's' : '';
+  const target: Target = { httpBase: `http${s}://127.0.0.1:${port}`, wsUrl: `ws${s}://127.0.0.1:${port}/v1/ws`, secret, server, tempDir, ca: cert?.ca };
+  progress(`started \`${options.serverCmd}\` (pid ${server.pid}) on port ${port}${cert ? ' with TLS (self-signed certificate)' : ''}`);
   try {
     await server.waitReady();
   } catch (error) {
     await server.stop();
-    process.stderr.write(`bench: server data and log kept in ${tempDir}\n`);
+    progress(`server data and log kept in ${tempDir}`);
     throw error;
   }
   return target;
@@ -94,7 +112,7 @@ export async function withTarget<T>(target: Target, keepData: boolean, fn: (targ
 export async function releaseTarget(target: Target, keep: boolean): Promise<void> {
   await target.server?.stop();
   if (!target.tempDir) return;
-  if (keep) process.stderr.write(`bench: server data and log kept in ${target.tempDir}\n`);
+  if (keep) progress(`server data and log kept in ${target.tempDir}`);
   else rmSync(target.tempDir, { recursive: true, force: true });
 }
 

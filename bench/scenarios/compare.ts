@@ -11,7 +11,7 @@
  */
 import type { Args } from '../lib/args.ts';
 import { UsageError } from '../lib/args.ts';
-import { fileStamp, throughputP99Svg, writeChart, type ChartSeries } from '../lib/charts.ts';
+import { chartPath, throughputP99Svg, writeChartFile, type ChartSeries } from '../lib/charts.ts';
 import { judgeStep, type StepMeasurement } from '../lib/sweep-rule.ts';
 import { progress } from '../lib/target.ts';
 import { drive, parseOptions, rateLimitEnv, type DmOptions } from './dm.ts';
@@ -152,6 +152,8 @@ export async function runCompare(args: Args): Promise<Record<string, unknown>> {
   const targets = parseTargets(args);
   if (args.str('target')) throw new UsageError('compare takes --targets (a list), not --target');
   if (args.str('url') || args.flag('nats') || args.str('nodes')) throw new UsageError('compare starts every target itself, one node each (no --url, --nodes, --nats)');
+  // The peers serve plain ws:// only: TLS on ours alone would compare unlike with unlike. Use `dm --tls` / `sweep --tls`.
+  if (args.flag('tls')) throw new UsageError('compare: --tls is not supported (the peers speak plain ws://); use dm --tls or sweep --target ours --tls');
   const options = parseOptions(args);
   const sweep = args.flag('sweep');
   const config = sweep ? parseSweep(args) : null;
@@ -163,8 +165,8 @@ export async function runCompare(args: Args): Promise<Record<string, unknown>> {
   for (const g of facts?.goals ?? []) process.stderr.write(`${g.met ? 'MET   ' : 'MISSED'} ${g.goal}: ${g.value ?? '–'}\n`);
   const chart = args.flag('no-chart')
     ? null
-    : writeChart(
-        `compare-${sweep ? 'sweep-' : ''}${fileStamp()}.svg`,
+    : writeChartFile(
+        chartPath(args.str('json-out'), `compare${sweep ? '-sweep' : ''}`),
         throughputP99Svg(series, {
           title: `dm, ${options.pairs} pairs, ${sweep ? 'rate sweep' : `${options.rate} msg/s offered`}: ${targets.join(' vs ')}`,
           referenceMs: sweep ? [config?.limits.p99E2eMsMax ?? 50, GOAL_HALF_RATE_P99_MS_DEFAULT] : [50],

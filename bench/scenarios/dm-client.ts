@@ -22,9 +22,12 @@ export interface DmClient {
   close(): void;
 }
 
-/** `url` is the ws URL (`ws://host:port/v1/ws`) for ours/uws, the http base for socketio. */
-export function connectDmClient(kind: DmTargetKind, url: string, token: string, timeoutMs: number): Promise<DmClient> {
+/**
+ * `url` is the ws URL (`ws://host:port/v1/ws`, or `wss://` with `--tls`) for ours/uws, the http base
+ * for socketio; `ca` is the PEM a `wss:` server is trusted with (the bench's own certificate).
+ */
+export function connectDmClient(kind: DmTargetKind, url: string, token: string, timeoutMs: number, ca?: string): Promise<DmClient> {
   if (kind === 'socketio') return SocketIoClient.connect(url, token, timeoutMs);
   // The lean client (lib/raw-ws.ts): pre-encoded, batched writes and in-place reads on the hot path.
-  return RawWsClient.connect(`${url}?token=${encodeURIComponent(token)}`, timeoutMs);
+  return RawWsClient.connect(`${url}?token=${encodeURIComponent(token)}`, timeoutMs, ca);
 }

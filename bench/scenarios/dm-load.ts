@@ -54,6 +54,8 @@ export interface DmLoadConfig {
   bodyBytes: number;
   cmidPrefix: string; // unique per run and thread so idempotency never merges two runs' messages
   target?: DmTargetKind; // which client speaks to the server (default 'ours': PROTOCOL.md)
+  /** `--tls`: the server certificate's PEM, trusted for wss:// (a string: it travels to worker threads in workerData). */
+  ca?: string;
 }
 
 export interface DmLoadResult {
@@ -125,6 +127,11 @@ export class DmLoad implements RawSink {
     ackedAfterErr: {}, deliveredAfterErr: {}, otherFrames: {},
   };
 
+  /** Live counters for a progress line (this thread's): every send so far, acks that arrived inside the window. */
+  liveCounts(): { sentTotal: number; acksInWindow: number } {
+    return { sentTotal: this.sentTotal, acksInWindow: this.result.acksInWindow };
+  }
+
   constructor(private readonly config: DmLoadConfig) {
     // Printable filler without anything a server might special-case (no mentions, no links).
     this.body = 'x'.repeat(Math.max(1, config.bodyBytes));
@@ -146,7 +153,7 @@ export class DmLoad implements RawSink {
   async prepare(): Promise<void> {
     const users = this.config.pairs.flatMap((p) => [p.a, p.b]);
     this.clients = await mapLimit(users, CONNECT_CONCURRENCY, (user) =>
-      connectDmClient(this.config.target ?? 'ours', user.wsUrl, user.token, CONNECT_TIMEOUT_MS),
+      connectDmClient(this.config.target ?? 'ours', user.wsUrl, user.token, CONNECT_TIMEOUT_MS, this.config.ca),
     );
     this.clients.forEach((client, index) => {
       client.handlers = {

@@ -32,6 +32,8 @@ export interface SessionOptions {
    * the environment, as before; `compare`/`sweep` set this so every target uses real Postgres.
    */
   ownSchema: boolean;
+  /** ours only: serve wss:// and https:// with a self-signed certificate (`--tls`, see lib/tls.ts). */
+  tls?: boolean;
 }
 
 /**
@@ -48,6 +50,8 @@ export interface DmTarget {
   rssMb(): number | null; // null when the server is external (--url)
   cpuSeconds?(): number | null; // CPU used so far by the server's process tree(s); null when external
   serverCmd: string;
+  /** Set when the target serves wss:// and https:// (`--tls`): the certificate's PEM, the CA its clients trust. */
+  ca?: string;
 }
 
 /** A started target: what the load needs, and how to stop it. */
@@ -108,7 +112,7 @@ async function startOurs(tag: string, options: SessionOptions): Promise<DmSessio
     if (!process.env.DATABASE_SCHEMA) schema = env.DATABASE_SCHEMA = `bench_cmp_${tag}`;
   }
   const serverCmd = options.serverCmd ?? 'node --import tsx src/main.ts';
-  const target = await spawnTarget({ serverCmd, preferredPort: options.port ?? DEFAULT_PORT.ours, env });
+  const target = await spawnTarget({ serverCmd, preferredPort: options.port ?? DEFAULT_PORT.ours, env, tls: options.tls });
   if (env.DATABASE_URL) progress(`ours: ${env.DATABASE_URL} schema ${env.DATABASE_SCHEMA ?? process.env.DATABASE_SCHEMA ?? '(default)'}`);
   return {
     target: {
@@ -119,6 +123,7 @@ async function startOurs(tag: string, options: SessionOptions): Promise<DmSessio
       rssMb: () => target.server?.rssMb() ?? null,
       cpuSeconds: () => target.server?.cpuSeconds() ?? null,
       serverCmd,
+      ca: target.ca,
     },
     async stop(failed) {
       await releaseTarget(target, failed || options.keepData);

@@ -13,6 +13,7 @@ import { mapLimit } from '../lib/concurrency.ts';
 import { Histogram } from '../lib/histogram.ts';
 import { hostCpuSeconds, postgresCpuSeconds } from '../lib/host-cpu.ts';
 import { Cluster } from '../lib/cluster-nodes.ts';
+import { httpRequest } from '../lib/tls.ts';
 import { DEFAULT_SERVER_CMD, externalTarget, progress, releaseTarget, signToken, spawnTarget, type Target } from '../lib/target.ts';
 import { DmLoad, type DmLoadConfig, type DmLoadResult, type UserCredential } from './dm-load.ts';
 import type { ParentToWorker, WorkerToParent } from './dm-worker.ts';
@@ -38,7 +39,7 @@ const WORKER_BOOTSTRAP = `
 
 export const dmUsage = `dm [--target ours|socketio|uws] [--pairs N] [--rate MSGS_PER_S] [--duration S] [--warmup S] [--drain S]
    [--nodes N] [--nats] [--lease-ttl-ms MS] [--threads N] [--body-bytes N] [--tick-ms MS] [--port N] [--url ws://host:port]
-   [--data-dir DIR] [--server-cmd "node --import tsx src/main.ts"] [--keep-data] [--json-out FILE]`;
+   [--data-dir DIR] [--server-cmd "node --import tsx src/main.ts"] [--tls] [--keep-data] [--json-out FILE]`;
 
 export interface DmOptions {
   target: DmTargetKind; // ours, or a baseline peer from bench/peers/ (always spawned by the bench)
@@ -58,6 +59,8 @@ export interface DmOptions {
   nodes: number; // > 1: cluster mode, clients round-robin over the nodes
   nats: boolean; // cluster mode (NATS bus, leases) even with one node
   leaseTtlMs: number;
+  /** ours, spawned, one node: wss:// and https:// with a self-signed certificate made for the run. */
+  tls: boolean;
 }
 
 export function parseOptions(args: Args): DmOptions {
@@ -81,11 +84,16 @@ export function parseOptions(args: Args): DmOptions {
     nodes: args.int('nodes', 1, { min: 1, max: 16 }),
     nats: args.flag('nats'),
     leaseTtlMs: args.int('lease-ttl-ms', Number(process.env.LEASE_TTL_MS ?? 5000), { min: 300, max: 600_000 }),
+    tls: args.flag('tls'),
   };
   if (options.nodes > 1) options.nats = true;
   if (options.nats && options.url) throw new UsageError('--url cannot be combined with --nodes > 1 or --nats (the bench starts the cluster)');
   if (options.target !== 'ours' && (options.nats || options.url || args.str('server-cmd'))) {
     throw new UsageError('--target socketio|uws: the bench starts the peer itself (no --url, --server-cmd, --nodes or --nats)');
+  }
+  if (options.tls && (options.target !== 'ours' || options.url || options.nats)) {
+    // The peers serve plain ws:// only; an external server's certificate is not ours to trust; cluster nodes are started without TLS.
+    throw new UsageError('--tls: only with --target ours on a server the bench starts (no --url, --nodes > 1 or --nats)');
   }
   options.threads = Math.min(options.threads, options.pairs); // a thread without pairs sends nothing
   return options;
@@ -99,11 +107,24 @@ export async function runDm(args: Args): Promise<Record<string, unknown>> {
   let failed = true;
   try {
     const result = await drive(options, singleTarget(target, options));
+    printCost(result);
     failed = false;
     return result;
   } finally {
     await releaseTarget(target, failed || options.keepData);
   }
+}
+
+/**
+ * One stderr line with the CPU per message, plain or TLS (`--tls`): the same command with and
+ * without the flag gives the per-message cost of TLS as the difference of the two `server` figures.
+ */
+function printCost(result: Record<string, unknown>): void {
+  const cpu = result.cpuUsPerMsg as { server: number | null; generator: number | null } | undefined;
+  progress(
+    `${result.tls ? 'TLS (wss://, https://)' : 'plain (ws://, http://)'}: server ${cpu?.server ?? '–'} µs/msg, ` +
+      `generator ${cpu?.generator ?? '–'} µs/msg, ${result.throughput} acks/s, p99 e2e ${(result.latencyMs as { e2e: { p99: number } }).e2e.p99} ms`,
+  );
 }
 
 /** A baseline peer from bench/peers/ (the Socket.IO stack runs as two processes on one Redis). */
@@ -123,6 +144,7 @@ async function runDmPeer(options: DmOptions): Promise<Record<string, unknown>> {
 
 function singleTarget(target: Target, options: DmOptions): DmTarget {
   return {
+    ca: target.ca,
     kind: 'ours',
     httpBase: target.httpBase,
     secret: target.secret,
@@ -170,7 +192,7 @@ export async function drive(options: DmOptions, target: DmTarget): Promise<Recor
   const pairs = await makePairs(options.pairs, runTag, key, target.wsUrlFor);
   if (target.kind === 'ours') {
     const adminToken = await signToken(key, `bench-${runTag}-admin`, ['admin']);
-    await connectPairs(target.httpBase, adminToken, pairs.map((pair) => [pair.a.id, pair.b.id]));
+    await connectPairs(target.httpBase, adminToken, pairs.map((pair) => [pair.a.id, pair.b.id]), target.ca);
     progress(`${pairs.length} connections created`);
   }
   progress(`${target.kind}: opening ${2 * pairs.length} sockets on ${options.threads} thread(s)`);
@@ -186,6 +208,7 @@ export async function drive(options: DmOptions, target: DmTarget): Promise<Recor
       bodyBytes: options.bodyBytes,
       cmidPrefix: `b${runTag}t${i}-`,
       target: target.kind,
+      ca: target.ca,
     }),
   );
   await Promise.all(slices.map((s) => s.ready));
@@ -211,6 +234,7 @@ export async function drive(options: DmOptions, target: DmTarget): Promise<Recor
     before === null || after === null || merged.sentTotal === 0 ? null : Math.round(((after - before) * 1e6 * 10) / merged.sentTotal) / 10;
   return report(options, merged, {
     target: target.kind,
+    tls: target.ca !== undefined,
     serverCpuPct,
     hostCpuPct,
     cpuUsPerMsg: {
@@ -231,7 +255,7 @@ export async function drive(options: DmOptions, target: DmTarget): Promise<Recor
 }
 
 function spawnDmTarget(options: DmOptions): Promise<Target> {
-  return spawnTarget({ serverCmd: options.serverCmd, preferredPort: options.port, env: rateLimitEnv(options) });
+  return spawnTarget({ serverCmd: options.serverCmd, preferredPort: options.port, env: rateLimitEnv(options), tls: options.tls });
 }
 
 /**
@@ -265,17 +289,18 @@ export async function makePairs(
   );
 }
 
-/** Makes each pair of users first-degree connections (admin HTTP, HTTP_CONCURRENCY calls in flight). */
-export async function connectPairs(httpBase: string, adminToken: string, pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
-  await mapLimit(pairs, HTTP_CONCURRENCY, ([a, b]) => connectUsers(httpBase, adminToken, a, b));
+/**
+ * Makes each pair of users first-degree connections (admin HTTP, HTTP_CONCURRENCY calls in flight).
+ * `ca`: an https:// httpBase is trusted through this PEM (`--tls`).
+ */
+export async function connectPairs(httpBase: string, adminToken: string, pairs: ReadonlyArray<readonly [string, string]>, ca?: string): Promise<void> {
+  await mapLimit(pairs, HTTP_CONCURRENCY, ([a, b]) => connectUsers(httpBase, adminToken, a, b, ca));
 }
 
-async function connectUsers(httpBase: string, adminToken: string, a: string, b: string): Promise<void> {
-
+async function connectUsers(httpBase: string, adminToken: string, a: string, b: string, ca: string | undefined): Promise<void> {
   const url = `${httpBase}/api/v1/connections/${encodeURIComponent(a)}/${encodeURIComponent(b)}`;
-  const res = await fetch(url, { method: 'PUT', headers: { authorization: `Bearer ${adminToken}` } });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`PUT ${url}: HTTP ${res.status} ${text.slice(0, 200)}`);
+  const res = await httpRequest(url, { method: 'PUT', headers: { authorization: `Bearer ${adminToken}` }, ca });
+  if (res.status < 200 || res.status > 299) throw new Error(`PUT ${url}: HTTP ${res.status} ${res.text.slice(0, 200)}`);
 }
 
 /** Contiguous, near-equal slices: both users of a pair always land in the same thread. */
@@ -367,6 +392,7 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
 
 interface RunFacts {
   target: DmTargetKind;
+  tls: boolean; // wss:// and https:// (--tls): cpuUsPerMsg.server then includes the server's TLS work
   serverCpuPct: number | null; // the server's process tree(s) over warm-up + window + drain, 100 = one core
   hostCpuPct: number | null; // the whole machine (every process, Postgres and other users included), same scale
   /** µs of CPU per message sent: the server's tree, local Postgres, the bench itself, the whole machine (null: not measurable). */
@@ -405,6 +431,7 @@ function report(options: DmOptions, m: Merged, facts: RunFacts): Record<string, 
     serverRssMb: facts.serverRssMb,
     serverCmd: facts.serverCmd,
     target: facts.target,
+    tls: facts.tls,
     serverCpuPct: facts.serverCpuPct,
     hostCpuPct: facts.hostCpuPct,
     cpuUsPerMsg: facts.cpuUsPerMsg,

@@ -9,13 +9,17 @@ import { randomBytes } from 'node:crypto';
 import { type Args } from '../lib/args.ts';
 import { Histogram } from '../lib/histogram.ts';
 import { DEFAULT_SERVER_CMD, progress, signToken, spawnTarget, type Target, withTarget } from '../lib/target.ts';
+import { formatElapsed, startLiveLine, stopLiveLine, updateLiveLine } from '../lib/live-line.ts';
 import { DmLoad } from './dm-load.ts';
+import { httpRequest } from '../lib/tls.ts';
+import { chartPath, writeChartFile } from '../lib/charts.ts';
+import { soakSvg } from './chart.ts';
 import { connectPairs, makePairs, rateLimitEnv } from './dm.ts';
 
 const US_TO_MS = 1 / 1000;
 
 export const soakUsage = `soak [--minutes M] [--rate MSGS_PER_S | --max MSGS_PER_S] [--pairs N] [--sample-s S]
-   [--growth-max-mb-per-min MB] [--port N] [--server-cmd "..."] [--keep-data] [--json-out FILE]`;
+   [--growth-max-mb-per-min MB] [--port N] [--server-cmd "..."] [--tls] [--keep-data] [--no-chart] [--json-out FILE]`;
 
 interface SoakOptions {
   minutes: number;
@@ -26,6 +30,7 @@ interface SoakOptions {
   port: number;
   serverCmd: string;
   keepData: boolean;
+  tls: boolean; // wss:// and https:// with a self-signed certificate (lib/tls.ts)
 }
 
 function parseOptions(args: Args): SoakOptions {
@@ -39,6 +44,7 @@ function parseOptions(args: Args): SoakOptions {
     port: args.int('port', 9105, { min: 1, max: 65_535 }),
     serverCmd: args.str('server-cmd') ?? DEFAULT_SERVER_CMD,
     keepData: args.flag('keep-data'),
+    tls: args.flag('tls'),
   };
 }
 
@@ -52,8 +58,11 @@ interface Sample {
 
 export async function runSoak(args: Args): Promise<Record<string, unknown>> {
   const options = parseOptions(args);
-  const target = await spawnTarget({ serverCmd: options.serverCmd, preferredPort: options.port, env: rateLimitEnv(options) });
-  return withTarget(target, options.keepData, (t) => drive(options, t));
+  const target = await spawnTarget({ serverCmd: options.serverCmd, preferredPort: options.port, env: rateLimitEnv(options), tls: options.tls });
+  const line = await withTarget(target, options.keepData, (t) => drive(options, t));
+  // RSS and shard heap over time: beside --json-out FILE as FILE.svg.
+  line.chart = args.flag('no-chart') ? null : writeChartFile(chartPath(args.str('json-out'), 'soak'), soakSvg(line));
+  return line;
 }
 
 async function drive(options: SoakOptions, target: Target): Promise<Record<string, unknown>> {
@@ -62,28 +71,49 @@ async function drive(options: SoakOptions, target: Target): Promise<Record<strin
   const key = new TextEncoder().encode(target.secret);
   const pairs = await makePairs(options.pairs, runTag, key, () => target.wsUrl);
   const adminToken = await signToken(key, `bench-${runTag}-admin`, ['admin']);
-  await connectPairs(target.httpBase, adminToken, pairs.map((pair) => [pair.a.id, pair.b.id]));
+  await connectPairs(target.httpBase, adminToken, pairs.map((pair) => [pair.a.id, pair.b.id]), target.ca);
   const durationMs = options.minutes * 60_000;
   const load = new DmLoad({
-    pairs, ratePerS: options.rate, warmupMs: 0, durationMs, drainMs: 5_000, tickMs: 5, bodyBytes: 100, cmidPrefix: `s${runTag}-`,
+    pairs, ratePerS: options.rate, warmupMs: 0, durationMs, drainMs: 5_000, tickMs: 5, bodyBytes: 100, cmidPrefix: `s${runTag}-`, ca: target.ca,
   });
   await load.prepare();
   progress(`soak: ${options.rate} msg/s over ${options.pairs} pairs for ${options.minutes} min, sampling every ${options.sampleS} s`);
 
   const samples: Sample[] = [];
   const startMs = Date.now();
+  // The live status line (lib/live-line.ts): sample i/n, elapsed, acks/s since the last sample, the last sample.
+  const samplesPlanned = Math.floor(durationMs / 1000 / options.sampleS) + 2; // t = 0, every sampleS, the end
+  const live = { acks: 0, atMs: startMs, rate: 0 };
+  const render = (): string => {
+    const s = samples[samples.length - 1];
+    return `soak: sample ${samples.length}/${samplesPlanned}, ${formatElapsed((Date.now() - startMs) / 1000)} of ${formatElapsed(durationMs / 1000)}, ` +
+      `${live.rate} acks/s (offered ${options.rate}); last: rss ${s?.rssMb ?? '?'} MB, heap ${s?.heapUsedMb ?? '?'} MB, shard heap ${s?.shardHeapMb ?? '?'} MB`;
+  };
   const sample = async (): Promise<void> => {
-    const heaps = await heapsMb(target.httpBase);
+    const heaps = await heapsMb(target.httpBase, target.ca);
     const s: Sample = { tS: Math.round((Date.now() - startMs) / 1000), rssMb: server.rssMb(), ...heaps };
     samples.push(s);
-    progress(`t=${s.tS}s rss ${s.rssMb} MB heap ${s.heapUsedMb ?? '?'} MB shard heap ${s.shardHeapMb ?? '?'} MB`);
+    const { acksInWindow } = load.liveCounts();
+    const nowMs = Date.now();
+    if (nowMs > live.atMs) live.rate = Math.round(((acksInWindow - live.acks) * 1000) / (nowMs - live.atMs));
+    Object.assign(live, { acks: acksInWindow, atMs: nowMs });
+    updateLiveLine(true); // a TTY redraws the line, a pipe or log file gets one plain line per sample
   };
-  await sample();
-  const timer = setInterval(() => void sample(), options.sampleS * 1000);
-  const cpuBefore = server.cpuSeconds();
-  const result = await load.run(Date.now() + 200);
-  clearInterval(timer);
-  await sample();
+  startLiveLine(render, false); // the first sample prints the first line
+  let timer: NodeJS.Timeout | undefined;
+  let result;
+  let cpuBefore;
+  try {
+    await sample();
+    timer = setInterval(() => void sample(), options.sampleS * 1000);
+    cpuBefore = server.cpuSeconds();
+    result = await load.run(Date.now() + 200);
+    clearInterval(timer);
+    await sample();
+  } finally {
+    clearInterval(timer);
+    stopLiveLine();
+  }
   const wallS = (Date.now() - startMs) / 1000;
 
   const judged = samples.filter((s) => s.tS >= (samples[samples.length - 1].tS * 1) / 3);
@@ -98,6 +128,7 @@ async function drive(options: SoakOptions, target: Target): Promise<Record<strin
   ack.merge(result.ack);
   return {
     scenario: 'soak',
+    tls: options.tls,
     minutes: options.minutes,
     targetRate: options.rate,
     pairs: options.pairs,
@@ -144,11 +175,10 @@ export function slopeMbPerMin(samples: Array<{ tS: number; rssMb: number }>): nu
  * V8 heap in use from /metrics: the main thread's (prom-client's default metric) and the sum over
  * shard threads (`chat_shard_heap_used_bytes`); null where unavailable.
  */
-async function heapsMb(httpBase: string): Promise<{ heapUsedMb: number | null; shardHeapMb: number | null }> {
+async function heapsMb(httpBase: string, ca: string | undefined): Promise<{ heapUsedMb: number | null; shardHeapMb: number | null }> {
   const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
   try {
-    const res = await fetch(`${httpBase}/metrics`, { signal: AbortSignal.timeout(5_000) });
-    const text = await res.text();
+    const { text } = await httpRequest(`${httpBase}/metrics`, { ca, timeoutMs: 5_000 });
     const main = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? ([\d.e+]+)/m.exec(text);
     const shards = [...text.matchAll(/^chat_shard_heap_used_bytes\{[^}]*\} ([\d.e+]+)/gm)].map((m) => Number(m[1]));
     return { heapUsedMb: main ? mb(Number(main[1])) : null, shardHeapMb: shards.length ? mb(shards.reduce((a, b) => a + b, 0)) : null };

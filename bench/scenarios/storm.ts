@@ -11,6 +11,10 @@
  *
  * ES256: a key pair per run; the spawned server gets the public key (JWT_PUBLIC_KEY) and the
  * bench pre-signs --tokens distinct tokens before the first step, reused round-robin.
+ *
+ * --tls: the server gets a self-signed certificate (lib/tls.ts) and every attempt is a full TLS
+ * handshake before the upgrade; each step reports CPU µs per connection (server and bench), so
+ * the same command with and without --tls gives the per-connection cost of TLS.
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -21,6 +25,8 @@ import { rawUpgrade, upgradeRequest, type UpgradeOutcome, type UpgradeTarget } f
 import { readFileSync } from 'node:fs';
 import { openFilesLimit, sleep } from '../lib/server-process.ts';
 import { DEFAULT_SERVER_CMD, progress, releaseTarget, spawnTarget } from '../lib/target.ts';
+import { chartPath, writeChartFile } from '../lib/charts.ts';
+import { stormSeries, stormSvg } from './chart.ts';
 
 /** Scheduler tick: at 10k/s that is 10 connections per tick. */
 const TICK_MS = 1;
@@ -31,7 +37,7 @@ const SERVER_FD_HEADROOM = 4_096;
 
 export const stormUsage = `storm [--alg ES256|HS256] [--rate-start R] [--rate-factor F] [--rate-max R] [--step-s S]
    [--p99-max-ms MS] [--fail-max-pct P] [--timeout S] [--inflight-max N] [--tokens N] [--verify-threads N]
-   [--source-ips auto|IP,IP,...] [--port N] [--server-cmd "..."] [--keep-data] [--json-out FILE]`;
+   [--source-ips auto|IP,IP,...] [--port N] [--server-cmd "..."] [--tls] [--keep-data] [--no-chart] [--json-out FILE]`;
 
 interface StormOptions {
   alg: BenchAlgorithm;
@@ -49,6 +55,8 @@ interface StormOptions {
   port: number;
   serverCmd: string;
   keepData: boolean;
+  /** wss:// with a self-signed certificate: every connection also pays a full TLS handshake. */
+  tls: boolean;
 }
 
 function parseOptions(args: Args): StormOptions {
@@ -71,6 +79,7 @@ function parseOptions(args: Args): StormOptions {
     port: args.int('port', 9103, { min: 1, max: 65_535 }),
     serverCmd: args.str('server-cmd') ?? DEFAULT_SERVER_CMD,
     keepData: args.flag('keep-data'),
+    tls: args.flag('tls'),
   };
 }
 
@@ -98,6 +107,9 @@ interface StepResult {
   listenOverflows: number | null;
   serverCpuPct: number | null; // 100 = one core, over the step and its stragglers
   generatorCpuPct: number;
+  /** CPU µs per connection that got hello (step + stragglers): the server's process tree, and the bench. */
+  serverCpuUsPerConn: number | null;
+  generatorCpuUsPerConn: number | null;
   sustained: boolean;
 }
 
@@ -111,7 +123,9 @@ export async function runStorm(args: Args): Promise<Record<string, unknown>> {
     MAX_CONNS_PER_USER: process.env.MAX_CONNS_PER_USER ?? '1000',
     ...(options.verifyThreads === undefined ? {} : { JWT_VERIFY_THREADS: String(options.verifyThreads) }),
   };
-  const target = await spawnTarget({ serverCmd: options.serverCmd, preferredPort: options.port, env, maxOpenFiles: options.inflightMax + SERVER_FD_HEADROOM });
+  const target = await spawnTarget({
+    serverCmd: options.serverCmd, preferredPort: options.port, env, maxOpenFiles: options.inflightMax + SERVER_FD_HEADROOM, tls: options.tls,
+  });
   const server = target.server!;
   let failed = true;
   try {
@@ -119,7 +133,7 @@ export async function runStorm(args: Args): Promise<Record<string, unknown>> {
     if (fdLimit !== undefined && fdLimit < options.inflightMax + 100) progress(`warning: generator fd limit ${fdLimit} < --inflight-max ${options.inflightMax}`);
     const signStart = performance.now();
     const runTag = randomBytes(4).toString('hex');
-    const upgradeTo: UpgradeTarget = { host: '127.0.0.1', port: server.port, path: '/v1/ws' };
+    const upgradeTo: UpgradeTarget = { host: '127.0.0.1', port: server.port, path: '/v1/ws', ca: target.ca };
     const requests = Array.from({ length: options.tokens }, (_, i) => upgradeRequest(upgradeTo, sign(`s${runTag}u${i}`, ['user'])));
     const signMs = performance.now() - signStart;
     progress(`${options.alg}: ${options.tokens} tokens pre-signed in ${Math.round(signMs)} ms; stepping from ${options.rateStart}/s ×${options.rateFactor}, ${options.stepS} s per step`);
@@ -132,7 +146,8 @@ export async function runStorm(args: Args): Promise<Record<string, unknown>> {
       steps.push(step);
       progress(
         `${rate}/s: ${step.ok} hello (${step.helloPerS}/s), ${step.failed} failed ${JSON.stringify(step.failures)}, ` +
-          `p50/p99 ${step.connectMs.p50}/${step.connectMs.p99} ms, server ${step.serverCpuPct}% cpu, generator ${step.generatorCpuPct}%` +
+          `p50/p99 ${step.connectMs.p50}/${step.connectMs.p99} ms, server ${step.serverCpuPct}% cpu (${step.serverCpuUsPerConn ?? '–'} µs/conn), ` +
+          `generator ${step.generatorCpuPct}% (${step.generatorCpuUsPerConn ?? '–'} µs/conn)` +
           (step.sustained ? '' : ' → not sustained'),
       );
       if (!step.sustained) break;
@@ -140,10 +155,15 @@ export async function runStorm(args: Args): Promise<Record<string, unknown>> {
     }
     const best = [...steps].reverse().find((s) => s.sustained);
     const refused = steps.find((s) => !s.sustained);
+    progress(
+      `${options.tls ? 'TLS (wss://)' : 'plain (ws://)'}: max sustained ${best?.targetRate ?? 0} connections/s (${best?.helloPerS ?? 0} hello/s), ` +
+        `server ${best?.serverCpuUsPerConn ?? '–'} µs/conn, generator ${best?.generatorCpuUsPerConn ?? '–'} µs/conn there`,
+    );
     failed = false;
-    return {
+    const line: Record<string, unknown> = {
       scenario: 'storm',
       alg: options.alg,
+      tls: options.tls,
       verifyThreads: options.verifyThreads ?? 'server default',
       // The spawned server inherits EDGE_THREADS: event loops verifying and upgrading in parallel.
       edgeThreads: Number(process.env.EDGE_THREADS ?? 1),
@@ -151,6 +171,9 @@ export async function runStorm(args: Args): Promise<Record<string, unknown>> {
       maxSustainedHelloPerS: best?.helloPerS ?? 0,
       serverCpuPctAtMax: best?.serverCpuPct ?? null,
       generatorCpuPctAtMax: best?.generatorCpuPct ?? null,
+      // The cost of one connection (accept + TLS handshake with --tls + verify + upgrade + hello + close) at the max.
+      serverCpuUsPerConnAtMax: best?.serverCpuUsPerConn ?? null,
+      generatorCpuUsPerConnAtMax: best?.generatorCpuUsPerConn ?? null,
       connectMsAtMax: best?.connectMs ?? null,
       refusedAt: refused ? { targetRate: refused.targetRate, why: whyNotSustained(refused, options) } : null,
       criteria: { failMaxPct: options.failMaxPct, p99MaxMs: options.p99MaxMs, achievedShareMin: ACHIEVED_SHARE_MIN, timeoutMs: options.timeoutMs },
@@ -163,6 +186,9 @@ export async function runStorm(args: Args): Promise<Record<string, unknown>> {
       serverCmd: server.command,
       at: new Date().toISOString(),
     };
+    // Connections/s against p99 connect time, one point per step: beside --json-out FILE as FILE.svg.
+    line.chart = args.flag('no-chart') ? null : writeChartFile(chartPath(args.str('json-out'), 'storm'), stormSvg(stormSeries([line])));
+    return line;
   } finally {
     await releaseTarget(target, failed || options.keepData);
   }
@@ -238,6 +264,9 @@ function runStep(
         const wallS = (performance.now() - startMs) / 1000;
         const cpu = process.cpuUsage(cpuBefore);
         const connectMs = latency.percentiles(1 / 1000);
+        const serverCpuS = serverCpuSeconds() - serverCpuBefore;
+        const generatorCpuS = (cpu.user + cpu.system) / 1e6;
+        const perConn = (seconds: number): number | null => (ok === 0 ? null : Math.round((seconds * 1e6 * 10) / ok) / 10);
         const step: StepResult = {
           targetRate: rate,
           attempted,
@@ -250,8 +279,10 @@ function runStep(
           inflightCapped,
           schedulerLagMsMax: Math.round(lagMsMax * 10) / 10,
           listenOverflows: overflowsBefore === null ? null : (listenOverflows() ?? overflowsBefore) - overflowsBefore,
-          serverCpuPct: Math.round(((serverCpuSeconds() - serverCpuBefore) / wallS) * 100),
-          generatorCpuPct: Math.round(((cpu.user + cpu.system) / 1e6 / wallS) * 100),
+          serverCpuPct: Math.round((serverCpuS / wallS) * 100),
+          generatorCpuPct: Math.round((generatorCpuS / wallS) * 100),
+          serverCpuUsPerConn: perConn(serverCpuS),
+          generatorCpuUsPerConn: perConn(generatorCpuS),
           sustained: false,
         };
         step.sustained = whyNotSustained(step, options).length === 0;

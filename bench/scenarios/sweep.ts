@@ -11,8 +11,9 @@
 import { appendFileSync } from 'node:fs';
 import type { Args } from '../lib/args.ts';
 import { UsageError } from '../lib/args.ts';
-import { fileStamp, throughputP99Svg, writeChart, type ChartPoint } from '../lib/charts.ts';
-import { judgeStep, maxSustainedRate, nextRate, SWEEP_LIMITS_DEFAULT, type StepMeasurement, type SweepLimits, type SweepPlan } from '../lib/sweep-rule.ts';
+import { chartPath, throughputP99Svg, writeChartFile, type ChartPoint } from '../lib/charts.ts';
+import { formatElapsed, startLiveLine, stopLiveLine, updateLiveLine, writeAboveLiveLine } from '../lib/live-line.ts';
+import { judgeStep, maxSustainedRate, nextRate, stepsAtMost, SWEEP_LIMITS_DEFAULT, type StepMeasurement, type SweepLimits, type SweepPlan } from '../lib/sweep-rule.ts';
 import { progress } from '../lib/target.ts';
 import { sleep } from '../lib/server-process.ts';
 import { drive, parseOptions, rateLimitEnv, type DmOptions } from './dm.ts';
@@ -21,7 +22,7 @@ import { startSession, type DmSession } from './dm-targets.ts';
 
 export const sweepUsage = `sweep [--target ours|socketio|uws] [--start MSGS_PER_S] [--factor F] [--max-rate R] [--min-rate R] [--refine N] [--embedded]
    [--p99-max-ms MS] [--delivery-min F] [--settle S] [--attempts N] [--pairs N] [--duration S] [--warmup S] [--drain S] [--threads N]
-   [--body-bytes N] [--port N] [--server-cmd CMD] [--keep-data] [--no-chart] [--json-out FILE]`;
+   [--body-bytes N] [--port N] [--server-cmd CMD] [--tls] [--keep-data] [--no-chart] [--json-out FILE]`;
 
 export interface SweepConfig {
   plan: SweepPlan;
@@ -66,7 +67,7 @@ export function parseSweep(args: Args): SweepConfig {
 /** Prints a per-step (or per-target) line on stdout, and appends it to --json-out. */
 export function emitLine(args: Args, line: Record<string, unknown>): void {
   const text = JSON.stringify(line);
-  process.stdout.write(`${text}\n`);
+  writeAboveLiveLine(process.stdout, `${text}\n`);
   const jsonOut = args.str('json-out');
   if (jsonOut) appendFileSync(jsonOut, `${text}\n`);
 }
@@ -82,6 +83,7 @@ async function startFor(kind: DmTargetKind, options: DmOptions, config: SweepCon
     keepData: options.keepData,
     env,
     ownSchema: !(config.embedded && kind === 'ours'),
+    tls: options.tls,
   });
 }
 
@@ -100,13 +102,26 @@ export async function sweepTarget(kind: DmTargetKind, options: DmOptions, config
   const records: Array<{ rate: number; sustained: boolean }> = [];
   const steps: Array<Record<string, unknown>> = [];
   const points: ChartPoint[] = [];
+  // The live status line (lib/live-line.ts): where the sweep is, how long it has run, the last result.
+  const stepsMax = stepsAtMost(config.plan);
+  const now = { step: 0, attempt: 0, rate: 0, stepStartS: 0 };
+  let lastResult = 'none yet';
+  // Elapsed from the sweep's start (the server's start included), not from the line's.
+  const render = (): string => {
+    const elapsedS = (performance.now() - sweepStartMs) / 1000;
+    return `sweep ${kind}: step ${now.step}/≤${stepsMax}${config.attempts > 1 ? ` run ${now.attempt}/${config.attempts}` : ''} at ${now.rate} msg/s ` +
+    `(${formatElapsed(elapsedS - now.stepStartS)} into it, ${formatElapsed(elapsedS)} in all); last: ${lastResult}`;
+  };
+  const sweepStartMs = performance.now();
   let session = await startFor(kind, options, config);
   let failed = true;
   try {
     for (let rate = nextRate(config.plan, records); rate !== null; rate = nextRate(config.plan, records)) {
       let sustained = false;
       for (let attempt = 1; attempt <= config.attempts && !sustained; attempt++) {
-        progress(`sweep ${kind}: step ${records.length + 1} at ${rate} msg/s (run ${attempt})`);
+        Object.assign(now, { step: records.length + 1, attempt, rate, stepStartS: (performance.now() - sweepStartMs) / 1000 });
+        if (now.step === 1 && attempt === 1) startLiveLine(render);
+        else updateLiveLine(true);
         const result = await step(options, session, rate);
         const verdict = judgeStep(result as unknown as StepMeasurement, config.limits);
         sustained = verdict.sustained;
@@ -115,6 +130,7 @@ export async function sweepTarget(kind: DmTargetKind, options: DmOptions, config
         steps.push(line);
         const p99Ms = (result as unknown as StepMeasurement).latencyMs.e2e.p99;
         points.push({ rate, throughput: Number(result.throughput ?? 0), p99Ms, sustained });
+        lastResult = `${rate} msg/s → ${Number(result.throughput ?? 0)} acks/s, p99 ${p99Ms} ms, ${sustained ? 'sustained' : 'NOT sustained'}`;
         progress(`sweep ${kind}: ${rate} msg/s ${sustained ? 'sustained' : `NOT sustained (${verdict.reasons.join('; ')})`}`);
         const last = attempt === config.attempts || sustained;
         if (last && nextRate(config.plan, [...records, { rate, sustained }]) === null) break;
@@ -128,6 +144,7 @@ export async function sweepTarget(kind: DmTargetKind, options: DmOptions, config
     }
     failed = false;
   } finally {
+    stopLiveLine();
     await session.stop(failed);
   }
   const best = maxSustainedRate(records);
@@ -165,8 +182,8 @@ export async function runSweep(args: Args): Promise<Record<string, unknown>> {
   const outcome = await sweepTarget(options.target, options, config, (line) => emitLine(args, line));
   const chart = args.flag('no-chart')
     ? null
-    : writeChart(
-        `sweep-${options.target}-${fileStamp()}.svg`,
+    : writeChartFile(
+        chartPath(args.str('json-out'), `sweep-${options.target}`),
         throughputP99Svg([{ name: options.target, points: outcome.points }], {
           title: `dm sweep (${options.pairs} pairs): ${options.target}`,
           referenceMs: [config.limits.p99E2eMsMax],
@@ -175,6 +192,7 @@ export async function runSweep(args: Args): Promise<Record<string, unknown>> {
   return {
     scenario: 'sweep',
     target: options.target,
+    tls: options.tls,
     pairs: options.pairs,
     durationS: options.durationS,
     limits: config.limits,
