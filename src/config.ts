@@ -198,6 +198,13 @@ export const SESSION_SWEEP_MS = 1_000;
  * per token lifetime.
  */
 export const SESSION_REFRESH_MIN_INTERVAL_MS = 1_000;
+/**
+ * Revocations an edge thread holds all of (loaded at start, kept by the bus message and the
+ * poll): while the table holds at most this many, a user absent from them is not revoked and
+ * the upgrade needs no read (an upgrade that waits for a read completes outside uWS's handler and
+ * costs ≈ 3× the CPU: `bench storm`). Over → users not cached are read from the table (below).
+ */
+export const REVOCATIONS_SNAPSHOT_MAX = 100_000;
 /** Users whose revocation one query reads (cache misses of one event-loop turn are read together). More waiting → the next query. */
 export const REVOCATION_LOOKUP_BATCH_MAX = 500;
 /**

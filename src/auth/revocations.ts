@@ -5,7 +5,11 @@
  * - A token is refused (AuthError → 401) when its user has a revocation and `iat * 1000 <=
  *   revokedAt` — a token without `iat` cannot show it is newer and is refused too. JWT times have
  *   1 s resolution: a token issued within the second of the revocation is refused as well.
- * - Fresh answers (younger than REVOCATION_CACHE_TTL_MS) come from the cache; older ones and misses
+ * - While the table holds at most REVOCATIONS_SNAPSHOT_MAX revocations, the thread holds all of them
+ *   (`loadAll` at start, kept by the bus message and the poll, reloaded when a poll may have
+ *   missed some): a user absent from them is not revoked, with no read, so an upgrade completes
+ *   inside uWS's handler. Past the bound, or before a load succeeded:
+ * - fresh answers (younger than REVOCATION_CACHE_TTL_MS) come from the cache; older ones and misses
  *   are read from the table, the misses of one event-loop turn in one statement.
  * - Revocations reach the cache at once through the bus message every edge thread subscribes to
  *   (`note`), and through a poll of the recent ones every TTL (the backstop of a lost message).
@@ -18,7 +22,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { RetryAfterMs } from '../../protocol/errors.ts';
-import { REVOCATION_LOOKUP_BATCH_MAX, REVOCATION_LOOKUPS_PENDING_MAX } from '../config.ts';
+import { REVOCATION_LOOKUP_BATCH_MAX, REVOCATION_LOOKUPS_PENDING_MAX, REVOCATIONS_SNAPSHOT_MAX } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { RevocationStore } from '../persist/revocations.ts';
 import type { Verifier } from './auth.ts';
@@ -48,6 +52,10 @@ export class RevocationCache {
   private batch = new Map<string, Array<{ resolve(revokedAt: number): void; reject(e: Error): void }>>();
   private flushScheduled = false;
   private pending = 0;
+  /** Every revocation there is (user → moment), when the last load found at most REVOCATIONS_SNAPSHOT_MAX. */
+  private known: Map<string, number> | undefined;
+  /** The last load found more than the bound: reading each user stays the way (no reload loop). */
+  private tooMany = false;
 
   constructor(private readonly store: RevocationStore, private readonly options: RevocationCacheOptions, private readonly log: Logger) {
     this.entries = new LRUCache<string, Entry>({ max: options.cacheMax });
@@ -59,8 +67,43 @@ export class RevocationCache {
     if (isRevoked(p.iat, revokedAt)) throw new AuthError('token revoked: issued before the user\'s sessions were revoked');
   }
 
-  /** The user's revocation moment (0 = none), fresh from the cache or read. */
+  /** Whether the thread holds every revocation (no read for any user). */
+  get complete(): boolean {
+    return this.known !== undefined;
+  }
+
+  /** Whether a (re)load of every revocation is worth trying: none held yet, and not too many last time. */
+  get wantsLoad(): boolean {
+    return this.known === undefined && !this.tooMany;
+  }
+
+  /**
+   * Loads every revocation (`known`), or learns there are too many. Announcements that arrive
+   * while it runs are merged in (they are in the LRU), so a load cannot undo one. Rejects when
+   * the table cannot be read; the per-user reads go on meanwhile.
+   */
+  async loadAll(): Promise<void> {
+    const rows = await this.store.all(REVOCATIONS_SNAPSHOT_MAX + 1);
+    if (rows.length > REVOCATIONS_SNAPSHOT_MAX) {
+      this.known = undefined;
+      this.tooMany = true;
+      this.log.info({ max: REVOCATIONS_SNAPSHOT_MAX }, 'more revocations than an edge holds: users are read from the table as they connect');
+      return;
+    }
+    const known = new Map(rows.map((r) => [r.user, r.revokedAt]));
+    for (const [user, e] of this.entries.entries()) if (e.revokedAt > (known.get(user) ?? 0)) known.set(user, e.revokedAt);
+    this.known = known;
+  }
+
+  /** A poll may have missed revocations (it was cut at its bound): hold none until the next load. */
+  forgetAll(): void {
+    this.known = undefined;
+    this.tooMany = false;
+  }
+
+  /** The user's revocation moment (0 = none): from the full set when held, else fresh from the cache or read. */
   async revokedAt(user: string): Promise<number> {
+    if (this.known) return this.known.get(user) ?? 0;
     const cached = this.entries.get(user);
     if (cached && Date.now() - cached.at < this.options.ttlMs) return cached.revokedAt;
     try {
@@ -76,7 +119,12 @@ export class RevocationCache {
   /** A revocation learnt from the bus or the poll: kept (the later moment wins). */
   note(user: string, revokedAt: number, now = Date.now()): void {
     const old = this.entries.get(user);
-    this.entries.set(user, { revokedAt: Math.max(old?.revokedAt ?? 0, revokedAt), at: now });
+    const later = Math.max(old?.revokedAt ?? 0, revokedAt);
+    this.entries.set(user, { revokedAt: later, at: now });
+    if (this.known && later > (this.known.get(user) ?? 0)) {
+      if (!this.known.has(user) && this.known.size >= REVOCATIONS_SNAPSHOT_MAX) this.forgetAll(); // past the bound: back to reads
+      else this.known.set(user, later);
+    }
   }
 
   private read(user: string): Promise<number> {

@@ -39,6 +39,9 @@ export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpD
   // One verifier for the upgrade, the HTTP routes and `auth` frames: revoked tokens refused by all (issue 16).
   const revocationStore = new RevocationStore(edgeDeps.pool, config.sessions.revocationDbTimeoutMs);
   const revocations = new RevocationCache(revocationStore, { cacheMax: config.sessions.revocationCacheMax, ttlMs: config.sessions.revocationCacheTtlMs }, edgeDeps.log);
+  // Every revocation held before the first upgrade (then none needs a read); if the table cannot
+  // be read now, users are read as they connect and the next poll loads them all.
+  await revocations.loadAll().catch((e: unknown) => edgeDeps.log.warn({ err: e }, 'revocations not loaded at start; read per user until the next poll'));
   const verifier = withRevocations(edgeDeps.verifier, revocations);
   const sessions = new Sessions({ ...edgeDeps, verifier, revocations, store: revocationStore, sockets });
   const deps = { ...edgeDeps, verifier, shards, sessions, audit: new AuditLog(edgeDeps.pool, edgeDeps.log) };

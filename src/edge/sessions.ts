@@ -128,7 +128,11 @@ export class Sessions {
     const startedAt = Date.now();
     try {
       const since = this.polledAt - this.d.config.sessions.revocationCacheTtlMs - REVOCATION_POLL_OVERLAP_MS;
-      for (const r of await this.d.store.since(since, REVOCATION_POLL_MAX)) this.revoked(r.user, r.revokedAt);
+      const found = await this.d.store.since(since, REVOCATION_POLL_MAX);
+      for (const r of found) this.revoked(r.user, r.revokedAt);
+      // Cut at its bound: older ones of the window may be missing from the full set; hold it anew.
+      if (found.length >= REVOCATION_POLL_MAX) this.d.revocations.forgetAll();
+      if (this.d.revocations.wantsLoad) await this.d.revocations.loadAll();
       this.polledAt = startedAt;
     } catch (e) {
       this.d.log.warn({ err: e }, 'revocation poll failed; the next one covers its window');

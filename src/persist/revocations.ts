@@ -30,6 +30,13 @@ export class RevocationStore {
     return Number(r.rows[0].revoked_at_ms);
   }
 
+  /** Up to `limit` revocations, any order: the edges' snapshot (all of them, when there are fewer). */
+  async all(limit: number): Promise<Revocation[]> {
+    const r = await this.bounded(this.pool.query<{ user_id: string; revoked_at_ms: number }>(
+      'SELECT user_id, revoked_at_ms FROM user_revocations LIMIT $1', [limit]), 'snapshot');
+    return r.rows.map((x) => ({ user: x.user_id, revokedAt: Number(x.revoked_at_ms) }));
+  }
+
   /** The revocation moment of each of `users` that has one (absent: never revoked). */
   async lookup(users: string[]): Promise<Map<string, number>> {
     const r = await this.bounded(this.pool.query<{ user_id: string; revoked_at_ms: number }>(

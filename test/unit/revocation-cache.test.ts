@@ -8,13 +8,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuthError, VerifierUnavailableError, type Principal } from '../../src/auth/auth.ts';
 import { isRevoked, RevocationCache } from '../../src/auth/revocations.ts';
+import { REVOCATIONS_SNAPSHOT_MAX } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import type { RevocationStore } from '../../src/persist/revocations.ts';
 
 class FakeStore {
   rows = new Map<string, number>();
   lookups: string[][] = [];
+  loads = 0;
   down = false;
+  /** Holds the next `all` until released (a load under way). */
+  hold: Promise<void> | undefined;
+  async all(limit: number): Promise<{ user: string; revokedAt: number }[]> {
+    this.loads++;
+    const rows = [...this.rows].map(([user, revokedAt]) => ({ user, revokedAt }));
+    await this.hold;
+    if (this.down) throw new Error('database down');
+    return rows.slice(0, limit);
+  }
   async lookup(users: string[]): Promise<Map<string, number>> {
     this.lookups.push(users);
     if (this.down) throw new Error('database down');
@@ -83,4 +94,47 @@ test('store down: a cached answer is used however old; a user never read is not 
   await c.check(principal('erin', 1)); // stale "none" stands
   await assert.rejects(c.check(principal('dave', 1)), AuthError, 'a stale revocation stands');
   await assert.rejects(c.check(principal('frank', 1)), (e: unknown) => e instanceof VerifierUnavailableError && e.retryMs > 0);
+});
+
+test('with every revocation loaded, no user needs a read: revoked ones are refused, others pass, even with the store down', async () => {
+  const store = new FakeStore();
+  store.rows.set('gina', 1_000_000);
+  const c = cache(store);
+  await c.loadAll();
+  assert.equal(c.complete, true);
+  store.down = true;
+  await assert.rejects(c.check(principal('gina', 1000)), AuthError);
+  await c.check(principal('gina', 1001));
+  for (let i = 0; i < 50; i++) await c.check(principal(`new-${i}`, 1));
+  assert.deepEqual(store.lookups, [], 'not one read');
+  c.note('hank', 2_000_000); // the bus: kept in the full set
+  await assert.rejects(c.check(principal('hank', 1999)), AuthError);
+});
+
+test('a revocation announced while the load runs is kept; a cut poll drops the set until the next load', async () => {
+  const store = new FakeStore();
+  let release!: () => void;
+  store.hold = new Promise((r) => (release = r));
+  const c = cache(store);
+  const loading = c.loadAll(); // reads the table before ivan's revocation is in it
+  c.note('ivan', 5_000_000);
+  release();
+  await loading;
+  await assert.rejects(c.check(principal('ivan', 4999)), AuthError, 'the announcement survived the load');
+  c.forgetAll();
+  assert.equal(c.complete, false);
+  assert.equal(c.wantsLoad, true);
+  await c.check(principal('judy', 1));
+  assert.deepEqual(store.lookups, [['judy']], 'read per user again');
+});
+
+test('more revocations than an edge holds: users are read per connection, and no reload loop', async () => {
+  const store = new FakeStore();
+  for (let i = 0; i <= REVOCATIONS_SNAPSHOT_MAX; i++) store.rows.set(`u${i}`, 1_000_000);
+  const c = cache(store);
+  await c.loadAll();
+  assert.equal(c.complete, false);
+  assert.equal(c.wantsLoad, false, 'not loaded again at every poll');
+  await assert.rejects(c.check(principal('u7', 1)), AuthError);
+  assert.deepEqual(store.lookups, [['u7']]);
 });
