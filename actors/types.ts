@@ -185,7 +185,7 @@ export interface ConversationState {
 
 export interface ActorLimits {
   typingTtlMs: number;
-  /** Sends remembered per conversation for idempotent resends (see README "Idempotency"). */
+  /** Sends remembered per conversation for idempotent resends (see docs/protocol.md, "Idempotency"). */
   dedupeWindowMax: number;
   historyLimitDefault: number;
   /** How long after sending a sender may still edit a message (EDIT_WINDOW_MS). */

@@ -1,6 +1,6 @@
 /**
  * Every env flag and every bound of the node, parsed and validated once at start.
- * Each bound says what happens when it overflows. README "Configuration" mirrors this file.
+ * Each bound says what happens when it overflows. docs/configuration.md documents every flag once (checked by test/repo/protocol-doc.test.ts).
  */
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { attachmentsPerMessageMax } from '../protocol/frames.ts';
  * bus, in-process or NATS). Over → the request is not sent and rejects at once with
  * `BusOverloadError`, which the shard client answers as "shard unavailable" (err/HTTP 503,
  * retryMs 500). 65 536 requests all unanswered is about 8 s of the ≈ 8000 durable msg/s a node
- * sustains (README "Benchmarks") with no reply at all: the shards behind are not answering, and a
+ * sustains (docs/benchmarks.md) with no reply at all: the shards behind are not answering, and a
  * quick refusal beats a timeout 5 s later. Each entry holds a promise, a timer and two closures
  * (≈ 0.4 KB), so the bound is ≈ 26 MB per thread.
  */

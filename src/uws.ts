@@ -21,7 +21,7 @@ export function loadUws(): typeof UwsModule {
     throw new UwsFallbackError(
       `uWebSockets.js could not load its native binary for ${process.platform}-${process.arch} Node ABI ${process.versions.modules} ` +
         '(see the warning above) and fell back to a slow imitation: refusing to start. Use Node 20 on glibc >= 2.27, ' +
-        'or install the upstream tag (README "uWebSockets.js").',
+        'or install the upstream tag (docs/operations.md, "uWebSockets.js").',
     );
   }
   return uws;

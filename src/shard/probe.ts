@@ -3,7 +3,7 @@
  * subject only this thread subscribes to queues behind every command in transit (the thread's
  * inbound port or NATS socket, the hub), and its round trip is timed with this thread's own clock.
  * When the thread's CPU is the bottleneck, this is the queue that grows, unseen by the persister
- * and by the actors' mailboxes (README "Load shedding"); no clock of another node is involved.
+ * and by the actors' mailboxes (docs/benchmarks.md, "Load shedding"); no clock of another node is involved.
  */
 import type { Bus, Subscription } from '../bus/bus.ts';
 

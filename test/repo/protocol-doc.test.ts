@@ -1,20 +1,29 @@
 /**
  * The wire contract lives in the repository (docs/protocol.md) and follows the code: every frame
- * type and field of protocol/frames.ts, every error and close code of protocol/errors.ts, every
- * HTTP route the edge registers and every env flag the node reads must be documented, and the
- * docs' links must resolve inside a fresh clone (README used to point at ../shared/PROTOCOL.md).
+ * type and field of protocol/frames.ts, every error and close code of protocol/errors.ts and every
+ * HTTP route the edge registers must be documented there; every env flag the node reads has
+ * exactly one row in docs/configuration.md (and no row names a flag it does not read); and the
+ * links of README.md, docs/*.md and the other READMEs must resolve, anchors included, inside a
+ * fresh clone (README used to point at ../shared/PROTOCOL.md).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { CloseCode, ErrorCode } from '../../protocol/errors.ts';
+import { loadConfig } from '../../src/config.ts';
 
 const root = resolve(new URL('../../', import.meta.url).pathname);
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 const protocolDoc = 'docs/protocol.md';
-/** The docs this project maintains; each must work from a fresh clone. */
-const ourDocs = ['README.md', protocolDoc, 'bench/README.md'];
+const configurationDoc = 'docs/configuration.md';
+/** The docs this project maintains (README.md, every page of docs/, the other READMEs); each must work from a fresh clone. */
+const ourDocs = [
+  'README.md',
+  ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`),
+  'bench/README.md',
+  'sdk/README.md',
+];
 
 interface Section {
   heading: string;
@@ -45,9 +54,10 @@ function linkTargets(md: string): string[] {
   return [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]);
 }
 
-test('README links the wire contract in the repository, and no link of our docs leaves the repository or misses its target', () => {
+test('README links the wire contract and every docs page, and no link of our docs leaves the repository or misses its target (file or heading)', () => {
   assert.ok(existsSync(join(root, protocolDoc)), `${protocolDoc} exists`);
-  assert.ok(linkTargets(read('README.md')).includes(protocolDoc), `README.md links ${protocolDoc}`);
+  const readmeLinks = linkTargets(read('README.md')).map((t) => t.split('#')[0]);
+  assert.deepEqual(ourDocs.filter((d) => d.startsWith('docs/') && !readmeLinks.includes(d)), [], "README.md's Documentation list links every docs page");
   const broken: string[] = [];
   for (const doc of ourDocs) {
     for (const target of linkTargets(read(doc))) {
@@ -139,22 +149,62 @@ test('docs/protocol.md documents every HTTP route the edge registers', () => {
   assert.deepEqual(edgeRoutes().filter((r) => !doc.includes(r)), []);
 });
 
-test('README documents every env flag the node reads', () => {
-  const readme = read('README.md');
-  const flags = new Set<string>();
+/**
+ * The flags the node reads: every key `src/config.ts` reads — by its helpers `int|num|str(env, 'X')`
+ * and `ms('X')`, and, as a cross-check that no other helper escapes the scan, every key
+ * `loadConfig` touches on an empty environment — plus `process.env.X` read elsewhere in `src/`
+ * and the variables `npm start` sets for the process (`MALLOC_ARENA_MAX`, read by glibc).
+ */
+function flagsRead(): Set<string> {
+  const config = read('src/config.ts');
+  const flags = new Set([...config.matchAll(/\b(?:int|num|str)\(env, '([A-Z0-9_]+)'|\bms\('([A-Z0-9_]+)'\)/g)].map((m) => m[1] ?? m[2]));
+  const touched = new Set<string>();
+  const probe = new Proxy({} as Record<string, string | undefined>, {
+    get: (_, key) => (typeof key === 'string' && /^[A-Z][A-Z0-9_]+$/.test(key) && touched.add(key), undefined),
+  });
+  loadConfig(probe);
+  assert.deepEqual([...touched].filter((f) => !flags.has(f)).sort(), [], 'src/config.ts reads flags the scan misses: teach flagsRead its helper');
   const scan = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, entry.name);
       if (entry.isDirectory()) scan(p);
-      else if (entry.name.endsWith('.ts')) {
-        const source = readFileSync(p, 'utf8');
-        for (const m of source.matchAll(/\b(?:int|str)\(env, '([A-Z0-9_]+)'|process\.env\.([A-Z0-9_]+)/g)) flags.add(m[1] ?? m[2]);
-      }
+      else if (entry.name.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(/process\.env\.([A-Z0-9_]+)/g)) flags.add(m[1]);
     }
   };
   scan(join(root, 'src'));
   // libpq's own default user name, read as pg does; not a flag of ours.
   flags.delete('PGUSER');
-  assert.ok(flags.size > 50, `found the flags (${flags.size})`);
-  assert.deepEqual([...flags].filter((f) => !readme.includes(`\`${f}\``)).sort(), []);
+  const start = JSON.parse(read('package.json')).scripts.start as string;
+  for (const m of start.matchAll(/(?:^|\s)([A-Z][A-Z0-9_]+)=/g)) flags.add(m[1]);
+  assert.ok(flags.size > 100, `found the flags (${flags.size})`);
+  return flags;
+}
+
+/** The flags named by the first cell of each table row: `| \`A\`, \`B\` | default | meaning |`. */
+function flagRows(md: string): string[] {
+  return md
+    .split('\n')
+    .filter((l) => /^\|\s*`[A-Z][A-Z0-9_]+`/.test(l))
+    .flatMap((l) => [...l.split('|')[1].matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]));
+}
+
+test('docs/configuration.md documents every flag the node reads exactly once, and no flag it does not read', () => {
+  const flags = flagsRead();
+  const rows = flagRows(read(configurationDoc));
+  const count = new Map<string, number>();
+  for (const f of rows) count.set(f, (count.get(f) ?? 0) + 1);
+  const problems = [
+    ...[...flags].filter((f) => !count.has(f)).map((f) => `${f}: read by the node, no row`),
+    ...[...count].filter(([, n]) => n > 1).map(([f, n]) => `${f}: ${n} rows`),
+    ...[...count.keys()].filter((f) => !flags.has(f)).map((f) => `${f}: a row, but the node does not read it`),
+  ].sort();
+  assert.deepEqual(problems, [], configurationDoc);
+});
+
+test('neither README.md nor another docs page has a flag row: each flag is described in docs/configuration.md only', () => {
+  const flags = flagsRead();
+  const elsewhere = ourDocs
+    .filter((d) => (d === 'README.md' || d.startsWith('docs/')) && d !== configurationDoc)
+    .flatMap((d) => flagRows(read(d)).filter((f) => flags.has(f)).map((f) => `${d}: ${f}`));
+  assert.deepEqual(elsewhere, []);
 });

@@ -1,22 +1,45 @@
 /**
- * README.md's fenced code blocks are tests (the convention is written in README "Test"): every
- * block carries an info string; `sh` and `ts` blocks run, in README order, against one node this
- * test starts as the README describes (dev mode, example catalogue), with `localhost:9001` read as
- * that node's address; `sh no-test` / `ts no-test` are excluded on purpose (they do not terminate,
- * open a browser, run the suite or a benchmark); `text` is not code. Anything else fails, so a
- * new block is either run or excluded by choice, and a README example that stops working fails.
+ * The fenced code blocks of README.md and of every page of docs/ are tests (the convention is
+ * written in docs/testing.md "The docs are tested"): every block carries an info string; `sh` and
+ * `ts` blocks run, README.md first and then the docs pages in the order of `docsOrder`, against
+ * one node this test starts as the README describes (dev mode, example catalogue), with
+ * `localhost:9001` read as that node's address; a page may rely on an earlier block's state (the
+ * connection of alice and bob, the catalogue the dispatcher's day routes against).
+ * `sh no-test` / `ts no-test` are excluded on purpose (they do not terminate, open a browser, run
+ * the suite or a benchmark); `text` is not code. Anything else fails, so a new block is either run
+ * or excluded by choice, and an example that stops working fails.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestNode } from '../helpers/node.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
-const readmePath = join(root, 'README.md');
+/**
+ * The docs pages, in the order their blocks run (after README.md's). Every `docs/*.md` must be
+ * listed, so a new page is placed on purpose: a page whose blocks need another's state comes after it.
+ */
+export const docsOrder = [
+  'docs/features.md',
+  'docs/protocol.md',
+  'docs/configuration.md',
+  'docs/web-chat.md',
+  'docs/tickets.md',
+  'docs/order-events.md',
+  'docs/operations.md',
+  'docs/benchmarks.md',
+  'docs/testing.md',
+  'docs/architecture.md',
+  'docs/design-notes.md',
+];
+/** Every file whose blocks are tested, in run order. */
+export const documents = ['README.md', ...docsOrder];
 
 export interface Block {
+  /** Repository-relative file the block is in. */
+  file: string;
   /** 1-based line of the opening fence. */
   line: number;
   info: string;
@@ -24,7 +47,7 @@ export interface Block {
 }
 
 /** Fenced blocks (``` or ~~~, at the start of a line) with their info strings. */
-export function fencedBlocks(md: string): Block[] {
+export function fencedBlocks(md: string, file = 'README.md'): Block[] {
   const blocks: Block[] = [];
   let open: { fence: string; line: number; info: string; body: string[] } | undefined;
   md.split('\n').forEach((text, i) => {
@@ -35,13 +58,13 @@ export function fencedBlocks(md: string): Block[] {
     }
     const close = new RegExp(`^${open.fence[0]}{${open.fence.length},}\\s*$`);
     if (close.test(text)) {
-      blocks.push({ line: open.line, info: open.info, code: open.body.join('\n') });
+      blocks.push({ file, line: open.line, info: open.info, code: open.body.join('\n') });
       open = undefined;
     } else {
       open.body.push(text);
     }
   });
-  assert.equal(open, undefined, `README.md: the block opened at line ${open?.line} is never closed`);
+  assert.equal(open, undefined, `${file}: the block opened at line ${open?.line} is never closed`);
   return blocks;
 }
 
@@ -61,7 +84,8 @@ const blockTimeoutMs = 60_000;
 /** Where the README's examples point. */
 const readmeAddress = 'localhost:9001';
 
-const blocks = fencedBlocks(readFileSync(readmePath, 'utf8'));
+const blocks = documents.flatMap((file) => fencedBlocks(readFileSync(join(root, file), 'utf8'), file));
+const where = (b: Block) => `${b.file}:${b.line}`;
 let node: TestNode;
 let scratch: string;
 
@@ -111,30 +135,37 @@ function readerEnv(): NodeJS.ProcessEnv {
 }
 
 function runBlock(block: Block): Promise<Outcome> {
-  assert.doesNotMatch(block.code, neverRun, `README.md:${block.line} must be tagged \`\`\`${block.info} no-test: it holds a command the test never runs`);
+  assert.doesNotMatch(block.code, neverRun, `${where(block)} must be tagged \`\`\`${block.info} no-test: it holds a command the test never runs`);
   const code = block.code.replaceAll(readmeAddress, `127.0.0.1:${node.port}`);
   if (block.info === 'sh') return runProcess('bash', ['-e', '-o', 'pipefail', '-c', code], readerEnv());
   // `./x` in the README means the repository root; the file runs from the scratch directory.
-  const file = join(scratch, `block-${block.line}.ts`);
+  const file = join(scratch, `block-${block.file.replace(/\W/g, '-')}-${block.line}.ts`);
   writeFileSync(file, code.replace(/(from\s+['"])\.\//g, `$1${root}`));
   return runProcess(process.execPath, ['--import', 'tsx', file], readerEnv());
 }
 
-test('every fenced block of README.md says by its info string whether it is run, excluded or not code', () => {
-  assert.ok(blocks.length > 5, `found README's blocks (${blocks.length})`);
-  const unknown = blocks.filter((b) => !(b.info in infoStrings)).map((b) => `README.md:${b.line} \`\`\`${b.info}`);
+test('docsOrder names every page of docs/ once, so the blocks of each page run in a chosen place', () => {
+  const pages = readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`).sort();
+  assert.deepEqual([...docsOrder].sort(), pages, 'add a new docs page to docsOrder (and drop a removed one)');
+  assert.equal(new Set(docsOrder).size, docsOrder.length, 'docsOrder lists a page twice');
+});
+
+test('every fenced block of README.md and docs/*.md says by its info string whether it is run, excluded or not code', () => {
+  assert.ok(blocks.length > 5, `found the docs' blocks (${blocks.length})`);
+  assert.ok(blocks.some((b) => b.file === 'README.md' && infoStrings[b.info] === 'run'), 'README.md has blocks that run');
+  const unknown = blocks.filter((b) => !(b.info in infoStrings)).map((b) => `${where(b)} \`\`\`${b.info}`);
   assert.deepEqual(unknown, [], `allowed: ${Object.keys(infoStrings).map((i) => `\`\`\`${i}`).join(', ')}`);
   assert.ok(blocks.some((b) => infoStrings[b.info] === 'run'), 'some blocks are run');
-  const unsafe = blocks.filter((b) => infoStrings[b.info] === 'run' && neverRun.test(b.code)).map((b) => `README.md:${b.line}`);
+  const unsafe = blocks.filter((b) => infoStrings[b.info] === 'run' && neverRun.test(b.code)).map(where);
   assert.deepEqual(unsafe, [], 'blocks tagged to run that hold a command never run here (tag them no-test)');
 });
 
-test('the runnable README blocks succeed, in order, against a node started as the README describes', async (t) => {
+test('the runnable blocks of README.md, then of docs/, succeed in order against a node started as the README describes', async (t) => {
   for (const block of blocks.filter((b) => infoStrings[b.info] === 'run')) {
-    await t.test(`README.md:${block.line} ${block.info}: ${block.code.split('\n')[0].slice(0, 60)}`, async (t) => {
+    await t.test(`${where(block)} ${block.info}: ${block.code.split('\n')[0].slice(0, 60)}`, async (t) => {
       const r = await runBlock(block);
       if (r.output.trim()) t.diagnostic(r.output.trim().slice(0, 400));
-      assert.ok(r.code === 0, `README.md:${block.line} exited ${r.code ?? r.signal}:\n${block.code}\n--- output ---\n${r.output}`);
+      assert.ok(r.code === 0, `${where(block)} exited ${r.code ?? r.signal}:\n${block.code}\n--- output ---\n${r.output}`);
     });
   }
 });
