@@ -14,6 +14,7 @@ import { roomUsage, runRoom } from './scenarios/room.ts';
 import { runSoak, soakUsage } from './scenarios/soak.ts';
 import { runTickets, ticketsUsage } from './scenarios/tickets.ts';
 import { chartUsage, runChart } from './scenarios/chart.ts';
+import { runSchemaCost, schemaCostUsage } from './scenarios/schema-cost.ts';
 
 type Scenario = (args: Args) => Promise<Record<string, unknown>>;
 
@@ -31,6 +32,7 @@ const scenarios: Record<string, { run: Scenario; usage: string }> = {
   soak: { run: runSoak, usage: soakUsage },
   tickets: { run: runTickets, usage: ticketsUsage },
   chart: { run: runChart, usage: chartUsage },
+  'schema-cost': { run: runSchemaCost, usage: schemaCostUsage },
 };
 
 function usage(): string {

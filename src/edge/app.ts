@@ -8,7 +8,7 @@ import type { Config } from '../config.ts';
 import { ShardClient } from '../rpc/shard-client.ts';
 import { FrameRouter, type FrameDeps } from './frames.ts';
 import { registerHttp, respondError, type HttpDeps } from '../http/routes.ts';
-import { OpenSockets, socketBehavior } from './socket-behavior.ts';
+import { OpenSockets, socketBehavior, type SocketDeps } from './socket-behavior.ts';
 import type { SocketData, SocketRegistry } from './sockets.ts';
 import { loadUws } from '../uws.ts';
 import { registerAdmin, registerOrderEvents } from '../http/admin-events.ts';
@@ -18,11 +18,11 @@ import { registerModeration } from '../http/moderation.ts';
 import { registerUsers } from '../http/users.ts';
 import { AuditLog } from '../persist/audit.ts';
 import { registerAttachments } from '../http/attachments.ts';
-import { createBlobStore } from '../integrations/blobs.ts';
+import { type BlobStore, createBlobStore } from '../integrations/blobs.ts';
 import { registerSettings } from '../http/settings.ts';
 import { registerNotifications } from '../http/notifications.ts';
 import { RevocationCache, withRevocations } from '../auth/revocations.ts';
-import { RevocationStore } from '../persist/revocations.ts';
+import { type Revocation, RevocationStore } from '../persist/revocations.ts';
 import { Sessions } from './sessions.ts';
 import { registerSessions } from '../http/sessions.ts';
 
@@ -31,6 +31,32 @@ export interface Edge {
   port: number;
   /** Stop accepting, close every socket with `code`; resolves once every socket is closed. */
   close(code: number, reason: string): Promise<void>;
+}
+
+/**
+ * Every route of a node's uWS app: the WebSocket, the REST API and the web pages, then the 404
+ * catch-all. test/repo/openapi.test.ts registers them on a recording app and holds them to the
+ * OpenAPI document (src/http/openapi.ts).
+ */
+export function registerRoutes(
+  app: TemplatedApp,
+  config: Config,
+  deps: HttpDeps & SocketDeps & { sessions: { announce(r: Revocation): void } },
+  parts: { router: FrameRouter; sockets: OpenSockets; blobs: BlobStore; revocationStore: RevocationStore },
+): void {
+  if (config.role !== 'shard') app.ws<SocketData>('/v1/ws', socketBehavior(config, deps, parts.router, parts.sockets));
+  registerHttp(app, deps);
+  registerStatic(app, deps);
+  registerOrderEvents(app, deps);
+  registerAdmin(app, deps);
+  registerTickets(app, deps, parts.blobs);
+  registerAttachments(app, deps, parts.blobs);
+  registerSettings(app, deps);
+  registerModeration(app, deps);
+  registerNotifications(app, deps);
+  registerSessions(app, deps, parts.revocationStore);
+  registerUsers(app, deps);
+  app.any('/*', (res) => respondError(res, ErrorCode.notFound, 'no such route'));
 }
 
 export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpDeps, 'shards' | 'audit' | 'sessions'> & { registry: SocketRegistry }): Promise<Edge> {
@@ -51,23 +77,8 @@ export async function startEdge(config: Config, edgeDeps: Omit<FrameDeps & HttpD
     ? uws.SSLApp({ cert_file_name: config.tls.certFile, key_file_name: config.tls.keyFile, passphrase: config.tls.passphrase })
     : uws.App();
   const router = new FrameRouter(deps);
-
-  if (config.role !== 'shard') app.ws<SocketData>('/v1/ws', socketBehavior(config, deps, router, sockets));
-
-  registerHttp(app, deps);
-  registerStatic(app, deps);
-  registerOrderEvents(app, deps);
-  registerAdmin(app, deps);
   // One blob store for signatures and attachments (BLOB_STORE: files under BLOB_DIR, or Azure).
-  const blobs = createBlobStore(config);
-  registerTickets(app, deps, blobs);
-  registerAttachments(app, deps, blobs);
-  registerSettings(app, deps);
-  registerModeration(app, deps);
-  registerNotifications(app, deps);
-  registerSessions(app, deps, revocationStore);
-  registerUsers(app, deps);
-  app.any('/*', (res) => respondError(res, ErrorCode.notFound, 'no such route'));
+  registerRoutes(app, config, deps, { router, sockets, blobs: createBlobStore(config), revocationStore });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));

@@ -1,13 +1,14 @@
 /** Order-event intake and the admin read API (seed 002). */
 import type { TemplatedApp } from 'uWebSockets.js';
 import { listConversations } from '../persist/store.ts';
-import { lineFault } from '../../protocol/text.ts';
 import { ChatError, ErrorCode } from '../../protocol/errors.ts';
 import { requireId } from '../../protocol/ids.ts';
 import { requireJson } from '../../protocol/json-body.ts';
 import { parseOrderEvent, verifySignature } from '../integrations/order-events.ts';
 import { applyOrderEvent } from '../rpc/order-events.ts';
-import { authenticate, optUint, pageLimit, route, type HttpDeps } from './routes.ts';
+import { parseQuery } from '../../protocol/schema.ts';
+import { authenticate, route, type HttpDeps } from './routes.ts';
+import { AdminConversationsQuery, AuditQuery, HistoryQuery, singleLine } from './schemas.ts';
 import type pg from 'pg';
 
 export function registerOrderEvents(app: TemplatedApp, d: HttpDeps): void {
@@ -41,9 +42,7 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
     route(d.log, async ({ auth, query, params }) => {
       const p = await admin(auth, query);
       const id = requireId(params[0], 'id');
-      const q = new URLSearchParams(query);
-      const before = optUint(q, 'before');
-      const limit = pageLimit(q, d.config.actors.historyLimitDefault);
+      const { before, limit = d.config.actors.historyLimitDefault } = parseQuery(HistoryQuery, query);
       const conv = await d.store.participants(id);
       await d.audit.record({ actor: p.sub, action: 'read_messages', target: id, detail: { found: conv !== null } });
       if (!conv) throw new ChatError(ErrorCode.notFound, 'no such conversation');
@@ -55,11 +54,10 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
     '/api/v1/admin/conversations',
     route(d.log, async ({ auth, query }) => {
       const p = await admin(auth, query);
-      const q = new URLSearchParams(query);
-      const limit = pageLimit(q, d.config.actors.historyLimitDefault);
-      const participant = q.get('participant') ?? undefined;
-      const filter = { kind: line(q, 'kind'), state: line(q, 'state'), participant: participant === undefined ? undefined : requireId(participant, 'participant') };
-      const before = line(q, 'before');
+      const q = parseQuery(AdminConversationsQuery, query);
+      const limit = q.limit ?? d.config.actors.historyLimitDefault;
+      const filter = { kind: line(q.kind, 'kind'), state: line(q.state, 'state'), participant: q.participant };
+      const before = line(q.before, 'before');
       await d.audit.record({ actor: p.sub, action: 'list_conversations', detail: { filter } });
       try {
         return { status: 200, body: await listConversations(d.pool, filter, before, limit) };
@@ -73,9 +71,9 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
     '/api/v1/admin/audit',
     route(d.log, async ({ auth, query }) => {
       const p = await admin(auth, query);
-      const q = new URLSearchParams(query);
-      const filter = { actor: optId(q, 'actor'), target: optId(q, 'target') };
-      const page = await d.audit.list(filter, optUint(q, 'cursor'), pageLimit(q, d.config.actors.historyLimitDefault));
+      const q = parseQuery(AuditQuery, query);
+      const filter = { actor: q.actor, target: q.target };
+      const page = await d.audit.list(filter, q.cursor, q.limit ?? d.config.actors.historyLimitDefault);
       // Reading the trail is itself an admin read.
       await d.audit.record({ actor: p.sub, action: 'read_audit', detail: { filter } });
       return { status: 200, body: page };
@@ -83,15 +81,7 @@ export function registerAdmin(app: TemplatedApp, d: HttpDeps & { pool: pg.Pool }
   );
 }
 
-function optId(q: URLSearchParams, key: string): string | undefined {
-  const v = q.get(key);
-  return v === null || v === '' ? undefined : requireId(v, key);
-}
-
 /** A single-line query parameter bound for SQL: control characters and lone surrogates → 400. */
-function line(q: URLSearchParams, key: string): string | undefined {
-  const v = q.get(key) ?? undefined;
-  const fault = v === undefined ? undefined : lineFault(v);
-  if (fault) throw new ChatError(ErrorCode.badFrame, `${key}: ${fault}`);
-  return v;
+function line(v: string | undefined, key: string): string | undefined {
+  return v === undefined ? undefined : singleLine(v, key);
 }

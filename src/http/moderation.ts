@@ -10,13 +10,15 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { encode } from '../../protocol/codec.ts';
 import { ChatError, ErrorCode, errorCodeOf } from '../../protocol/errors.ts';
-import { parseJsonObject, requireJson } from '../../protocol/json-body.ts';
+import { requireJson } from '../../protocol/json-body.ts';
+import { parseBody, parseQuery } from '../../protocol/schema.ts';
 import { requireId } from '../../protocol/ids.ts';
-import { BlocksTable, type Report, type ReportAction, reportActions, ReportsTable, type ReportStatus } from '../persist/moderation.ts';
+import { BlocksTable, type Report, type ReportAction, ReportsTable, type ReportStatus } from '../persist/moderation.ts';
 import type { Principal } from '../auth/auth.ts';
 import type { CacheNews } from '../presence/service.ts';
 import { BLOCKS_LISTED_MAX } from '../config.ts';
-import { authenticate, type HttpDeps, pageLimit, route } from './routes.ts';
+import { authenticate, type HttpDeps, route } from './routes.ts';
+import { ReportsQuery, ResolveReport } from './schemas.ts';
 
 export function registerModeration(app: TemplatedApp, d: HttpDeps): void {
   const blocks = new BlocksTable(d.pool);
@@ -47,13 +49,10 @@ export function registerModeration(app: TemplatedApp, d: HttpDeps): void {
 
   app.get('/api/v1/admin/reports', route(d.log, async ({ auth, query }) => {
     const p = await requireAdmin(d, auth, query);
-    const q = new URLSearchParams(query);
-    const status = q.get('status') || undefined;
-    if (status !== undefined && status !== 'open' && status !== 'resolved') throw new ChatError(ErrorCode.badFrame, 'status: expected open or resolved');
-    const limit = pageLimit(q, 50);
+    const { status, cursor, limit = 50 } = parseQuery(ReportsQuery, query);
     let page;
     try {
-      page = await reports.list(status as ReportStatus | undefined, q.get('cursor') || undefined, limit);
+      page = await reports.list(status as ReportStatus | undefined, cursor, limit);
     } catch (e) {
       if (e instanceof RangeError) throw new ChatError(ErrorCode.badFrame, 'cursor: not a cursor from a previous page');
       throw e;
@@ -66,10 +65,7 @@ export function registerModeration(app: TemplatedApp, d: HttpDeps): void {
     const p = await requireAdmin(d, auth, query);
     requireJson(headers['content-type']);
     const id = requireId(params[0], 'id');
-    const action = parseJsonObject(body).action;
-    if (typeof action !== 'string' || !reportActions.includes(action as ReportAction)) {
-      throw new ChatError(ErrorCode.badFrame, `action: expected one of ${reportActions.join(', ')}`);
-    }
+    const action = parseBody(ResolveReport, body).action as ReportAction;
     const report = await reports.get(id);
     if (!report) throw new ChatError(ErrorCode.notFound, 'no such report');
     if (report.status === 'resolved') {
@@ -77,11 +73,11 @@ export function registerModeration(app: TemplatedApp, d: HttpDeps): void {
       if (report.action === action) return { status: 200, body: report };
       throw new ChatError(ErrorCode.conflict, `already resolved: ${report.action}`);
     }
-    await carryOut(d, blocks, report, action as ReportAction, p);
+    await carryOut(d, blocks, report, action, p);
     if (action === 'block_sender') pairChanged(report.reporter, report.sender); // the other actions change no pair
     const now = Date.now();
     const event = { id: `report.resolved:${id}`, type: 'report.resolved', payload: { id, conv: report.conv, seq: report.seq, action, by: p.sub } };
-    const changed = await reports.resolve(id, action as ReportAction, p.sub, now, event, d.config.outbox.enabled);
+    const changed = await reports.resolve(id, action, p.sub, now, event, d.config.outbox.enabled);
     if (changed && !d.config.outbox.enabled) d.bus.publish(d.subjects.event(event.type), encode({ ...event, ts: now }));
     await d.audit.record({ actor: p.sub, action: 'resolve_report', target: report.conv, detail: { report: id, resolution: action, seq: report.seq } });
     return { status: 200, body: (await reports.get(id)) ?? report };

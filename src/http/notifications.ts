@@ -13,16 +13,16 @@ import { ECDH } from 'node:crypto';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { ChatError, ErrorCode } from '../../protocol/errors.ts';
 import { requireId } from '../../protocol/ids.ts';
-import { parseJsonObject, requireJson } from '../../protocol/json-body.ts';
+import { requireJson } from '../../protocol/json-body.ts';
+import { parseBody, parseQuery } from '../../protocol/schema.ts';
+import type { Static } from '@sinclair/typebox';
 import type { Principal } from '../auth/auth.ts';
 import {
   NOTIFY_REPLAY_BODY_MAX_BYTES, NOTIFY_REPLAY_MAX, PUSH_ENDPOINT_MAX_CHARS, PUSH_SUBSCRIPTION_BODY_MAX_BYTES, PUSH_SUBSCRIPTIONS_PER_USER_MAX,
 } from '../config.ts';
 import { NotificationsTable, type PushSubscriptionRow, PushSubscriptionsTable } from '../persist/notifications.ts';
-import { authenticate, type HttpDeps, pageLimit, route } from './routes.ts';
-
-/** A notification's key as the table makes them (`ntf-` and an md5, `-push-` and another on a push subscription); anything else names none. */
-const keyRe = /^ntf-[0-9a-f]{32}(-push-[0-9a-f]{32})?$/;
+import { authenticate, type HttpDeps, route } from './routes.ts';
+import { DeadLettersQuery, PushSubscriptionBody, PushSubscriptionRemoval, ReplayDeadLetters } from './schemas.ts';
 
 export function registerNotifications(app: TemplatedApp, d: HttpDeps): void {
   const table = new NotificationsTable(d.pool);
@@ -51,7 +51,7 @@ export function registerNotifications(app: TemplatedApp, d: HttpDeps): void {
     const p = await authenticate(d.verifier, auth, query);
     if (!vapid) throw new ChatError(ErrorCode.notFound, 'Web Push is not configured (NOTIFY_VAPID_*)');
     requireJson(headers['content-type']);
-    const sub = parsePushSubscription(parseJsonObject(body));
+    const sub = parsePushSubscription(parseBody(PushSubscriptionBody, body));
     if (!(await subs.add(p.sub, sub, PUSH_SUBSCRIPTIONS_PER_USER_MAX, Date.now()))) {
       throw new ChatError(ErrorCode.conflict, `at most ${PUSH_SUBSCRIPTIONS_PER_USER_MAX} push subscriptions per user: remove one first`);
     }
@@ -60,18 +60,17 @@ export function registerNotifications(app: TemplatedApp, d: HttpDeps): void {
   app.del('/api/v1/me/push-subscriptions', route(d.log, async ({ auth, query, headers, body }) => {
     const p = await authenticate(d.verifier, auth, query);
     requireJson(headers['content-type']);
-    const endpoint = parseEndpoint(parseJsonObject(body).endpoint);
+    const endpoint = parseEndpoint(parseBody(PushSubscriptionRemoval, body).endpoint);
     if (!(await subs.remove(p.sub, endpoint))) throw new ChatError(ErrorCode.notFound, 'no such push subscription');
     return { status: 204 };
   }, { body: true, headers: ['content-type'], bodyMaxBytes: PUSH_SUBSCRIPTION_BODY_MAX_BYTES }));
 
   app.get('/api/v1/admin/notifications/dead-letters', route(d.log, async ({ auth, query }) => {
     const p = await requireAdmin(d, auth, query);
-    const q = new URLSearchParams(query);
-    const limit = pageLimit(q, 50);
+    const { cursor, limit = 50 } = parseQuery(DeadLettersQuery, query);
     let page;
     try {
-      page = await table.deadLetters(q.get('cursor') || undefined, limit);
+      page = await table.deadLetters(cursor, limit);
     } catch (e) {
       if (e instanceof RangeError) throw new ChatError(ErrorCode.badFrame, 'cursor: not a cursor from a previous page');
       throw e;
@@ -85,13 +84,7 @@ export function registerNotifications(app: TemplatedApp, d: HttpDeps): void {
     let keys: string[] | undefined;
     if (body.length > 0) {
       requireJson(headers['content-type']);
-      const b = parseJsonObject(body);
-      if (b.keys !== undefined) {
-        if (!Array.isArray(b.keys) || b.keys.length > NOTIFY_REPLAY_MAX || !b.keys.every((k) => typeof k === 'string' && keyRe.test(k))) {
-          throw new ChatError(ErrorCode.badFrame, `keys: expected at most ${NOTIFY_REPLAY_MAX} notification keys (ntf-…)`);
-        }
-        keys = b.keys as string[];
-      }
+      keys = parseBody(ReplayDeadLetters, body).keys;
     }
     const r = await table.replay(keys, NOTIFY_REPLAY_MAX, Date.now());
     await d.audit.record({ actor: p.sub, action: 'replay_notification_dead_letters', detail: { replayed: r.replayed, ...(keys ? { keys: keys.length } : { all: true }) } });
@@ -99,10 +92,9 @@ export function registerNotifications(app: TemplatedApp, d: HttpDeps): void {
   }, { body: true, headers: ['content-type'], bodyMaxBytes: NOTIFY_REPLAY_BODY_MAX_BYTES }));
 }
 
-/** An http(s) URL of at most PUSH_ENDPOINT_MAX_CHARS. */
-function parseEndpoint(v: unknown): string {
+/** An http(s) URL (the schema bounds its length: PUSH_ENDPOINT_MAX_CHARS). */
+function parseEndpoint(v: string): string {
   const bad = () => new ChatError(ErrorCode.badFrame, `endpoint: expected an http(s) URL of at most ${PUSH_ENDPOINT_MAX_CHARS} characters`);
-  if (typeof v !== 'string' || v.length > PUSH_ENDPOINT_MAX_CHARS) throw bad();
   let u: URL;
   try {
     u = new URL(v);
@@ -113,20 +105,18 @@ function parseEndpoint(v: unknown): string {
   return v;
 }
 
-/** base64url (padding tolerated) decoding to exactly `bytes` bytes. */
-function parseKey(v: unknown, name: string, bytes: number, what: string): string {
-  if (typeof v !== 'string' || !/^[A-Za-z0-9_-]+={0,2}$/.test(v) || Buffer.from(v, 'base64url').length !== bytes) {
+/** base64url (the schema's pattern; padding tolerated) decoding to exactly `bytes` bytes. */
+function parseKey(v: string, name: string, bytes: number, what: string): string {
+  if (Buffer.from(v, 'base64url').length !== bytes) {
     throw new ChatError(ErrorCode.badFrame, `keys.${name}: expected base64url of ${what} (${bytes} bytes)`);
   }
   return v.replace(/=+$/, '');
 }
 
-/** A browser's PushSubscription.toJSON(): `{endpoint, expirationTime?, keys: {p256dh, auth}}`. */
-export function parsePushSubscription(b: Record<string, unknown>): PushSubscriptionRow {
+/** A browser's PushSubscription.toJSON() (schemas.ts PushSubscriptionBody), then the URL and the key bytes. */
+export function parsePushSubscription(b: Static<typeof PushSubscriptionBody>): PushSubscriptionRow {
   const endpoint = parseEndpoint(b.endpoint);
-  const keys = b.keys;
-  if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) throw new ChatError(ErrorCode.badFrame, 'keys: expected {p256dh, auth}');
-  const k = keys as Record<string, unknown>;
+  const k = b.keys;
   const p256dh = parseKey(k.p256dh, 'p256dh', 65, 'an uncompressed P-256 public key');
   try {
     ECDH.convertKey(Buffer.from(p256dh, 'base64url'), 'prime256v1', undefined, undefined, 'uncompressed'); // throws off the curve

@@ -1,16 +1,34 @@
-/** OpenAPI 3.1 description of the HTTP API, served at GET /api/v1/openapi.json. */
-import { idCharsMax, idPattern } from '../../protocol/ids.ts';
+/**
+ * OpenAPI 3.1 description of the HTTP API, served at GET /api/v1/openapi.json. Request bodies and
+ * query parameters are rendered from the schemas the routes validate with (schemas.ts, issue 18);
+ * responses are written here. test/repo/openapi.test.ts: valid OpenAPI, every served route
+ * documented and every documented route served, schemas and rendering in agreement.
+ */
 import { defaultLimits } from '../../protocol/frames.ts';
-import { ATTACHMENT_NAME_MAX_CHARS, TICKET_DESCRIPTION_MAX_CHARS, TICKET_IDEMPOTENCY_KEY_MAX_CHARS, TICKET_REASON_MAX_CHARS } from '../config.ts';
-import { TICKET_LIST_LIMIT_DEFAULT, TICKET_LIST_LIMIT_MAX, TICKET_LIST_QUERY_MAX_CHARS } from '../config.ts';
+import { ATTACHMENT_NAME_MAX_CHARS, TICKET_IDEMPOTENCY_KEY_MAX_CHARS } from '../config.ts';
+import { jsonSchemaOf, queryParameters } from '../../protocol/schema.ts';
+import type { TSchema } from '@sinclair/typebox';
+import {
+  AdminConversationsQuery, AuditQuery, CancelTicket, CreateServiceRequest, DeadLettersQuery, DevTokenQuery, HistoryQuery, IdSchema, Location,
+  OrderEventBody, PushSubscriptionBody, PushSubscriptionRemoval, ReassignTicket, ReopenTicket, ReplayDeadLetters, ReportsQuery, ResolveReport,
+  Settings, TicketListQuery, TicketStatusChange,
+} from './schemas.ts';
 
 const error = {
   description: 'JSON error',
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 };
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), error]));
-/** Every id follows protocol/ids.ts; one outside it is 400. */
-const idSchema = { type: 'string', pattern: idPattern.source, maxLength: idCharsMax };
+/** Every id follows protocol/ids.ts (schemas.ts IdSchema); one outside it is 400. */
+const idSchema = jsonSchemaOf(IdSchema);
+/**
+ * A JSON request body from its schema in schemas.ts (the one the route validates with); `ref`
+ * names a component holding the same schema instead of inlining it.
+ */
+const jsonBody = (schema: TSchema, required = true, ref?: string) => ({
+  required,
+  content: { 'application/json': { schema: ref ? { $ref: `#/components/schemas/${ref}` } : jsonSchemaOf(schema) } },
+});
 const idParam = { name: 'id', in: 'path', required: true, schema: idSchema, description: 'service-request id (also its chat conversation id)' };
 const userIdParam = { name: 'id', in: 'path', required: true, schema: idSchema, description: 'user id' };
 const userParam = { name: 'user', in: 'path', required: true, schema: idSchema, description: 'user id' };
@@ -71,26 +89,10 @@ export const openApiDocument = {
           resolvedAt: { type: 'integer' },
         },
       },
-      Location: {
-        type: 'object',
-        required: ['lat', 'lon'],
-        properties: { lat: { type: 'number', minimum: -90, maximum: 90 }, lon: { type: 'number', minimum: -180, maximum: 180 } },
-      },
-      CreateServiceRequest: {
-        type: 'object',
-        required: ['productId', 'brand', 'location', 'description'],
-        properties: {
-          productId: { type: 'string', maxLength: 128 },
-          brand: { type: 'string', maxLength: 128 },
-          location: { $ref: '#/components/schemas/Location' },
-          description: { type: 'string', maxLength: TICKET_DESCRIPTION_MAX_CHARS },
-        },
-      },
-      Settings: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { presence: { type: 'boolean', default: true, description: 'false: DM peers see the user offline without lastSeen, and the user sees no one\'s presence' } },
-      },
+      Location: jsonSchemaOf(Location),
+      CreateServiceRequest: jsonSchemaOf(CreateServiceRequest),
+      Settings: jsonSchemaOf(Settings),
+      OrderEvent: jsonSchemaOf(OrderEventBody),
       Status: { type: 'string', enum: ['created', 'assigned', 'in_progress', 'resolved', 'closed', 'disputed', 'cancelled'] },
       ServiceRequest: {
         type: 'object',
@@ -127,7 +129,7 @@ export const openApiDocument = {
       post: {
         summary: 'Open a service request: validate the product warranty, route to a service center, persist, announce ticket.created',
         parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', maxLength: TICKET_IDEMPOTENCY_KEY_MAX_CHARS }, description: 'scoped per user; the same key and body return the original response' }],
-        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/CreateServiceRequest' } } } },
+        requestBody: jsonBody(CreateServiceRequest, true, 'CreateServiceRequest'),
         responses: {
           '201': ticketResponse('created (or the original response for a repeated key and body)'),
           ...errors(400, 401, 403, 415, 422, 503),
@@ -140,16 +142,7 @@ export const openApiDocument = {
           'customer/user: their own; agent: their center\'s (tickets whose assigned center lists them as agent); technician: their assignments; admin/dispatcher: all (audited as `list_tickets` when the page holds tickets they are not a participant of). Several roles: the union; none of these → 403. ' +
           'Filters combine with AND and with the role. `q` is full-text (Postgres `simple` configuration, `websearch_to_tsquery` syntax: words, "phrases", or, -word) over the description and the ticket\'s chat messages (deleted ones excluded). ' +
           'Pages follow (createdAt DESC, id DESC); pass `next` as `cursor`. Every bad parameter → 400 naming it.',
-        parameters: [
-          { name: 'status', in: 'query', schema: { $ref: '#/components/schemas/Status' } },
-          { name: 'center', in: 'query', schema: idSchema, description: 'serviceCenterId' },
-          { name: 'technician', in: 'query', schema: idSchema, description: 'technicianId' },
-          { name: 'createdFrom', in: 'query', schema: { type: 'string' }, description: 'inclusive: epoch ms, or ISO 8601 date / date-time with zone' },
-          { name: 'createdTo', in: 'query', schema: { type: 'string' }, description: 'exclusive: epoch ms, or ISO 8601 date / date-time with zone' },
-          { name: 'q', in: 'query', schema: { type: 'string', minLength: 1, maxLength: TICKET_LIST_QUERY_MAX_CHARS } },
-          { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'the `next` of the previous page (opaque)' },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: TICKET_LIST_LIMIT_MAX, default: TICKET_LIST_LIMIT_DEFAULT } },
-        ],
+        parameters: queryParameters(TicketListQuery),
         responses: {
           '200': {
             description: 'one page',
@@ -168,7 +161,7 @@ export const openApiDocument = {
         description:
           'created→assigned (routing only), created|assigned→cancelled (customer), assigned|disputed→in_progress and in_progress→resolved (agents of the assigned center or the assigned technician; resolving needs a signature), resolved→closed (customer or admin), resolved→disputed (customer, at most 10 times). Wrong role → 403 (wins over 409); invalid move → 409; both carry the current `state`.',
         parameters: [idParam],
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['status'], properties: { status: { $ref: '#/components/schemas/Status' }, reason: { type: 'string', maxLength: TICKET_REASON_MAX_CHARS } } } } } },
+        requestBody: jsonBody(TicketStatusChange),
         responses: { '200': ticketResponse('the ticket after the change'), ...errors(400, 401, 403, 404, 409, 415, 503) },
       },
     },
@@ -186,7 +179,7 @@ export const openApiDocument = {
         description:
           'Allowed in created, assigned, in_progress, disputed (created → assigned when a center is set). The center must exist in the service-center service and a technician must be one of its technicians (else 422); naming only a technician keeps the current center; a new center without a technician leaves the ticket to its agents. The old staff leave the room at once and the new join it (a `state` frame to both). Emits `ticket.reassigned`; audited (`reassign_ticket`). The same center and technician again → 200, nothing written.',
         parameters: [idParam],
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { centerId: idSchema, technicianId: idSchema, reason: { type: 'string', maxLength: TICKET_REASON_MAX_CHARS } } } } } },
+        requestBody: jsonBody(ReassignTicket),
         responses: { '200': ticketResponse('the ticket after the reassign'), ...errors(400, 401, 403, 404, 409, 415, 422, 503) },
       },
     },
@@ -195,7 +188,7 @@ export const openApiDocument = {
         summary: 'Force-cancel from any open status (dispatcher or admin); the reason is required',
         description: 'created, assigned, in_progress, resolved or disputed → cancelled; closed or cancelled → 409. A history row and `ticket.status_changed`; audited (`cancel_ticket`).',
         parameters: [idParam],
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', maxLength: TICKET_REASON_MAX_CHARS } } } } } },
+        requestBody: jsonBody(CancelTicket),
         responses: { '200': ticketResponse('the cancelled ticket'), ...errors(400, 401, 403, 404, 409, 415, 503) },
       },
     },
@@ -204,7 +197,7 @@ export const openApiDocument = {
         summary: 'Reopen a closed ticket within TICKET_REOPEN_WINDOW_MS of its close (dispatcher or admin)',
         description: 'closed → in_progress (the center and technician stay assigned); past the window → 409. A history row and `ticket.status_changed`; audited (`reopen_ticket`). At most 10 reopens.',
         parameters: [idParam],
-        requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { reason: { type: 'string', maxLength: TICKET_REASON_MAX_CHARS } } } } } },
+        requestBody: jsonBody(ReopenTicket, false),
         responses: { '200': ticketResponse('the reopened ticket'), ...errors(400, 401, 403, 404, 409, 415, 503) },
       },
     },
@@ -234,7 +227,7 @@ export const openApiDocument = {
       },
       put: {
         summary: 'Change the caller\'s own settings: `presence: false` hides their presence from DM peers and shows them no one\'s (reciprocal)',
-        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Settings' } } } },
+        requestBody: jsonBody(Settings, true, 'Settings'),
         responses: { '200': { description: 'the settings after the change', content: { 'application/json': { schema: { $ref: '#/components/schemas/Settings' } } } }, ...errors(400, 401, 413, 415) },
         description: '400 an unknown setting or `presence` not a boolean; 413 a body over SETTINGS_BODY_MAX_BYTES; 415 not application/json.',
       },
@@ -278,7 +271,7 @@ export const openApiDocument = {
     '/api/v1/conversations/{id}/messages': {
       get: {
         summary: 'Message history of a conversation (participants and admins), newest first',
-        parameters: [idParam, { name: 'before', in: 'query', schema: { type: 'integer' } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100 } }],
+        parameters: [idParam, ...queryParameters(HistoryQuery)],
         responses: { '200': { description: '{messages, next?}' }, ...errors(400, 401, 403, 404) },
       },
     },
@@ -310,26 +303,26 @@ export const openApiDocument = {
     '/api/v1/me/push-subscriptions': {
       post: {
         summary: "Keep a browser's PushSubscription for Web Push notifications (at most 10 per user; more → 409)",
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['endpoint', 'keys'], properties: { endpoint: { type: 'string', format: 'uri' }, keys: { type: 'object', required: ['p256dh', 'auth'], properties: { p256dh: { type: 'string' }, auth: { type: 'string' } } } } } } } },
+        requestBody: jsonBody(PushSubscriptionBody),
         responses: { '201': { description: '{endpoint}: kept (again, for one already kept)' }, ...errors(400, 401, 409, 413, 415, 503) },
       },
       delete: {
         summary: 'Remove a push subscription by its endpoint',
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['endpoint'], properties: { endpoint: { type: 'string' } } } } } },
+        requestBody: jsonBody(PushSubscriptionRemoval),
         responses: { '204': { description: 'removed' }, ...errors(400, 401, 404, 415, 503) },
       },
     },
     '/api/v1/admin/notifications/dead-letters': {
       get: {
         summary: 'Notifications given up on (admins), oldest first',
-        parameters: [{ name: 'cursor', in: 'query', schema: { type: 'string' } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100 } }],
+        parameters: queryParameters(DeadLettersQuery),
         responses: { '200': { description: '{deadLetters, next?}' }, ...errors(400, 401, 403, 503) },
       },
     },
     '/api/v1/admin/notifications/dead-letters/replay': {
       post: {
         summary: 'Deliver dead letters again (the named keys, or the oldest 1000), each with its idempotency key',
-        requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { keys: { type: 'array', items: { type: 'string' } } } } } } },
+        requestBody: jsonBody(ReplayDeadLetters, false),
         responses: { '200': { description: '{replayed, more}' }, ...errors(400, 401, 403, 415, 503) },
       },
     },
@@ -346,23 +339,14 @@ export const openApiDocument = {
     '/api/v1/admin/audit': {
       get: {
         summary: 'The audit trail (admins): admin reads and moderation steps, newest first',
-        parameters: [
-          { name: 'actor', in: 'query', schema: idSchema },
-          { name: 'target', in: 'query', schema: idSchema, description: 'a conversation, ticket or user id' },
-          { name: 'cursor', in: 'query', schema: { type: 'integer' }, description: '`next` of the previous page' },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100 } },
-        ],
+        parameters: queryParameters(AuditQuery),
         responses: { '200': { description: '{entries: [{id, at, actor, action, target?, detail}], next?}' }, ...errors(400, 401, 403, 503) },
       },
     },
     '/api/v1/admin/reports': {
       get: {
         summary: 'The moderation queue (admins), oldest first',
-        parameters: [
-          { name: 'status', in: 'query', schema: { type: 'string', enum: ['open', 'resolved'] } },
-          { name: 'cursor', in: 'query', schema: { type: 'string' }, description: '`next` of the previous page' },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100 } },
-        ],
+        parameters: queryParameters(ReportsQuery),
         responses: {
           '200': { description: '{reports, next?}', content: { 'application/json': { schema: { type: 'object', properties: { reports: { type: 'array', items: { $ref: '#/components/schemas/Report' } }, next: { type: 'string' } } } } } },
           ...errors(400, 401, 403, 503),
@@ -373,10 +357,7 @@ export const openApiDocument = {
       post: {
         summary: 'Resolve a report (admins): dismiss, delete_message (a tombstone, fanned out), or block_sender (the reporter blocks the sender)',
         parameters: [{ ...idParam, description: 'report id' }],
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: { type: 'object', required: ['action'], properties: { action: { type: 'string', enum: ['dismiss', 'delete_message', 'block_sender'] } } } } },
-        },
+        requestBody: jsonBody(ResolveReport),
         responses: {
           '200': { description: 'the report, resolved (also for a repeat of the same action)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Report' } } } },
           ...errors(400, 401, 403, 404, 409, 415, 503),
@@ -392,6 +373,98 @@ export const openApiDocument = {
           ...errors(400, 401, 403, 503),
         },
       },
+    },
+    '/api/v1/events': {
+      post: {
+        summary: 'Order-event intake (webhook): the event goes to its order\'s actor; 202 once its effect (or its duplicate-ness) is durable',
+        description:
+          'Authenticated by `X-Signature: t=<unix ms>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` with EVENTS_HMAC_SECRET (not a bearer token), `t` within EVENTS_MAX_SKEW_MS → else 401. ' +
+          'Without EVENTS_HMAC_SECRET → 503. A W3C `traceparent` becomes the parent of the event\'s spans.',
+        security: [],
+        parameters: [
+          { name: 'X-Signature', in: 'header', required: true, schema: { type: 'string' }, description: 't=<unix ms>,v1=<hex HMAC-SHA256>' },
+          { name: 'traceparent', in: 'header', required: false, schema: { type: 'string' } },
+        ],
+        requestBody: jsonBody(OrderEventBody, true, 'OrderEvent'),
+        responses: { '202': { description: '{accepted: true, id}' }, ...errors(400, 401, 413, 415, 503) },
+      },
+    },
+    '/api/v1/admin/conversations': {
+      get: {
+        summary: 'Conversations (admins; audited `list_conversations`), filtered, paged',
+        parameters: queryParameters(AdminConversationsQuery),
+        responses: { '200': { description: '{conversations, next?}' }, ...errors(400, 401, 403, 503) },
+      },
+    },
+    '/api/v1/admin/conversations/{id}/messages': {
+      get: {
+        summary: 'Message history of any conversation (admins; audited `read_messages`), newest first',
+        parameters: [{ ...idParam, description: 'conversation id' }, ...queryParameters(HistoryQuery)],
+        responses: { '200': { description: '{messages, next?, retainedFrom?}' }, ...errors(400, 401, 403, 404, 503) },
+      },
+    },
+    '/api/v1/connections/{a}/{b}': {
+      put: {
+        summary: 'Make two users first-degree connections (admins; only with the embedded connections table, else 409)',
+        parameters: [{ ...userParam, name: 'a' }, { ...userParam, name: 'b' }],
+        responses: { '204': { description: 'connected (idempotent)' }, ...errors(400, 401, 403, 409, 503) },
+      },
+      delete: {
+        summary: 'Remove a connection (admins; only with the embedded connections table, else 409)',
+        parameters: [{ ...userParam, name: 'a' }, { ...userParam, name: 'b' }],
+        responses: { '204': { description: 'not connected (idempotent)' }, ...errors(400, 401, 403, 409, 503) },
+      },
+    },
+    '/api/v1/openapi.json': {
+      get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': {} } } } },
+    },
+    '/api/v1/dev/token': {
+      get: {
+        summary: 'Dev mode only (no JWT_* key configured): a token for any user, signed with the node\'s dev secret; not registered otherwise (404)',
+        security: [],
+        parameters: queryParameters(DevTokenQuery),
+        responses: { '200': { description: '{token, sub, roles}' }, ...errors(400, 404) },
+      },
+    },
+    '/cluster': {
+      get: { summary: 'The operator view of the cluster: nodes, shard owners, leases (admins)', responses: { '200': { description: 'the cluster view', content: { 'application/json': {} } }, ...errors(401, 403, 503) } },
+    },
+    '/healthz': {
+      get: { summary: 'Liveness: the process answers', security: [], responses: { '200': { description: '{status: "ok"}' } } },
+    },
+    '/readyz': {
+      get: {
+        summary: 'Readiness: every check of the node passes (bus, database, shards)',
+        security: [],
+        responses: { '200': { description: '{status: "ok", checks}' }, '503': { description: '{status: "fail", checks}' } },
+      },
+    },
+    '/metrics': {
+      get: { summary: 'Prometheus metrics of the node (every thread)', security: [], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': {} } }, ...errors(503) } },
+    },
+    '/v1/ws': {
+      get: {
+        summary: 'The realtime WebSocket (binary msgpack frames, docs/protocol.md): an HTTP upgrade, authenticated by the bearer token or `access_token` in the query',
+        parameters: [{ name: 'access_token', in: 'query', required: false, schema: { type: 'string' }, description: 'the JWT, for clients that cannot set headers' }],
+        responses: { '101': { description: 'switching protocols' }, ...errors(401, 403, 429, 503) },
+      },
+    },
+    '/': {
+      get: { summary: 'The web client (HTML)', security: [], responses: { '200': { description: 'the page', content: { 'text/html': {} } } } },
+    },
+    '/ops': {
+      get: { summary: 'The operator page (HTML)', security: [], responses: { '200': { description: 'the page', content: { 'text/html': {} } } } },
+    },
+    '/assets/{name}': {
+      get: {
+        summary: 'A script or stylesheet of the web pages',
+        security: [],
+        parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'the asset', content: { 'text/javascript': {}, 'text/css': {} } }, ...errors(404, 500) },
+      },
+    },
+    '/sw.js': {
+      get: { summary: 'The Web Push service worker, at the root so its scope is the whole origin', security: [], responses: { '200': { description: 'the script', content: { 'text/javascript': {} } } } },
     },
   },
 } as const;

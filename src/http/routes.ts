@@ -15,10 +15,11 @@ import type pg from 'pg';
 import type { Metrics } from '../metrics.ts';
 import type { ShardClient } from '../rpc/shard-client.ts';
 import { VerifierUnavailableError } from '../auth/verify-pool.ts';
-import { defaultLimits } from '../../protocol/frames.ts';
 import { ChatError, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 import { requireId } from '../../protocol/ids.ts';
 import { HttpRateLimiter } from './rate-limit.ts';
+import { parseQuery } from '../../protocol/schema.ts';
+import { HistoryQuery } from './schemas.ts';
 
 export interface HttpDeps {
   config: Config;
@@ -182,22 +183,6 @@ export async function authenticate(verifier: Verifier, auth: string, query: stri
   return p;
 }
 
-/** `limit` of a paged HTTP route: 1..historyLimitMax, or `fallback` when absent. */
-export function pageLimit(params: URLSearchParams, fallback: number): number {
-  const max = defaultLimits.historyLimitMax;
-  const limit = optUint(params, 'limit', max) ?? fallback;
-  if (limit < 1) throw new ChatError(ErrorCode.badFrame, `limit: must be between 1 and ${max}`);
-  return limit;
-}
-
-export function optUint(params: URLSearchParams, key: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  const raw = params.get(key);
-  if (raw === null || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new ChatError(ErrorCode.badFrame, `${key}: expected an integer in [0, ${max}]`);
-  return n;
-}
-
 export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
   httpRate = new HttpRateLimiter(d.config.httpRate);
   app.get('/healthz', (res) => respond(res, 200, { status: 'ok' }));
@@ -243,9 +228,7 @@ export function registerHttp(app: TemplatedApp, d: HttpDeps): void {
     route(d.log, async ({ auth, query, params }) => {
       const p = await authenticate(d.verifier, auth, query);
       const id = requireId(params[0], 'id');
-      const q = new URLSearchParams(query);
-      const before = optUint(q, 'before');
-      const limit = pageLimit(q, d.config.actors.historyLimitDefault);
+      const { before, limit = d.config.actors.historyLimitDefault } = parseQuery(HistoryQuery, query);
       const conv = await d.store.participants(id);
       if (!conv) throw new ChatError(ErrorCode.notFound, 'no such conversation');
       if (!mayRead(conv.participants, { userId: p.sub, roles: p.roles }, conv.kind)) throw new ChatError(ErrorCode.forbidden, 'not a participant');

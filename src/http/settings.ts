@@ -5,12 +5,13 @@
  * and the user's peers as a `presence` frame.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
-import { ChatError, ErrorCode } from '../../protocol/errors.ts';
-import { parseJsonObject, requireJson } from '../../protocol/json-body.ts';
+import { requireJson } from '../../protocol/json-body.ts';
+import { parseBody } from '../../protocol/schema.ts';
 import { SETTINGS_BODY_MAX_BYTES } from '../config.ts';
 import { PresenceTables } from '../persist/presence.ts';
 import type { PresenceService } from '../presence/service.ts';
 import { authenticate, route, type HttpDeps } from './routes.ts';
+import { Settings } from './schemas.ts';
 
 export interface SettingsDeps extends HttpDeps {
   presence?: PresenceService;
@@ -30,10 +31,7 @@ export function registerSettings(app: TemplatedApp, d: SettingsDeps): void {
     route(d.log, async ({ auth, query, headers, body }) => {
       const p = await authenticate(d.verifier, auth, query);
       requireJson(headers['content-type']);
-      const b = parseJsonObject(body);
-      const unknown = Object.keys(b).filter((k) => k !== 'presence');
-      if (unknown.length > 0) throw new ChatError(ErrorCode.badFrame, `unknown setting: ${unknown.join(', ')}`);
-      if (b.presence !== undefined && typeof b.presence !== 'boolean') throw new ChatError(ErrorCode.badFrame, 'presence: expected true or false');
+      const b = parseBody(Settings, body);
       if (typeof b.presence === 'boolean') {
         const before = await tables.settings(p.sub);
         await tables.setPresence(p.sub, b.presence, Date.now());

@@ -10,9 +10,10 @@ import { basename, join } from 'node:path';
 import { SignJWT } from 'jose';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ensureDevSecret, knownRoles } from '../auth/auth.ts';
-import { ChatError, ErrorCode } from '../../protocol/errors.ts';
+import { ErrorCode } from '../../protocol/errors.ts';
 import { type HttpDeps, respond, respondError, route } from './routes.ts';
-import { idRuleText, isValidId } from '../../protocol/ids.ts';
+import { parseQuery } from '../../protocol/schema.ts';
+import { DevTokenQuery } from './schemas.ts';
 
 const webDir = new URL('../../web/', import.meta.url).pathname;
 const entryPoints = ['app.ts', 'ops.ts', 'sw.ts'];
@@ -92,10 +93,9 @@ export function registerStatic(app: TemplatedApp, d: HttpDeps): void {
   app.get(
     '/api/v1/dev/token',
     route(d.log, async ({ query }) => {
-      const q = new URLSearchParams(query);
-      const sub = q.get('sub') ?? '';
-      if (!isValidId(sub)) throw new ChatError(ErrorCode.badFrame, `sub: expected a user id of ${idRuleText}`);
-      const roles = (q.get('roles') ?? 'user').split(',').filter((r) => knownRoles.includes(r));
+      const q = parseQuery(DevTokenQuery, query);
+      const sub = q.sub;
+      const roles = (q.roles ?? 'user').split(',').filter((r) => knownRoles.includes(r));
       let jwt = new SignJWT({ roles: roles.length > 0 ? roles : ['user'] })
         .setProtectedHeader({ alg: 'HS256' })
         .setSubject(sub)

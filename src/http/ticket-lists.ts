@@ -13,11 +13,12 @@
  * Several roles → the union. No such role → 403. Every bad parameter → 400 naming it.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
-import { isTicketStatus, ticketStatuses, ticketView } from '../../actors/ticket.ts';
+import { type TicketStatus, ticketView } from '../../actors/ticket.ts';
 import { ChatError, ErrorCode } from '../../protocol/errors.ts';
-import { isValidId, requireId } from '../../protocol/ids.ts';
-import { lineFault } from '../../protocol/text.ts';
-import { TICKET_LIST_LIMIT_DEFAULT, TICKET_LIST_LIMIT_MAX, TICKET_LIST_QUERY_MAX_CHARS } from '../config.ts';
+import { isValidId } from '../../protocol/ids.ts';
+import { parseQuery } from '../../protocol/schema.ts';
+import { TICKET_LIST_LIMIT_DEFAULT } from '../config.ts';
+import { singleLine, TicketListQuery } from './schemas.ts';
 import { listTickets, type TicketCursor, type TicketListFilter, type TicketScope } from '../persist/ticket-lists.ts';
 import type { Principal } from '../auth/auth.ts';
 import { authenticate, route, type HttpDeps } from './routes.ts';
@@ -60,48 +61,20 @@ export function parseMoment(raw: string, name: string): number {
   return ms;
 }
 
-function limitOf(raw: string | null): number {
-  if (raw === null || raw === '') return TICKET_LIST_LIMIT_DEFAULT;
-  const n = /^\d{1,6}$/.test(raw) ? Number(raw) : NaN;
-  if (!(n >= 1 && n <= TICKET_LIST_LIMIT_MAX)) throw new ChatError(ErrorCode.badFrame, `limit: expected an integer in [1, ${TICKET_LIST_LIMIT_MAX}]`);
-  return n;
-}
-
-/** The filters of the query string; each bad one → 400 naming it. */
+/** The filters of the query string (schemas.ts TicketListQuery, then dates and the cursor); each bad one → 400 naming it. */
 export function parseListQuery(query: string): { filter: TicketListFilter; cursor?: TicketCursor; limit: number } {
-  const q = new URLSearchParams(query);
-  const opt = (key: string) => {
-    const v = q.get(key);
-    return v === null || v === '' ? undefined : v;
-  };
+  const q = parseQuery(TicketListQuery, query);
   const filter: TicketListFilter = {};
-  const status = opt('status');
-  if (status !== undefined) {
-    if (!isTicketStatus(status)) throw new ChatError(ErrorCode.badFrame, `status: one of ${ticketStatuses.join(', ')}`);
-    filter.status = status;
-  }
-  const center = opt('center');
-  if (center !== undefined) filter.center = requireId(center, 'center');
-  const technician = opt('technician');
-  if (technician !== undefined) filter.technician = requireId(technician, 'technician');
-  const from = opt('createdFrom');
-  if (from !== undefined) filter.createdFrom = parseMoment(from, 'createdFrom');
-  const to = opt('createdTo');
-  if (to !== undefined) filter.createdTo = parseMoment(to, 'createdTo');
+  if (q.status !== undefined) filter.status = q.status as TicketStatus;
+  if (q.center !== undefined) filter.center = q.center;
+  if (q.technician !== undefined) filter.technician = q.technician;
+  if (q.createdFrom !== undefined) filter.createdFrom = parseMoment(q.createdFrom, 'createdFrom');
+  if (q.createdTo !== undefined) filter.createdTo = parseMoment(q.createdTo, 'createdTo');
   if (filter.createdFrom !== undefined && filter.createdTo !== undefined && filter.createdFrom > filter.createdTo) {
     throw new ChatError(ErrorCode.badFrame, 'createdFrom: after createdTo');
   }
-  const text = q.get('q');
-  if (text !== null) {
-    if (text.trim().length === 0 || text.length > TICKET_LIST_QUERY_MAX_CHARS) {
-      throw new ChatError(ErrorCode.badFrame, `q: expected a non-empty string of at most ${TICKET_LIST_QUERY_MAX_CHARS} characters`);
-    }
-    const fault = lineFault(text);
-    if (fault) throw new ChatError(ErrorCode.badFrame, `q: ${fault}`);
-    filter.q = text;
-  }
-  const cursor = opt('cursor');
-  return { filter, limit: limitOf(q.get('limit')), ...(cursor === undefined ? {} : { cursor: decodeCursor(cursor) }) };
+  if (q.q !== undefined) filter.q = singleLine(q.q, 'q');
+  return { filter, limit: q.limit ?? TICKET_LIST_LIMIT_DEFAULT, ...(q.cursor === undefined ? {} : { cursor: decodeCursor(q.cursor) }) };
 }
 
 export function registerTicketLists(app: TemplatedApp, d: HttpDeps): void {

@@ -10,9 +10,9 @@ import type { TicketOp, TicketRequest } from '../../actors/ticket.ts';
 import { maySign, ticketView } from '../../actors/ticket.ts';
 import { mayRead } from '../../actors/conversation.ts';
 import { ChatError, errorCodeOf, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
-import { idCharsMax, requireId } from '../../protocol/ids.ts';
-import { parseJsonObject, requireJson } from '../../protocol/json-body.ts';
-import { controlFault, lineFault, textFault } from '../../protocol/text.ts';
+import { requireId } from '../../protocol/ids.ts';
+import { requireJson } from '../../protocol/json-body.ts';
+import { parseBody } from '../../protocol/schema.ts';
 import { FileBlobStore, isPng, type BlobStore } from '../integrations/blobs.ts';
 import { authenticate, respondError, route, type HttpDeps, type RouteResult } from './routes.ts';
 import { idempotencyKey, idempotent } from './idempotency.ts';
@@ -22,16 +22,13 @@ import { openApiDocument } from './openapi.ts';
 import { registerTicketLists } from './ticket-lists.ts';
 import { auditRouteRetry, registerTicketDispatch } from './ticket-dispatch.ts';
 import { loadUws } from '../uws.ts';
-import {
-  TICKET_DESCRIPTION_MAX_CHARS, TICKET_MULTIPART_OVERHEAD_BYTES, TICKET_REASON_MAX_CHARS, TICKET_STATUS_MAX_CHARS,
-} from '../config.ts';
+import { TICKET_MULTIPART_OVERHEAD_BYTES } from '../config.ts';
+import { CreateServiceRequest, multiLine, singleLine, TicketStatusChange } from './schemas.ts';
 
 /*
  * Field bounds (TICKET_*) live in src/config.ts with their outcome: each → 400 naming the field,
- * the signature upload → 413.
+ * the signature upload → 413. The bodies' schemas: schemas.ts.
  */
-/** Product ids and brands: names from the catalogue, not our ids; the same length bound as ids. */
-const idMaxChars = idCharsMax;
 
 /** Roles that may open a service request: end users. */
 const customerRoles = ['customer', 'user'];
@@ -42,33 +39,14 @@ export function ticketIdFor(user: string, key: string): string {
   return `sr_${h.slice(0, 24)}`;
 }
 
-/**
- * A text field: single-line (names, statuses, reasons) refuses every control character; the
- * description may hold tabs and newlines (protocol/text.ts). 400 naming the field otherwise.
- */
-export function text(v: unknown, name: string, max: number, multiLine = false): string {
-  if (typeof v !== 'string' || v.trim().length === 0 || v.length > max) {
-    throw new ChatError(400, `${name}: expected a non-empty string of at most ${max} characters`);
-  }
-  const fault = multiLine ? textFault(v) ?? (/[\u0001-\u0008\u000b-\u001f\u007f]/.test(v) ? controlFault : undefined) : lineFault(v);
-  if (fault) throw new ChatError(400, `${name}: ${fault}`);
-  return v;
-}
-
-function coordinate(v: unknown, name: string, limit: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > limit) throw new ChatError(400, `${name}: expected a number in [-${limit}, ${limit}]`);
-  return v;
-}
-
+/** The create body (schemas.ts CreateServiceRequest), then the text faults of its fields. */
 export function parseTicketRequest(body: Buffer): TicketRequest {
-  const b = parseJsonObject(body);
-  const loc = b.location as Record<string, unknown> | undefined;
-  if (typeof loc !== 'object' || loc === null || Array.isArray(loc)) throw new ChatError(400, 'location: expected {lat, lon}');
+  const b = parseBody(CreateServiceRequest, body);
   return {
-    productId: text(b.productId, 'productId', idMaxChars),
-    brand: text(b.brand, 'brand', idMaxChars),
-    location: { lat: coordinate(loc.lat, 'location.lat', 90), lon: coordinate(loc.lon, 'location.lon', 180) },
-    description: text(b.description, 'description', TICKET_DESCRIPTION_MAX_CHARS, true),
+    productId: singleLine(b.productId, 'productId'),
+    brand: singleLine(b.brand, 'brand'),
+    location: { lat: b.location.lat, lon: b.location.lon },
+    description: multiLine(b.description, 'description'),
   };
 }
 
@@ -144,7 +122,7 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
   }, { body: true, headers: ['idempotency-key', 'traceparent', 'content-type'] }));
 
   registerTicketLists(app, d);
-  registerTicketDispatch(app, d, { askTicket, text });
+  registerTicketDispatch(app, d, { askTicket });
 
   app.get(`${base}/:id`, route(d.log, async ({ auth, query, params }) => {
     const p = await authenticate(d.verifier, auth, query);
@@ -156,9 +134,9 @@ export function registerTickets(app: TemplatedApp, d: HttpDeps, blobs: BlobStore
     const p = await authenticate(d.verifier, auth, query);
     const id = requireId(params[0], 'id');
     requireJson(headers['content-type']);
-    const b = parseJsonObject(body);
-    const status = text(b.status, 'status', TICKET_STATUS_MAX_CHARS);
-    const reason = b.reason === undefined ? undefined : text(b.reason, 'reason', TICKET_REASON_MAX_CHARS);
+    const b = parseBody(TicketStatusChange, body);
+    const status = singleLine(b.status, 'status');
+    const reason = b.reason === undefined ? undefined : singleLine(b.reason, 'reason');
     return askTicket(d, id, p, { op: 'status', to: status, reason }, headers.traceparent);
   }, { body: true, headers: ['traceparent', 'content-type'] }));
 

@@ -8,8 +8,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { orderEventTypes, type OrderEvent } from '../../actors/order.ts';
 import { ChatError, ErrorCode } from '../../protocol/errors.ts';
-import { requireId } from '../../protocol/ids.ts';
-import { parseJsonObject } from '../../protocol/json-body.ts';
+import { IdSchema, parseBody } from '../../protocol/schema.ts';
+import { Type } from '@sinclair/typebox';
 import { lineFault } from '../../protocol/text.ts';
 
 export interface EventsConfig {
@@ -42,30 +42,47 @@ function hmacOf(t: string, rawBody: Buffer | string, secret: string): Buffer {
   return createHmac('sha256', secret).update(`${t}.`).update(rawBody).digest();
 }
 
+/** An order event id, or an id of its data: the id rule (protocol/ids.ts). */
+const eventId = IdSchema;
+const typeOf = (type: string) => ({ type: 'object', required: ['type'], properties: { type: { const: type } } });
+const dataNeeds = (...ids: string[]) => ({ type: 'object', properties: { data: { type: 'object', required: ids } } });
+
 /**
- * Parses and validates one event `{id, type, occurredAt, data}`; ChatError 400 otherwise. Event,
- * order and user ids follow the id rule (protocol/ids.ts): they become rows and subject tokens.
+ * The order event `{id, type, occurredAt, data}` (one definition: validation and the OpenAPI
+ * document's `POST /api/v1/events` body). `order.accepted` also needs `data.customerId` and
+ * `data.vendorId`, `order.rider_assigned` `data.riderId`. Unknown fields are ignored.
+ */
+export const OrderEventBody = Type.Object({
+  id: eventId,
+  type: Type.Union(orderEventTypes.map((t) => Type.Literal(t)), { 'x-expected': `one of ${orderEventTypes.join(', ')}` }),
+  occurredAt: Type.String({ 'x-expected': 'expected an ISO-8601 time', description: 'ISO 8601 date-time' }),
+  data: Type.Object({
+    orderId: eventId,
+    customerId: Type.Optional(eventId),
+    vendorId: Type.Optional(eventId),
+    riderId: Type.Optional(eventId),
+  }, { 'x-expected': 'expected an object' }),
+}, {
+  allOf: [
+    { if: typeOf('order.accepted'), then: dataNeeds('customerId', 'vendorId') },
+    { if: typeOf('order.rider_assigned'), then: dataNeeds('riderId') },
+  ],
+});
+
+/**
+ * Parses and validates one event (OrderEventBody); ChatError 400 naming the field otherwise.
+ * Event, order and user ids follow the id rule (protocol/ids.ts): they become rows and subject
+ * tokens. Past the schema: `occurredAt` must be one line that Date.parse reads.
  */
 export function parseOrderEvent(raw: Buffer): OrderEvent {
-  const e = parseJsonObject(raw);
-  const type = e.type;
-  if (typeof type !== 'string' || !(orderEventTypes as readonly string[]).includes(type)) {
-    throw new ChatError(ErrorCode.badFrame, `type: one of ${orderEventTypes.join(', ')}`);
+  const e = parseBody(OrderEventBody, raw);
+  if (lineFault(e.occurredAt) || Number.isNaN(Date.parse(e.occurredAt))) throw new ChatError(ErrorCode.badFrame, 'occurredAt: expected an ISO-8601 time');
+  const d = e.data;
+  const event: OrderEvent = { id: e.id, type: e.type, occurredAt: e.occurredAt, data: { orderId: d.orderId } };
+  if (e.type === 'order.accepted') {
+    event.data.customerId = d.customerId;
+    event.data.vendorId = d.vendorId;
   }
-  if (typeof e.occurredAt !== 'string' || lineFault(e.occurredAt) || Number.isNaN(Date.parse(e.occurredAt))) throw new ChatError(ErrorCode.badFrame, 'occurredAt: expected an ISO-8601 time');
-  const data = e.data;
-  if (typeof data !== 'object' || data === null) throw new ChatError(ErrorCode.badFrame, 'data: expected an object');
-  const d = data as Record<string, unknown>;
-  const event: OrderEvent = {
-    id: requireId(e.id, 'id'),
-    type: type as OrderEvent['type'],
-    occurredAt: e.occurredAt,
-    data: { orderId: requireId(d.orderId, 'data.orderId') },
-  };
-  if (type === 'order.accepted') {
-    event.data.customerId = requireId(d.customerId, 'data.customerId');
-    event.data.vendorId = requireId(d.vendorId, 'data.vendorId');
-  }
-  if (type === 'order.rider_assigned') event.data.riderId = requireId(d.riderId, 'data.riderId');
+  if (e.type === 'order.rider_assigned') event.data.riderId = d.riderId;
   return event;
 }
