@@ -151,6 +151,9 @@ export class ShardHost {
   /** A timer the actor scheduled fired: its command goes to the control queue. */
   private schedule(id: string, at: number, command: TimerCommand): void {
     this.timers.after(Math.max(0, at - this.now()), () => {
+      // Timers run on the monotonic clock, `at` is wall-clock time: fired before it (a clock
+      // step, rounding), the actor would see it early and drop it — wait for the rest instead.
+      if (this.now() < at) return this.schedule(id, at, command);
       const cell = this.mailboxes.cell(id);
       if (!this.mailboxes.postControl(cell, { cmd: command, received: this.now(), cell })) {
         this.deps.onError?.(new Error(`control queue of ${JSON.stringify(id)} full: ${command.t} dropped`), 'timer');
