@@ -163,6 +163,11 @@ async function drive(options: IdleOptions, target: Target): Promise<Record<strin
 
   await sleep(options.settleMs);
   const baselineRssMb = server ? server.rssMb() : null;
+  if (server && !process.env.DATABASE_URL) {
+    // Measured: the embedded database's WASM heap sits at its start-up peak until load makes it
+    // give memory back, so RSS falls while sockets open (rssPerConnKb < 0). Use Postgres.
+    progress('warning: the node runs the embedded database (no DATABASE_URL): its RSS includes PGlite, whose start-up peak is given back under load — rssPerConnKb is not meaningful; set DATABASE_URL');
+  }
 
   const stats: Stats = { open: 0, joined: 0, failures: {}, closes: {}, emfileHinted: false };
   const sockets: WebSocket[] = [];
