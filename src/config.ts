@@ -470,6 +470,12 @@ export interface Config {
      * (base64url, as `web-push generate-vapid-keys` prints them) and NOTIFY_VAPID_SUBJECT (mailto: or https:), all three or none.
      */
     vapid?: { publicKey: string; privateKey: string; subject: string };
+    /**
+     * NOTIFY_PUSH_ALLOW_PRIVATE: push endpoints (chosen by users) may be http or resolve to
+     * private, loopback or link-local addresses. Off by default: such a subscription is refused
+     * (400) and a delivery to such an address drops the subscription (src/notify/egress.ts).
+     */
+    pushAllowPrivate: boolean;
     /** A message's job is checked this long after it: its recipient offline → notified (NOTIFY_COALESCE_MS; a burst within it is one notification). */
     coalesceMs: number;
     /** An online recipient is notified when no device of theirs received the message this long after it (NOTIFY_DELAY_MS). */
@@ -549,6 +555,14 @@ function retentionConfig(env: Env): Config['retention'] {
     maxAgeMs: { dm: ms('RETENTION_DAYS_DM'), ticket: ms('RETENTION_DAYS_TICKET'), order: ms('RETENTION_DAYS_ORDER') },
     intervalMs: int(env, 'RETENTION_INTERVAL_MS', 3_600_000, 100),
   };
+}
+
+/** `true` or `false` (`fallback` when unset); anything else stops the node. */
+function bool(env: Env, key: string, fallback: boolean): boolean {
+  const raw = str(env, key);
+  if (raw === undefined) return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${key}=${raw}: expected true or false`);
+  return raw === 'true';
 }
 
 function str(env: Env, key: string): string | undefined {
@@ -880,6 +894,7 @@ function notifyConfig(env: Env): Config['notify'] {
     webhookUrl,
     webhookSecret,
     vapid,
+    pushAllowPrivate: bool(env, 'NOTIFY_PUSH_ALLOW_PRIVATE', false),
     // Long enough for a burst to become one notification, short enough to read as "now".
     coalesceMs: int(env, 'NOTIFY_COALESCE_MS', 2_000, 0, 3_600_000),
     delayMs: int(env, 'NOTIFY_DELAY_MS', 10_000, 0, 24 * 3_600_000),

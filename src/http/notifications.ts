@@ -23,6 +23,7 @@ import {
 import { NotificationsTable, type PushSubscriptionRow, PushSubscriptionsTable } from '../persist/notifications.ts';
 import { authenticate, type HttpDeps, route } from './routes.ts';
 import { DeadLettersQuery, PushSubscriptionBody, PushSubscriptionRemoval, ReplayDeadLetters } from './schemas.ts';
+import { endpointFault } from '../notify/egress.ts';
 
 export function registerNotifications(app: TemplatedApp, d: HttpDeps): void {
   const table = new NotificationsTable(d.pool);
@@ -52,6 +53,8 @@ export function registerNotifications(app: TemplatedApp, d: HttpDeps): void {
     if (!vapid) throw new ChatError(ErrorCode.notFound, 'Web Push is not configured (NOTIFY_VAPID_*)');
     requireJson(headers['content-type']);
     const sub = parsePushSubscription(parseBody(PushSubscriptionBody, body));
+    const fault = endpointFault(sub.endpoint, d.config.notify.pushAllowPrivate);
+    if (fault) throw new ChatError(ErrorCode.badFrame, `endpoint: ${fault} (NOTIFY_PUSH_ALLOW_PRIVATE)`);
     if (!(await subs.add(p.sub, sub, PUSH_SUBSCRIPTIONS_PER_USER_MAX, Date.now()))) {
       throw new ChatError(ErrorCode.conflict, `at most ${PUSH_SUBSCRIPTIONS_PER_USER_MAX} push subscriptions per user: remove one first`);
     }

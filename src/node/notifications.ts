@@ -26,7 +26,7 @@ export class NotifierComponent implements Component {
     this.notifier = new Notifier({
       table: new NotificationsTable(parts.pool),
       ...(c.webhookUrl ? { channel: webhookChannel(c.webhookUrl, c.webhookSecret!, resilient(policyOptions)) } : {}),
-      ...(c.vapid ? { push: { channel: pushChannel(c.vapid, policyOptions), subscriptions: new PushSubscriptionsTable(parts.pool) } } : {}),
+      ...(c.vapid ? { push: { channel: pushChannel(c.vapid, policyOptions, c.pushAllowPrivate), subscriptions: new PushSubscriptionsTable(parts.pool) } } : {}),
       online,
       onDeadLetter: (channel) => parts.metrics.notifyDeadLettered.inc({ channel }),
       config: c,

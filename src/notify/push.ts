@@ -6,7 +6,8 @@
  * jittered retries, a circuit breaker — one per push service origin, so one failing service does
  * not stop the others). The push service answers:
  *   2xx        accepted (it delivers to the browser when it is next reachable, within PUSH_TTL_S);
- *   404 / 410  the subscription is gone: GoneError — the notifier removes it, no retry, no dead letter;
+ *   404 / 410  the subscription is gone: GoneError — the notifier removes it, no retry, no dead letter
+ *              (so is an endpoint whose host now resolves to a private address: src/notify/egress.ts);
  *   408/429/5xx, unreachable, timeout: retried;
  *   other 4xx  refused for good (RefusedError): a dead letter.
  */
@@ -17,6 +18,7 @@ import { type ResilienceOptions, type Resilient, RetryableError, resilient } fro
 import type { PushSubscriptionRow } from '../persist/notifications.ts';
 import { summaryText, type NotificationBody } from './body.ts';
 import { RefusedError } from './webhook.ts';
+import { assertPublicDestination, PrivateDestinationError } from './egress.ts';
 
 /** The subscription no longer exists at the push service (404/410). */
 export class GoneError extends Error {
@@ -48,7 +50,7 @@ export interface PushChannel {
   deliver(sub: PushSubscriptionRow, n: NotificationBody): Promise<void>;
 }
 
-export function pushChannel(vapid: { publicKey: string; privateKey: string; subject: string }, policyOptions: ResilienceOptions): PushChannel {
+export function pushChannel(vapid: { publicKey: string; privateKey: string; subject: string }, policyOptions: ResilienceOptions, allowPrivate = false): PushChannel {
   const policies = new LRUCache<string, Resilient>({ max: PUSH_BREAKERS_MAX });
   const policyFor = (endpoint: string): Resilient => {
     const origin = new URL(endpoint).origin;
@@ -63,6 +65,13 @@ export function pushChannel(vapid: { publicKey: string; privateKey: string; subj
       const req = webpush.generateRequestDetails(sub, JSON.stringify(pushPayload(n)), {
         vapidDetails: vapid, TTL: PUSH_TTL_S, contentEncoding: 'aes128gcm', urgency: 'normal',
       });
+      try {
+        await assertPublicDestination(req.endpoint, allowPrivate, policyOptions.timeoutMs);
+      } catch (e) {
+        // Never this network: the subscription is useless, not a delivery to retry.
+        if (e instanceof PrivateDestinationError) throw new GoneError(`push endpoint refused: ${e.message}`);
+        throw new RetryableError(`push endpoint not resolved: ${e instanceof Error ? e.message : String(e)}`);
+      }
       let res: Response;
       try {
         res = await fetch(req.endpoint, { method: 'POST', headers: req.headers as Record<string, string>, body: req.body ? new Uint8Array(req.body) : null, signal, redirect: 'manual' });

@@ -41,6 +41,7 @@ describe('Web Push notifications in the web chat', { skip }, () => {
       env: {
         NOTIFY_VAPID_PUBLIC_KEY: vapid.publicKey, NOTIFY_VAPID_PRIVATE_KEY: vapid.privateKey, NOTIFY_VAPID_SUBJECT: vapid.subject,
         NOTIFY_COALESCE_MS: '300', NOTIFY_POLL_MS: '100', PRESENCE_GRACE_MS: '200',
+        NOTIFY_PUSH_ALLOW_PRIVATE: 'true', // the push service of this test listens on 127.0.0.1
       },
     });
     await node.start();

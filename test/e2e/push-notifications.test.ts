@@ -31,6 +31,7 @@ describe('notifications (Web Push, one node)', () => {
         NOTIFY_VAPID_PUBLIC_KEY: vapid.publicKey, NOTIFY_VAPID_PRIVATE_KEY: vapid.privateKey, NOTIFY_VAPID_SUBJECT: vapid.subject,
         NOTIFY_COALESCE_MS: '500', NOTIFY_POLL_MS: '100', NOTIFY_RETRIES: '0', NOTIFY_TIMEOUT_MS: '2000',
         NOTIFY_ATTEMPTS_MAX: '3', NOTIFY_RETRY_BASE_MS: '300', NOTIFY_RETRY_MAX_MS: '600', PRESENCE_GRACE_MS: '200',
+        NOTIFY_PUSH_ALLOW_PRIVATE: 'true', // the push service of this test listens on 127.0.0.1
       },
     });
     await node.start();
@@ -149,5 +150,32 @@ describe('notifications (Web Push, one node)', () => {
     assert.equal(push.of(goneId).length, 1);
     assert.deepEqual(push.bad, []);
     s.c.close();
+  });
+});
+
+describe('push endpoints never reach the node\'s own network (NOTIFY_PUSH_ALLOW_PRIVATE unset)', () => {
+  const push = new PushEndpoint(vapid);
+  let node: TestNode;
+  before(async () => {
+    node = await new TestNode({
+      env: { NOTIFY_VAPID_PUBLIC_KEY: vapid.publicKey, NOTIFY_VAPID_PRIVATE_KEY: vapid.privateKey, NOTIFY_VAPID_SUBJECT: vapid.subject },
+    }).start();
+  });
+  after(() => node.kill('SIGTERM'));
+
+  test('http, loopback, link-local and private endpoints are refused with 400 naming the flag; a public https one is kept', async () => {
+    const good = push.subscribe(uid('s')); // keys of a real subscription; only the endpoint varies
+    const post = async (endpoint: string) => {
+      const r = await fetch(`${node.http}/api/v1/me/push-subscriptions`, {
+        method: 'POST', headers: { authorization: `Bearer ${await token(uid('u'))}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...good, endpoint }),
+      });
+      return { status: r.status, body: (await r.json()) as { message: string } };
+    };
+    for (const endpoint of ['http://push.example.com/x', 'https://127.0.0.1:5432/x', 'https://169.254.169.254/latest/meta-data', 'https://[::1]/x', 'https://10.0.0.7/x', 'https://localhost/x']) {
+      const r = await post(endpoint);
+      assert.equal(r.status, 400, endpoint);
+      assert.match(r.body.message, /^endpoint: .*NOTIFY_PUSH_ALLOW_PRIVATE/, endpoint);
+    }
+    assert.equal((await post('https://push.example.com/send/abc')).status, 201);
   });
 });

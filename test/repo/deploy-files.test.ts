@@ -12,28 +12,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseAllDocuments, parseDocument } from 'yaml';
 import { TestNode } from '../helpers/node.ts';
+import { flagsRead } from '../helpers/flags.ts';
 
 const root = resolve(new URL('../../', import.meta.url).pathname);
 const deploy = join(root, 'deploy');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 
 type Yaml = any;
-
-/** Every flag the node reads: `int|num|str(env, 'X'` and `ms('X')` in src/config.ts, `process.env.X` anywhere in src/. */
-function nodeFlags(): Set<string> {
-  const flags = new Set<string>();
-  const config = read('src/config.ts');
-  for (const m of config.matchAll(/\b(?:int|num|str)\(env, '([A-Z0-9_]+)'|\bms\('([A-Z0-9_]+)'\)/g)) flags.add(m[1] ?? m[2]);
-  const scan = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, entry.name);
-      if (entry.isDirectory()) scan(p);
-      else if (entry.name.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(/process\.env\.([A-Z0-9_]+)/g)) flags.add(m[1]);
-    }
-  };
-  scan(join(root, 'src'));
-  return flags;
-}
 
 function yamlFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -56,7 +41,7 @@ function loadAll(): Map<string, Yaml[]> {
 }
 
 const files = loadAll();
-const flags = nodeFlags();
+const flags = flagsRead();
 const compose: Yaml = parseDocument(readFileSync(join(deploy, 'compose.yaml'), 'utf8'), { merge: true }).toJS();
 const k8s: Yaml[] = [...files].filter(([f]) => f.startsWith('k8s/')).flatMap(([, docs]) => docs);
 

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { CloseCode, ErrorCode } from '../../protocol/errors.ts';
-import { loadConfig } from '../../src/config.ts';
+import { flagsRead } from '../helpers/flags.ts';
 
 const root = resolve(new URL('../../', import.meta.url).pathname);
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -148,37 +148,6 @@ test('docs/protocol.md documents every HTTP route the edge registers', () => {
   const doc = read(protocolDoc);
   assert.deepEqual(edgeRoutes().filter((r) => !doc.includes(r)), []);
 });
-
-/**
- * The flags the node reads: every key `src/config.ts` reads — by its helpers `int|num|str(env, 'X')`
- * and `ms('X')`, and, as a cross-check that no other helper escapes the scan, every key
- * `loadConfig` touches on an empty environment — plus `process.env.X` read elsewhere in `src/`
- * and the variables `npm start` sets for the process (`MALLOC_ARENA_MAX`, read by glibc).
- */
-function flagsRead(): Set<string> {
-  const config = read('src/config.ts');
-  const flags = new Set([...config.matchAll(/\b(?:int|num|str)\(env, '([A-Z0-9_]+)'|\bms\('([A-Z0-9_]+)'\)/g)].map((m) => m[1] ?? m[2]));
-  const touched = new Set<string>();
-  const probe = new Proxy({} as Record<string, string | undefined>, {
-    get: (_, key) => (typeof key === 'string' && /^[A-Z][A-Z0-9_]+$/.test(key) && touched.add(key), undefined),
-  });
-  loadConfig(probe);
-  assert.deepEqual([...touched].filter((f) => !flags.has(f)).sort(), [], 'src/config.ts reads flags the scan misses: teach flagsRead its helper');
-  const scan = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, entry.name);
-      if (entry.isDirectory()) scan(p);
-      else if (entry.name.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(/process\.env\.([A-Z0-9_]+)/g)) flags.add(m[1]);
-    }
-  };
-  scan(join(root, 'src'));
-  // libpq's own default user name, read as pg does; not a flag of ours.
-  flags.delete('PGUSER');
-  const start = JSON.parse(read('package.json')).scripts.start as string;
-  for (const m of start.matchAll(/(?:^|\s)([A-Z][A-Z0-9_]+)=/g)) flags.add(m[1]);
-  assert.ok(flags.size > 100, `found the flags (${flags.size})`);
-  return flags;
-}
 
 /** The flags named by the first cell of each table row: `| \`A\`, \`B\` | default | meaning |`. */
 function flagRows(md: string): string[] {
