@@ -55,7 +55,7 @@ export function registerRoutes(
   registerModeration(app, deps);
   registerNotifications(app, deps);
   registerSessions(app, deps, parts.revocationStore);
-  registerUsers(app, deps);
+  registerUsers(app, deps, parts.revocationStore);
   app.any('/*', (res) => respondError(res, ErrorCode.notFound, 'no such route'));
 }
 

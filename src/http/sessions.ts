@@ -12,16 +12,26 @@ import { requireId } from '../../protocol/ids.ts';
 import type { Revocation, RevocationStore } from '../persist/revocations.ts';
 import { authenticate, type HttpDeps, route } from './routes.ts';
 
-/** `sessions.announce`: the edge's Sessions (src/edge/sessions.ts), which closes the sockets and tells every other edge thread. */
-export function registerSessions(app: TemplatedApp, d: HttpDeps & { sessions: { announce(r: Revocation): void } }, store: RevocationStore): void {
+/** What revoking needs: the edge's Sessions (src/edge/sessions.ts), which closes the sockets and tells every other edge thread. */
+export type RevokeDeps = HttpDeps & { sessions: { announce(r: Revocation): void } };
+
+/**
+ * Revokes every session of `user` now: stored first (a database that does not answer in time
+ * rejects, 503 {retryMs}, and nothing is announced), then announced. Resolves with the moment.
+ */
+export async function revokeSessions(d: RevokeDeps, store: RevocationStore, user: string, by: string): Promise<number> {
+  const revokedAt = await store.revoke(user, Date.now(), by);
+  d.sessions.announce({ user, revokedAt });
+  return revokedAt;
+}
+
+export function registerSessions(app: TemplatedApp, d: RevokeDeps, store: RevocationStore): void {
   app.post('/api/v1/admin/users/:id/revoke', route(d.log, async ({ auth, query, params }) => {
     const p = await authenticate(d.verifier, auth, query);
     if (!p.roles.includes('admin')) throw new ChatError(ErrorCode.forbidden, 'admin role required');
     const user = requireId(params[0], 'id');
     await d.audit.record({ actor: p.sub, action: 'revoke_user', target: user });
-    // A database that does not answer in time fails the request (503 {retryMs}): nothing is announced then.
-    const revokedAt = await store.revoke(user, Date.now(), p.sub);
-    d.sessions.announce({ user, revokedAt });
+    const revokedAt = await revokeSessions(d, store, user, p.sub);
     return { status: 200, body: { user, revokedAt } };
   }));
 }

@@ -4,7 +4,9 @@
  *                                         their status history) and the messages they sent
  *   POST /api/v1/admin/users/{id}/erase   bodies and attachments tombstoned, receipts, settings,
  *                                         blocks and connections removed, the id replaced by an
- *                                         opaque tombstone in others' histories
+ *                                         opaque tombstone in others' histories; the user's
+ *                                         sessions are revoked first (sockets closed 4003, older
+ *                                         tokens refused), so nothing new is written while it runs
  */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { encode } from '../../protocol/codec.ts';
@@ -12,9 +14,11 @@ import { ChatError, ErrorCode, RetryAfterMs } from '../../protocol/errors.ts';
 import { requireId } from '../../protocol/ids.ts';
 import { EXPORT_PAGE_ROWS } from '../config.ts';
 import { UsersTable } from '../persist/users.ts';
-import { authenticate, closesAfterResponse, type HttpDeps, respondError, route } from './routes.ts';
+import type { RevocationStore } from '../persist/revocations.ts';
+import { authenticate, closesAfterResponse, respondError, route } from './routes.ts';
+import { revokeSessions, type RevokeDeps } from './sessions.ts';
 
-export function registerUsers(app: TemplatedApp, d: HttpDeps): void {
+export function registerUsers(app: TemplatedApp, d: RevokeDeps, revocations: RevocationStore): void {
   const users = new UsersTable(d.pool);
   const admin = async (auth: string, query: string) => {
     const p = await authenticate(d.verifier, auth, query);
@@ -52,6 +56,8 @@ export function registerUsers(app: TemplatedApp, d: HttpDeps): void {
     const p = await admin(auth, query);
     const user = requireId(params[0], 'id');
     await d.audit.record({ actor: p.sub, action: 'erase_user', target: user });
+    // An erased user must not go on writing (or reading) with a token issued before: revoked first.
+    await revokeSessions(d, revocations, user, p.sub);
     const { erasure, convs } = await users.erase(user, p.sub, Date.now());
     // Actors of these conversations hold the old rows in memory: every shard host reloads them.
     if (convs.length) d.bus.publish(d.subjects.conversationsRewritten(), encode({ convs }));

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from 'nats';
 import { TestClient } from '../helpers/client.ts';
+import { until } from '../helpers/until.ts';
 import { connectUsers, TestNode, token, uid } from '../helpers/node.ts';
 import { sharedDatabase, type SharedDatabase } from '../helpers/shared-database.ts';
 import { clusterEnv, dropStreams, natsUrl, runPrefix } from '../helpers/cluster-env.ts';
@@ -55,8 +56,13 @@ test('export and erase through node B; the actor reloads wherever it lives; the 
   const erased = await admin(nb, 'POST', `/api/v1/admin/users/${alice}/erase`);
   assert.equal(erased.status, 200, JSON.stringify(erased.json));
   assert.equal(erased.json.changed.messages, 3);
-  const refused = await ca.request({ t: 'send', conv, cmid: 'c4', body: 'after the erase' });
+  // Her sessions were revoked first, on every node: her socket on A is closed (4003).
+  assert.equal((await ca.closed).code, 4003, 'the revocation reached node A');
+  // With a token newer than the revocation she connects to A again, and cannot write there.
+  const back = await until('a token newer than the revocation', async () => TestClient.connect(na.url, await token(alice)).catch(() => undefined));
+  const refused = await back.request({ t: 'send', conv, cmid: 'c4', body: 'after the erase' });
   assert.deepEqual([refused.t, refused.code], ['err', 403], 'the actor reloaded: alice is no participant');
+  back.close();
 
   const bobOnA = await TestClient.connect(na.url, await token(bob));
   const page = await bobOnA.request({ t: 'history', conv });

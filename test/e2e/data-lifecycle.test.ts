@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { TestClient } from '../helpers/client.ts';
 import { openDmPair } from '../helpers/dm.ts';
 import { TestNode, token, uid } from '../helpers/node.ts';
 import { until } from '../helpers/until.ts';
@@ -65,6 +66,7 @@ describe('export and erase', () => {
 
   test('erase tombstones the user\'s messages under an opaque id, drops their receipts, reloads the actor; a repeat changes nothing', async () => {
     const { a, b, ca, cb, conv, close } = await openDmPair(node);
+    const caToken = await token(a); // issued now: before the erasure below
     for (let i = 1; i <= 2; i++) await ca.request({ t: 'send', conv, cmid: `x${i}`, body: `secret ${i}` });
     await cb.request({ t: 'send', conv, cmid: 'y1', body: 'reply' });
     await ca.request({ t: 'read', conv, seq: 3 });
@@ -76,6 +78,10 @@ describe('export and erase', () => {
     assert.ok(!tomb.includes(a));
     assert.equal(erased.json.changed.messages, 2);
     assert.equal(erased.json.changed.receipts, 1);
+    // Their sessions were revoked first: the open socket is closed, the token it used refused.
+    assert.equal((await ca.closed).code, 4003);
+    const old = await TestClient.connect(node.url, caToken).then(() => 'accepted', (e: { status?: number }) => e.status);
+    assert.equal(old, 401, 'a token issued before the erasure is refused');
 
     const page = await cb.request({ t: 'history', conv });
     assert.deepEqual(page.msgs.map((m: any) => [m.seq, m.from, m.body, m.deleted ?? false]), [[3, b, 'reply', false], [2, tomb, '', true], [1, tomb, '', true]]);
@@ -83,8 +89,11 @@ describe('export and erase', () => {
     assert.deepEqual(joined.conv.participants.sort(), [b, tomb].sort());
     // The actor reloaded: the erased id is no participant any more; and a DM with an erased user
     // takes no more messages (no connection with the opaque id exists).
-    const refused = await ca.request({ t: 'send', conv, cmid: 'x3', body: 'still here?' });
+    // A token issued after the erasure (a later second than the revocation) connects again.
+    const back = await until('a token newer than the revocation', async () => TestClient.connect(node.url, await token(a)).catch(() => undefined));
+    const refused = await back.request({ t: 'send', conv, cmid: 'x3', body: 'still here?' });
     assert.deepEqual([refused.t, refused.code, refused.msg], ['err', 403, 'not a participant']);
+    back.close();
     const closed = await cb.request({ t: 'send', conv, cmid: 'y2', body: 'bye' });
     assert.deepEqual([closed.t, closed.code], ['err', 403]);
     const exported = await http(node, 'GET', `/api/v1/admin/users/${a}/export`, root);
