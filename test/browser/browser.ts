@@ -75,12 +75,23 @@ export function statusOf(page: Page, body: string): Promise<string | undefined> 
   );
 }
 
+/**
+ * Waits until the own message with this body has reached `status` — or a later tick: ticks only
+ * move forward (sending → sent → delivered → read), and a recipient whose device is online can
+ * move a message past `sent` before the page is looked at again. `failed` is matched exactly.
+ */
 export async function waitStatus(page: Page, body: string, status: string, timeout = 15_000): Promise<void> {
   await page.waitForFunction(
-    ([b, s]) => [...document.querySelectorAll<HTMLElement>('#messages .msg.mine')].some((e) => e.querySelector('.body')?.textContent === b && e.dataset.status === s),
+    ([b, s]) => {
+      const order = ['sending', 'sent', 'delivered', 'read'];
+      const reached = (t: string | undefined) => t === s || (order.includes(s) && order.indexOf(t ?? '') >= order.indexOf(s));
+      return [...document.querySelectorAll<HTMLElement>('#messages .msg.mine')].some((e) => e.querySelector('.body')?.textContent === b && reached(e.dataset.status));
+    },
     [body, status] as const,
     { timeout },
-  );
+  ).catch(async (e: Error) => {
+    throw new Error(`waiting for "${body}" to be ${status}: ${e.message}; it is ${String(await statusOf(page, body).catch(() => '?'))}, the page shows ${await pageState(page)}`);
+  });
 }
 
 /** Makes the page report itself hidden (a background tab) or visible again. */
