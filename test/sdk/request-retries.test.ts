@@ -6,46 +6,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import { Packr, unpack } from 'msgpackr';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { ChatClient, ChatRequestError, type ChatClientOptions } from '../../sdk/index.ts';
 import type { Frame } from './sockets.ts';
+import { ScriptedServer } from './scripted-server.ts';
 
-const packr = new Packr({ useRecords: false });
-
-/** Answers every request with what `answer` returns for it and its attempt number (by type). */
-class ScriptedServer {
-  readonly requests: Frame[] = [];
-  answer: (f: Frame, attempt: number) => Frame = () => ({ t: 'err', code: 500, msg: 'unscripted' });
-  private readonly wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-
-  constructor() {
-    this.wss.on('connection', (ws) => {
-      ws.send(packr.pack({ t: 'hello', user: 'u', node: 'scripted', limits: {} }));
-      ws.on('message', (data) => {
-        const f = unpack(data as Buffer) as Frame;
-        if (f.rid === undefined) return;
-        this.requests.push({ ...f, receivedAtMs: Date.now() });
-        const attempt = this.requests.filter((r) => r.t === f.t).length;
-        ws.send(packr.pack({ rid: f.rid, ...this.answer(f, attempt) }));
-      });
-    });
-  }
-
-  listening(): Promise<void> {
-    return new Promise((resolve) => (this.wss.address() ? resolve() : this.wss.once('listening', () => resolve())));
-  }
-
-  get url(): string {
-    return `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/v1/ws`;
-  }
-
-  close(): Promise<void> {
-    for (const c of this.wss.clients) c.terminate();
-    return new Promise((resolve) => this.wss.close(() => resolve()));
-  }
-}
 
 const conv = { id: 'dm_1', kind: 'dm', state: 'open', participants: ['u', 'v'], lastSeq: 0 };
 

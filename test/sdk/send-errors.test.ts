@@ -7,52 +7,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import { Packr, unpack } from 'msgpackr';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { ChatClient, ChatRequestError, SendRejectedError, type ChatClientOptions, type SendFailed } from '../../sdk/index.ts';
 import { TestNode } from '../helpers/node.ts';
 import { nodeEnv, sdkPair } from './harness.ts';
 import { newTap, tappedWebSocket, type Frame } from './sockets.ts';
+import { ScriptedServer } from './scripted-server.ts';
 
-const packr = new Packr({ useRecords: false });
-
-/** A protocol-speaking server whose answer to each `send` is chosen by the test. */
-class ScriptedServer {
-  readonly sends: Frame[] = [];
-  answer: (f: Frame, attempt: number) => Frame = (f) => ({ t: 'ack', conv: f.conv, seq: this.sends.length, id: `m${this.sends.length}`, ts: Date.now() });
-  private readonly wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-
-  constructor() {
-    this.wss.on('connection', (ws) => {
-      ws.send(packr.pack({ t: 'hello', user: 'u', node: 'scripted', limits: {} }));
-      ws.on('message', (data) => {
-        const f = unpack(data as Buffer) as Frame;
-        if (f.t !== 'send') return;
-        this.sends.push({ ...f, receivedAtMs: Date.now() });
-        const attempt = this.sends.filter((s) => s.cmid === f.cmid).length;
-        ws.send(packr.pack({ rid: f.rid, ...this.answer(f, attempt) }));
-      });
-    });
-  }
-
-  listening(): Promise<void> {
-    return new Promise((resolve) => (this.wss.address() ? resolve() : this.wss.once('listening', () => resolve())));
-  }
-
-  get url(): string {
-    return `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/v1/ws`;
-  }
-
-  sendsOf(cmid: string): Frame[] {
-    return this.sends.filter((s) => s.cmid === cmid);
-  }
-
-  close(): Promise<void> {
-    for (const c of this.wss.clients) c.terminate();
-    return new Promise((resolve) => this.wss.close(() => resolve()));
-  }
-}
 
 function client(url: string, opts: Partial<ChatClientOptions> = {}): ChatClient {
   return new ChatClient({ url, token: 't', WebSocket: WebSocket as unknown as ChatClientOptions['WebSocket'], requestTimeoutMs: 2000, ...opts });
